@@ -1,0 +1,78 @@
+#include "app.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdlib>
+
+namespace latchkey::cli {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+transport::http_options http_opts(const global_options& g) {
+    transport::http_options o;
+    o.ca_file = g.ca_file;
+    return o;
+}
+std::string json_str(const json::object& o, std::string_view k) {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                    : std::string{};
+}
+void fill_identity(identity& who, const json::object& claims) {
+    auto take = [&](std::string& field, std::string_view k) {
+        if (field.empty()) field = json_str(claims, k);
+    };
+    take(who.subject, "sub");
+    take(who.email, "email");
+    take(who.name, "name");
+    take(who.username, "preferred_username");
+}
+}  // namespace
+
+app::app(asio::io_context& io_, global_options g, credential_store s)
+    : io(io_), global(std::move(g)), store(std::move(s)),
+      http(io_.get_executor(), http_opts(global)), clock(io_.get_executor()) {}
+
+std::string app::context_name(const config_file& cfg) const {
+    if (!global.context.empty()) return global.context;
+    if (const char* e = std::getenv("LATCH_CONTEXT"); e && *e) return e;
+    if (!cfg.current_context.empty()) return cfg.current_context;
+    return "default";
+}
+
+asio::awaitable<result<provider_metadata>> app::async_discover(const client_config& c,
+                                                               diagnostics& diag) {
+    const auto& e = c.endpoints;
+    if (!e.token_endpoint.empty() && !e.device_authorization_endpoint.empty())
+        co_return e;  // everything given explicitly: no discovery round trip
+    error_code ec;
+    auto resp = co_await http.async_send(make_get(discovery_url(c.issuer)), ec, diag);
+    if (ec) {
+        diag.client_message = "cannot reach the identity provider: " + diag.client_message;
+        co_return ec;
+    }
+    auto m = parse_provider_metadata(resp, c.issuer, diag);
+    if (!m) co_return m.error();
+    co_return merge_endpoints(e, *m);
+}
+
+asio::awaitable<identity> app::async_identify(const provider_metadata& m, const token_set& t) {
+    identity who;
+    // TODO(id-token): read verified ID-token claims first once JOSE lands.
+    if (!m.userinfo_endpoint.empty() && (who.email.empty() || who.name.empty())) {
+        auto req = make_get(m.userinfo_endpoint);
+        req.headers.emplace_back("Authorization", "Bearer " + t.access_token.reveal());
+        error_code ec;
+        diagnostics diag;
+        auto resp = co_await http.async_send(std::move(req), ec, diag);
+        if (!ec && resp.status == 200) {
+            json::value v = json::parse(resp.body, ec);
+            if (!ec && v.is_object()) fill_identity(who, v.as_object());
+        }
+    }
+    co_return who;
+}
+
+}  // namespace latchkey::cli

@@ -1,0 +1,65 @@
+// The composition root of the `latch` CLI: one io_context, the real ports, the store.
+#pragma once
+
+#include "terminal.hpp"
+
+#include <latchkey/core/provider.hpp>
+#include <latchkey/core/store.hpp>
+#include <latchkey/transport/http_client.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace latchkey::cli {
+
+// Options every command shares.
+struct global_options {
+    std::string context;     // --context; empty = LATCH_CONTEXT, else the current one
+    std::string ca_file;     // --ca-file
+    bool no_auto_refresh = false;
+};
+
+struct login_options {
+    std::string issuer;
+    std::string client_id;
+    std::vector<std::string> scopes;
+    bool device = false;
+    int timeout_s = 300;
+    bool no_qr = false;
+};
+
+struct status_options { bool json = false; };
+
+// What a command needs, built once per process.
+class app {
+public:
+    app(boost::asio::io_context& io, global_options g, credential_store store);
+
+    boost::asio::io_context& io;
+    global_options global;
+    credential_store store;
+    transport::http_client http;
+    transport::real_clock clock;
+
+    // The context this invocation acts on (flag > LATCH_CONTEXT > current > "default").
+    std::string context_name(const config_file& cfg) const;
+
+    // GET the discovery document (explicit endpoints override it).
+    boost::asio::awaitable<result<provider_metadata>> async_discover(const client_config& c,
+                                                                     diagnostics& diag);
+    // Who the tokens belong to: ID-token claims, else userinfo, else sub.
+    boost::asio::awaitable<identity> async_identify(const provider_metadata& m,
+                                                    const token_set& t);
+};
+
+// Each command returns the process exit code.
+boost::asio::awaitable<int> run_login(app& a, login_options o);
+boost::asio::awaitable<int> run_status(app& a, status_options o);
+boost::asio::awaitable<int> run_token(app& a);
+boost::asio::awaitable<int> run_logout(app& a);
+
+}  // namespace latchkey::cli

@@ -1,0 +1,150 @@
+// `latch status`, `latch token`, `latch logout`: read what `login` stored.
+#include "app.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdio>
+
+namespace latchkey::cli {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+struct loaded {
+    std::string context;
+    std::optional<stored_credentials> creds;
+};
+
+// Loads the credentials of the context this invocation acts on. Errors are printed.
+result<loaded> load_current(app& a, diagnostics& diag) {
+    auto cfg = a.store.load_config(diag);
+    if (!cfg) return cfg.error();
+    loaded l;
+    l.context = a.context_name(*cfg);
+    if (!valid_context_name(l.context)) {
+        diag.client_message = "invalid context name '" + l.context + "'";
+        return client_errc::bad_input;
+    }
+    auto c = a.store.load(l.context, diag);
+    if (!c) return c.error();
+    l.creds = std::move(*c);
+    return l;
+}
+
+std::string not_logged_in(const std::string& ctx) {
+    return "not logged in (context '" + ctx + "'); run `latch login`";
+}
+
+std::string method_label(const std::string& m) {
+    if (m == "device") return "device flow";
+    if (m == "browser") return "browser (authorization code + PKCE)";
+    return m.empty() ? "unknown" : m;
+}
+
+void print_status_text(const stored_credentials& c, time_point now, bool valid) {
+    const auto who = c.who.display();
+    std::printf("%s %s as %s (context '%s')\n", valid ? "Logged in to" : "Session expired at",
+                c.issuer.c_str(), who.empty() ? "an unnamed account" : escape_untrusted(who, 120).c_str(),
+                c.context.c_str());
+    if (!c.who.subject.empty()) std::printf("  subject:  %s\n", escape_untrusted(c.who.subject, 120).c_str());
+    if (!c.who.email.empty()) std::printf("  email:    %s\n", escape_untrusted(c.who.email, 120).c_str());
+    std::printf("  client:   %s\n", c.client_id.c_str());
+    if (!c.tokens.scope.empty()) std::printf("  scopes:   %s\n", escape_untrusted(c.tokens.scope, 300).c_str());
+    if (c.tokens.expires_at) {
+        auto left = std::chrono::duration_cast<std::chrono::seconds>(*c.tokens.expires_at - now);
+        std::printf("  expires:  %s (%s %s)\n", format_time(*c.tokens.expires_at).c_str(),
+                    left.count() >= 0 ? "in" : "expired", format_duration(left.count() >= 0 ? left : -left).c_str());
+    } else {
+        std::printf("  expires:  unknown (the identity provider gave no lifetime)\n");
+    }
+    std::printf("  refresh:  %s\n", c.tokens.refresh_token ? "yes" : "no");
+    std::printf("  login:    %s\n", method_label(c.login_method).c_str());
+    std::printf("  token:    %s\n", c.tokens.access_token.redacted().c_str());
+}
+
+void print_status_json(const std::string& ctx, const stored_credentials* c, bool valid) {
+    json::object o;
+    o["context"] = ctx;
+    o["logged_in"] = valid;
+    if (c) {
+        o["issuer"] = c->issuer;
+        o["client_id"] = c->client_id;
+        o["subject"] = c->who.subject;
+        o["email"] = c->who.email;
+        o["name"] = c->who.name;
+        json::array scopes;
+        std::string_view s = c->tokens.scope;
+        while (!s.empty()) {
+            auto sp = s.find(' ');
+            if (sp != 0) scopes.emplace_back(s.substr(0, sp));
+            if (sp == std::string_view::npos) break;
+            s.remove_prefix(sp + 1);
+        }
+        o["scopes"] = std::move(scopes);
+        o["expires_at"] = c->tokens.expires_at ? json::value(format_time(*c->tokens.expires_at)) : nullptr;
+        o["login_method"] = c->login_method;
+        o["status"] = c->expired ? "expired" : valid ? "active" : "access_token_expired";
+        o["has_refresh_token"] = c->tokens.refresh_token.has_value();
+        o["access_token"] = c->tokens.access_token.redacted();
+    }
+    std::printf("%s\n", json::serialize(o).c_str());
+}
+
+}  // namespace
+
+asio::awaitable<int> run_status(app& a, status_options o) {
+    diagnostics diag;
+    auto l = load_current(a, diag);
+    if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
+    const auto now = a.clock.now();
+    if (!l->creds) {
+        if (o.json) print_status_json(l->context, nullptr, false);
+        print_error(not_logged_in(l->context));
+        co_return 77;
+    }
+    const auto& c = *l->creds;
+    const bool valid = !c.expired && c.tokens.valid_at(now);
+    if (o.json) print_status_json(l->context, &c, valid);
+    else print_status_text(c, now, valid);
+    if (!valid) {
+        print_error("session expired (context '" + l->context + "'); run `latch login`");
+        co_return 77;
+    }
+    co_return 0;
+}
+
+asio::awaitable<int> run_token(app& a) {
+    diagnostics diag;
+    auto l = load_current(a, diag);
+    if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
+    if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
+    const auto& c = *l->creds;
+    if (c.expired || !c.tokens.valid_at(a.clock.now())) {
+        print_error("session expired (context '" + l->context + "'); run `latch login`");
+        co_return 77;
+    }
+    // The one place a whole secret is printed: this command exists to print it.
+    std::fwrite(c.tokens.access_token.reveal().data(), 1, c.tokens.access_token.reveal().size(), stdout);
+    std::fputc('\n', stdout);
+    co_return 0;
+}
+
+asio::awaitable<int> run_logout(app& a) {
+    diagnostics diag;
+    auto cfg = a.store.load_config(diag);
+    if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
+    const auto ctx = a.context_name(*cfg);
+    if (!valid_context_name(ctx)) { print_error("invalid context name '" + ctx + "'"); co_return 2; }
+    auto removed = a.store.remove(ctx, diag);
+    if (!removed) { print_error(describe(removed.error(), diag)); co_return 1; }
+    if (*removed)
+        std::fprintf(stderr, "Logged out of context '%s': removed %s\n", ctx.c_str(),
+                     a.store.credentials_path(ctx).c_str());
+    else
+        std::fprintf(stderr, "Not logged in (context '%s'); nothing to remove\n", ctx.c_str());
+    co_return 0;
+}
+
+}  // namespace latchkey::cli

@@ -1,0 +1,125 @@
+// `latch login`: resolve the client configuration, run a flow, store what it returns.
+#include "app.hpp"
+
+#include <latchkey/flows/device_flow.hpp>
+#include <latchkey/transport/drive.hpp>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
+#include <cstdlib>
+
+namespace latchkey::cli {
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace {
+
+std::string env_or(const char* name, const std::string& fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : fallback;
+}
+
+// flag > env > stored context (README "Configuration precedence").
+result<client_config> resolve_client(const login_options& o, const context_config* stored,
+                                     diagnostics& diag) {
+    client_config c;
+    c.issuer = !o.issuer.empty() ? o.issuer : env_or("LATCH_ISSUER", stored ? stored->issuer : "");
+    c.client_id = !o.client_id.empty() ? o.client_id
+                                       : env_or("LATCH_CLIENT_ID", stored ? stored->client_id : "");
+    c.scopes = !o.scopes.empty() ? o.scopes
+               : stored && !stored->scopes.empty() ? stored->scopes
+                                                   : default_scopes();
+    if (c.issuer.empty()) {
+        diag.client_message = "no issuer: pass --issuer URL or set LATCH_ISSUER";
+        return client_errc::config_missing;
+    }
+    if (c.client_id.empty()) {
+        diag.client_message = "no client id: pass --client-id ID or set LATCH_CLIENT_ID";
+        return client_errc::config_missing;
+    }
+    return c;
+}
+
+asio::awaitable<result<token_set>> async_device_login(app& a, const client_config& c,
+                                                      const provider_metadata& m,
+                                                      const login_options& o,
+                                                      terminal_user& user, diagnostics& diag) {
+    flows::device_params p;
+    p.device_authorization_endpoint = m.device_authorization_endpoint;
+    p.token_endpoint = m.token_endpoint;
+    p.client_id = c.client_id;
+    p.scope = c.scope_string();
+    p.timeout = std::chrono::seconds{o.timeout_s};
+    flows::device_flow flow{std::move(p)};
+    transport::ports ports{a.http, a.clock, user};
+    // The countdown only decorates the wait; whichever ends first cancels the other.
+    auto r = co_await (transport::async_drive(flow, ports, diag) || user.async_countdown(a.clock));
+    if (r.index() == 0) co_return std::get<0>(std::move(r));
+    diag.client_message = "login timed out";
+    co_return client_errc::timeout;
+}
+
+}  // namespace
+
+asio::awaitable<int> run_login(app& a, login_options o) {
+    diagnostics diag;
+    auto cfg = a.store.load_config(diag);
+    if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
+    const std::string ctx = a.context_name(*cfg);
+    if (!valid_context_name(ctx)) {
+        print_error("invalid context name '" + ctx + "'");
+        co_return 2;
+    }
+    auto it = cfg->contexts.find(ctx);
+    auto client = resolve_client(o, it == cfg->contexts.end() ? nullptr : &it->second, diag);
+    if (!client) { print_error(describe(client.error(), diag)); co_return 2; }
+
+    auto meta = co_await a.async_discover(*client, diag);
+    if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
+    if (meta->device_authorization_endpoint.empty()) {
+        print_error("the identity provider at " + client->issuer +
+                    " does not advertise a device authorization endpoint (RFC 8628)");
+        co_return 1;
+    }
+
+    terminal_user user{detect_terminal(o.no_qr)};
+    auto tokens = co_await async_device_login(a, *client, *meta, o, user, diag);
+    if (!tokens) {
+        auto ec = tokens.error();
+        if (ec == client_errc::cancelled) print_error("interrupted; nothing was stored");
+        else if (ec == oauth_errc::access_denied)
+            print_error("login denied at the identity provider" +
+                        (diag.server_message.empty() ? std::string{}
+                                                     : ": " + escape_untrusted(diag.server_message)));
+        else if (ec == oauth_errc::expired_token)
+            print_error("the device code expired before it was approved; run `latch login` again");
+        else print_error(describe(ec, diag));
+        co_return ec == client_errc::cancelled ? 130 : 1;
+    }
+
+    stored_credentials creds;
+    creds.context = ctx;
+    creds.issuer = client->issuer;
+    creds.client_id = client->client_id;
+    creds.login_method = "device";
+    creds.obtained_at = a.clock.now();
+    creds.tokens = std::move(*tokens);
+    creds.who = co_await a.async_identify(*meta, creds.tokens);
+
+    // Remember the client so later commands need no flags.
+    auto& remembered = cfg->contexts[ctx];
+    remembered.issuer = client->issuer;
+    remembered.client_id = client->client_id;
+    remembered.scopes = client->scopes;
+    if (cfg->contexts.size() == 1) cfg->current_context = ctx;
+    if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
+    if (auto ec = a.store.save_config(*cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
+
+    std::fprintf(stderr, "Logged in to %s as %s (context '%s').\n", client->issuer.c_str(),
+                 creds.who.display().empty() ? "an unnamed account"
+                                             : escape_untrusted(creds.who.display(), 120).c_str(),
+                 ctx.c_str());
+    co_return 0;
+}
+
+}  // namespace latchkey::cli

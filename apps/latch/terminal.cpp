@@ -1,0 +1,125 @@
+#include "terminal.hpp"
+
+#include <boost/asio/this_coro.hpp>
+
+#include <fmt/core.h>
+#include <qrencode.h>
+
+#include <cstdlib>
+#include <unistd.h>
+
+namespace latchkey::cli {
+namespace asio = boost::asio;
+
+terminal_options detect_terminal(bool no_qr) {
+    terminal_options o;
+    o.interactive = ::isatty(STDERR_FILENO) == 1;
+    const char* nc = std::getenv("NO_COLOR");
+    o.color = o.interactive && !(nc && *nc);
+    o.qr = o.interactive && !no_qr;
+    return o;
+}
+
+std::string format_mmss(std::chrono::seconds s) {
+    auto v = std::max<long long>(0, s.count());
+    return fmt::format("{}:{:02}", v / 60, v % 60);
+}
+
+std::string format_duration(std::chrono::seconds s) {
+    long long v = s.count();
+    const char* sign = v < 0 ? "-" : "";
+    v = std::llabs(v);
+    if (v >= 86400) return fmt::format("{}{}d {}h", sign, v / 86400, (v % 86400) / 3600);
+    if (v >= 3600) return fmt::format("{}{}h {}m", sign, v / 3600, (v % 3600) / 60);
+    if (v >= 60) return fmt::format("{}{}m {}s", sign, v / 60, v % 60);
+    return fmt::format("{}{}s", sign, v);
+}
+
+std::string render_qr(const std::string& text) {
+    QRcode* q = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_L, QR_MODE_8, 1);
+    if (!q) return {};
+    const int w = q->width, margin = 2, size = w + 2 * margin;
+    auto dark = [&](int x, int y) {
+        x -= margin;
+        y -= margin;
+        if (x < 0 || y < 0 || x >= w || y >= w) return false;
+        return (q->data[y * w + x] & 1) != 0;
+    };
+    // Two modules per character cell (upper/lower half blocks), light on dark terminals
+    // inverted so the code reads as dark-on-light.
+    std::string out;
+    for (int y = 0; y < size; y += 2) {
+        for (int x = 0; x < size; ++x) {
+            bool top = !dark(x, y), bottom = !dark(x, y + 1);
+            out += top && bottom ? "█" : top ? "▀" : bottom ? "▄" : " ";
+        }
+        out += '\n';
+    }
+    QRcode_free(q);
+    return out;
+}
+
+void terminal_user::show(const flows::show_user& what) {
+    using kind = flows::show_user::kind;
+    if (what.what == kind::device_code) {
+        expires_at_ = what.expires_at;
+        std::string block = "To sign in, open this URL in a browser:\n  " + what.verification_uri +
+                            "\nand enter the code: " + what.user_code + "\n";
+        if (!what.verification_uri_complete.empty()) {
+            block += "  (or open " + what.verification_uri_complete + ")\n";
+            if (opts_.qr) block += render_qr(what.verification_uri_complete);
+        }
+        if (!opts_.interactive) {
+            auto left = what.expires_at ? std::chrono::duration_cast<std::chrono::seconds>(
+                                              *what.expires_at - sys_clock::now())
+                                        : std::chrono::seconds{0};
+            block += "Waiting for approval (code expires in " + format_mmss(left) + ")...\n";
+        }
+        std::fputs(block.c_str(), stderr);
+    } else if (what.what == kind::browser_url) {
+        std::fprintf(stderr, "Open this URL in a browser to sign in:\n  %s\n", what.authorize_url.c_str());
+    } else {
+        std::fprintf(stderr, "%s\n", what.message.c_str());
+    }
+    std::fflush(stderr);
+}
+
+asio::awaitable<void> terminal_user::async_countdown(transport::clock_port& clock) {
+    if (!opts_.interactive || !expires_at_) co_return;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::seconds>(*expires_at_ - clock.now());
+        if (left.count() < 0) break;
+        std::fprintf(stderr, "\r%sWaiting for approval... code expires in %s %s\x1b[K",
+                     opts_.color ? "\x1b[2m" : "", format_mmss(left).c_str(),
+                     opts_.color ? "\x1b[0m" : "");
+        std::fflush(stderr);
+        countdown_line_ = true;
+        if (co_await clock.async_wait_until(clock.now() + std::chrono::seconds{1})) break;
+    }
+    std::fputs("\r\x1b[K", stderr);
+    countdown_line_ = false;
+}
+
+void print_error(const std::string& message) {
+    std::string line = message;
+    for (char& c : line)
+        if (c == '\n' || c == '\r') c = ' ';
+    std::fprintf(stderr, "latch: %s\n", line.c_str());
+}
+
+std::string describe(const error_code& ec, const diagnostics& diag) {
+    std::string d = diag.to_string();
+    if (d.empty()) return ec.message();
+    if (ec.category() == oauth_category() && diag.client_message.empty())
+        return ec.message() + ": " + d;
+    return d;
+}
+
+int exit_code_for(const error_code& ec) {
+    if (!ec) return 0;
+    if (ec == client_errc::cancelled) return 130;
+    if (needs_login(ec)) return 77;
+    return 1;
+}
+
+}  // namespace latchkey::cli

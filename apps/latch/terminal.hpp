@@ -1,0 +1,49 @@
+// How `latch` talks to the person at the terminal: prompts, QR code, countdown, errors.
+#pragma once
+
+#include <latchkey/core/error.hpp>
+#include <latchkey/transport/ports.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdio>
+#include <string>
+
+namespace latchkey::cli {
+
+struct terminal_options {
+    bool qr = true;           // --no-qr turns it off
+    bool interactive = false; // stderr is a TTY
+    bool color = false;       // TTY and NO_COLOR unset
+};
+terminal_options detect_terminal(bool no_qr);
+
+// The user port for the CLI: writes prompts to stderr, never blocks on input.
+class terminal_user final : public transport::user_port {
+public:
+    explicit terminal_user(terminal_options o) : opts_(o) {}
+    void show(const flows::show_user& what) override;
+
+    // Live countdown to `until` on a TTY (one line rewritten each second); returns when the
+    // time is up or when cancelled. Plain terminals get nothing here.
+    boost::asio::awaitable<void> async_countdown(transport::clock_port& clock);
+
+private:
+    terminal_options opts_;
+    std::optional<time_point> expires_at_;
+    bool countdown_line_ = false;
+};
+
+// Renders `text` as a QR code with Unicode half blocks; empty on failure.
+std::string render_qr(const std::string& text);
+
+// "latch: <message>" on stderr, one line (newlines in the message are flattened).
+void print_error(const std::string& message);
+std::string describe(const error_code& ec, const diagnostics& diag);
+// 0 ok, 1 error, 77 log in again, 130 interrupted.
+int exit_code_for(const error_code& ec);
+
+std::string format_duration(std::chrono::seconds s);  // 59m 12s / 9:58 style helpers
+std::string format_mmss(std::chrono::seconds s);
+
+}  // namespace latchkey::cli

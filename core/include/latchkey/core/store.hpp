@@ -1,0 +1,107 @@
+// The credential store: where logins live between processes.
+//
+// Layout under the home directory ($LATCH_HOME, else $XDG_CONFIG_HOME/latch, else
+// ~/.config/latch; created 0700):
+//   config.json                 contexts (issuer, client id, scopes) and the current one, 0600
+//   credentials/<context>.json  one credentials file per context, 0600
+//   credentials/<context>.lock  advisory lock for cross-process refresh (token lifecycle)
+// Every write is atomic: temp file in the same directory, fsync, rename, fsync the dir.
+// A file we cannot parse is reported (client_errc::store_corrupt) and never overwritten
+// silently. The schema is versioned ("version": 1) and documented in README.md.
+#pragma once
+
+#include <latchkey/core/error.hpp>
+#include <latchkey/core/token_set.hpp>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace latchkey {
+
+struct identity {
+    std::string subject;  // `sub`
+    std::string email;
+    std::string name;
+    std::string username;  // preferred_username
+    // The best name to show a person: name, else email, else username, else sub.
+    std::string display() const;
+};
+
+struct stored_credentials {
+    static constexpr int schema_version = 1;
+    std::string context = "default";
+    std::string issuer;
+    std::string client_id;
+    std::string login_method;  // device, browser, password, client_credentials, token, machine
+    bool expired = false;      // marked when the IdP ended the session (invalid_grant)
+    time_point obtained_at{};
+    identity who;
+    token_set tokens;
+};
+
+struct context_config {
+    std::string issuer;
+    std::string client_id;
+    std::vector<std::string> scopes;
+    std::map<std::string, std::string> extra;  // later settings, kept verbatim
+};
+
+struct config_file {
+    static constexpr int schema_version = 1;
+    std::string current_context = "default";
+    std::map<std::string, context_config> contexts;
+};
+
+// A context name is used in file names: letters, digits, '-', '_', '.', 1..64 chars,
+// not starting with '.'.
+bool valid_context_name(std::string_view name);
+
+// Writes `content` to `path` atomically with `mode` (see the header comment).
+error_code write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                             unsigned mode, diagnostics& diag);
+
+class credential_store {
+public:
+    explicit credential_store(std::filesystem::path home) : home_(std::move(home)) {}
+
+    // $LATCH_HOME, else $XDG_CONFIG_HOME/latch, else $HOME/.config/latch.
+    static result<std::filesystem::path> default_home(diagnostics& diag);
+
+    const std::filesystem::path& home() const noexcept { return home_; }
+    std::filesystem::path config_path() const { return home_ / "config.json"; }
+    std::filesystem::path credentials_path(std::string_view context) const;
+    std::filesystem::path lock_path(std::string_view context) const;
+
+    // Empty optional when nothing is stored; store_corrupt / store_io on a bad file.
+    result<std::optional<stored_credentials>> load(std::string_view context,
+                                                   diagnostics& diag) const;
+    error_code save(const stored_credentials& creds, diagnostics& diag) const;
+    // true when a file was removed.
+    result<bool> remove(std::string_view context, diagnostics& diag) const;
+
+    result<config_file> load_config(diagnostics& diag) const;  // empty config when absent
+    error_code save_config(const config_file& cfg, diagnostics& diag) const;
+
+    // Creates home/ and home/credentials/ with 0700 (tightening looser modes we created).
+    error_code ensure_dirs(diagnostics& diag) const;
+
+private:
+    std::filesystem::path home_;
+};
+
+namespace detail {
+// Test seam: called after the temp file is written and synced, before the rename. A test
+// sets it in a forked child to simulate a crash at the worst moment.
+extern void (*before_rename_hook)(const std::filesystem::path& temp_path);
+}  // namespace detail
+
+// JSON codecs (exposed for tests and the SDK).
+std::string to_json(const stored_credentials& c);
+result<stored_credentials> credentials_from_json(std::string_view text, diagnostics& diag);
+std::string to_json(const config_file& c);
+result<config_file> config_from_json(std::string_view text, diagnostics& diag);
+
+}  // namespace latchkey

@@ -1,0 +1,194 @@
+// Credential store file I/O. Small, local and synchronous by design (STYLE.md "No blocking
+// on the io_context"): what may wait unboundedly (a lock held by another process) is
+// handled elsewhere with non-blocking primitives.
+#include <latchkey/core/store.hpp>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <random>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace latchkey {
+namespace fs = std::filesystem;
+
+namespace detail {
+void (*before_rename_hook)(const fs::path&) = nullptr;
+}
+
+namespace {
+
+constexpr std::size_t max_file_size = 1 << 20;
+
+error_code io_error(diagnostics& diag, const std::string& what, const fs::path& p, int err) {
+    diag.client_message = what + " " + p.string() + ": " + std::strerror(err);
+    return client_errc::store_io;
+}
+
+struct fd_guard {
+    int fd = -1;
+    ~fd_guard() { if (fd >= 0) ::close(fd); }
+};
+
+error_code write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return error_code(errno, boost::system::system_category());
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return {};
+}
+
+// Reads a whole small file. ENOENT -> nullopt.
+result<std::optional<std::string>> read_small_file(const fs::path& p, diagnostics& diag) {
+    fd_guard f{::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
+    if (f.fd < 0) {
+        if (errno == ENOENT) return std::optional<std::string>{};
+        return io_error(diag, "cannot read", p, errno);
+    }
+    std::string out;
+    char buf[8192];
+    for (;;) {
+        ssize_t n = ::read(f.fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return io_error(diag, "cannot read", p, errno);
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > max_file_size) {
+            diag.client_message = p.string() + " is larger than 1 MiB; refusing to read it";
+            return client_errc::store_corrupt;
+        }
+    }
+    return std::optional<std::string>{std::move(out)};
+}
+
+error_code make_private_dir(const fs::path& dir, diagnostics& diag) {
+    if (::mkdir(dir.c_str(), 0700) == 0) return {};
+    if (errno != EEXIST) return io_error(diag, "cannot create directory", dir, errno);
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) != 0) return io_error(diag, "cannot stat", dir, errno);
+    if (!S_ISDIR(st.st_mode)) {
+        diag.client_message = dir.string() + " exists and is not a directory";
+        return client_errc::store_io;
+    }
+    // Tighten a directory that others can read: it holds credentials.
+    if ((st.st_mode & 077) != 0 && st.st_uid == ::getuid() && ::chmod(dir.c_str(), 0700) != 0)
+        return io_error(diag, "cannot chmod", dir, errno);
+    return {};
+}
+
+}  // namespace
+
+bool valid_context_name(std::string_view name) {
+    if (name.empty() || name.size() > 64 || name.front() == '.') return false;
+    for (char c : name)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+            return false;
+    return true;
+}
+
+error_code write_file_atomic(const fs::path& path, std::string_view content, unsigned mode,
+                             diagnostics& diag) {
+    const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
+    std::random_device rd;
+    const fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" +
+                                std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)};
+    if (f.fd < 0) return io_error(diag, "cannot create", tmp, errno);
+    auto fail = [&](const char* what, int err) {
+        auto ec = io_error(diag, what, tmp, err);
+        ::unlink(tmp.c_str());
+        return ec;
+    };
+    if (::fchmod(f.fd, mode) != 0) return fail("cannot chmod", errno);  // umask may widen/narrow
+    if (auto ec = write_all(f.fd, content)) return fail("cannot write", ec.value());
+    if (::fsync(f.fd) != 0) return fail("cannot fsync", errno);
+    ::close(f.fd);
+    f.fd = -1;
+    if (detail::before_rename_hook) detail::before_rename_hook(tmp);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename into place", errno);
+    // fsync the directory so the rename itself survives a power cut.
+    fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd >= 0) ::fsync(d.fd);
+    return {};
+}
+
+result<fs::path> credential_store::default_home(diagnostics& diag) {
+    if (const char* h = std::getenv("LATCH_HOME"); h && *h) return fs::path(h);
+    if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) return fs::path(x) / "latch";
+    if (const char* home = std::getenv("HOME"); home && *home)
+        return fs::path(home) / ".config" / "latch";
+    diag.client_message = "cannot find a home for credentials: set LATCH_HOME or HOME";
+    return client_errc::config_missing;
+}
+
+fs::path credential_store::credentials_path(std::string_view context) const {
+    return home_ / "credentials" / (std::string(context) + ".json");
+}
+fs::path credential_store::lock_path(std::string_view context) const {
+    return home_ / "credentials" / (std::string(context) + ".lock");
+}
+
+error_code credential_store::ensure_dirs(diagnostics& diag) const {
+    std::error_code sec;
+    if (home_.has_parent_path()) fs::create_directories(home_.parent_path(), sec);
+    if (auto ec = make_private_dir(home_, diag)) return ec;
+    return make_private_dir(home_ / "credentials", diag);
+}
+
+result<std::optional<stored_credentials>> credential_store::load(std::string_view context,
+                                                                 diagnostics& diag) const {
+    const auto path = credentials_path(context);
+    auto text = read_small_file(path, diag);
+    if (!text) return text.error();
+    if (!*text) return std::optional<stored_credentials>{};
+    auto c = credentials_from_json(**text, diag);
+    if (!c) {
+        diag.client_message = path.string() + ": " + diag.client_message +
+                              "; it was left untouched (fix it, or remove it and log in again)";
+        return c.error();
+    }
+    c->context = std::string(context);
+    return std::optional<stored_credentials>{std::move(*c)};
+}
+
+error_code credential_store::save(const stored_credentials& creds, diagnostics& diag) const {
+    if (!valid_context_name(creds.context)) {
+        diag.client_message = "invalid context name '" + creds.context + "'";
+        return client_errc::bad_input;
+    }
+    if (auto ec = ensure_dirs(diag)) return ec;
+    return write_file_atomic(credentials_path(creds.context), to_json(creds), 0600, diag);
+}
+
+result<bool> credential_store::remove(std::string_view context, diagnostics& diag) const {
+    const auto path = credentials_path(context);
+    if (::unlink(path.c_str()) == 0) return true;
+    if (errno == ENOENT) return false;
+    return result<bool>(boost::system::in_place_error, io_error(diag, "cannot remove", path, errno));
+}
+
+result<config_file> credential_store::load_config(diagnostics& diag) const {
+    auto text = read_small_file(config_path(), diag);
+    if (!text) return text.error();
+    if (!*text) return config_file{};
+    auto c = config_from_json(**text, diag);
+    if (!c) diag.client_message = config_path().string() + ": " + diag.client_message +
+                                  "; it was left untouched";
+    return c;
+}
+
+error_code credential_store::save_config(const config_file& cfg, diagnostics& diag) const {
+    if (auto ec = ensure_dirs(diag)) return ec;
+    return write_file_atomic(config_path(), to_json(cfg), 0600, diag);
+}
+
+}  // namespace latchkey

@@ -1,0 +1,167 @@
+// JSON codecs for the credential store (schema documented in README.md).
+#include <latchkey/core/store.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace latchkey {
+namespace json = boost::json;
+
+std::string identity::display() const {
+    if (!name.empty()) return name;
+    if (!email.empty()) return email;
+    if (!username.empty()) return username;
+    return subject;
+}
+
+namespace {
+
+const json::object* child(const json::object& o, std::string_view key) {
+    auto it = o.find(key);
+    return it != o.end() && it->value().is_object() ? &it->value().as_object() : nullptr;
+}
+std::string str(const json::object& o, std::string_view key) {
+    auto it = o.find(key);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                    : std::string{};
+}
+void put_if(json::object& o, std::string_view key, const std::string& v) {
+    if (!v.empty()) o[key] = v;
+}
+result<json::object> parse_versioned(std::string_view text, int max_version, const char* what,
+                                     diagnostics& diag) {
+    error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) {
+        diag.client_message = std::string(what) + " is not valid JSON";
+        return client_errc::store_corrupt;
+    }
+    auto& o = v.as_object();
+    auto it = o.find("version");
+    if (it == o.end() || !it->value().is_int64()) {
+        diag.client_message = std::string(what) + " has no schema version";
+        return client_errc::store_corrupt;
+    }
+    if (it->value().as_int64() > max_version || it->value().as_int64() < 1) {
+        diag.client_message = std::string(what) + " has schema version " +
+                              std::to_string(it->value().as_int64()) +
+                              ", which this latch does not understand (newer latch?)";
+        return client_errc::store_corrupt;
+    }
+    return std::move(o);
+}
+
+}  // namespace
+
+std::string to_json(const stored_credentials& c) {
+    json::object o;
+    o["version"] = stored_credentials::schema_version;
+    o["context"] = c.context;
+    o["issuer"] = c.issuer;
+    o["client_id"] = c.client_id;
+    o["login_method"] = c.login_method;
+    o["status"] = c.expired ? "expired" : "active";
+    o["obtained_at"] = format_time(c.obtained_at);
+    json::object who;
+    put_if(who, "sub", c.who.subject);
+    put_if(who, "email", c.who.email);
+    put_if(who, "name", c.who.name);
+    put_if(who, "preferred_username", c.who.username);
+    o["identity"] = std::move(who);
+    json::object t;
+    t["access_token"] = c.tokens.access_token.reveal();
+    if (c.tokens.refresh_token) t["refresh_token"] = c.tokens.refresh_token->reveal();
+    if (c.tokens.id_token) t["id_token"] = c.tokens.id_token->reveal();
+    t["token_type"] = c.tokens.token_type;
+    put_if(t, "scope", c.tokens.scope);
+    if (c.tokens.expires_at) t["expires_at"] = format_time(*c.tokens.expires_at);
+    o["tokens"] = std::move(t);
+    return json::serialize(o) + "\n";
+}
+
+result<stored_credentials> credentials_from_json(std::string_view text, diagnostics& diag) {
+    auto parsed = parse_versioned(text, stored_credentials::schema_version, "credentials file", diag);
+    if (!parsed) return parsed.error();
+    const json::object& o = *parsed;
+    stored_credentials c;
+    c.context = str(o, "context");
+    c.issuer = str(o, "issuer");
+    c.client_id = str(o, "client_id");
+    c.login_method = str(o, "login_method");
+    c.expired = str(o, "status") == "expired";
+    if (auto t = parse_time(str(o, "obtained_at"))) c.obtained_at = *t;
+    if (const auto* who = child(o, "identity")) {
+        c.who.subject = str(*who, "sub");
+        c.who.email = str(*who, "email");
+        c.who.name = str(*who, "name");
+        c.who.username = str(*who, "preferred_username");
+    }
+    const auto* t = child(o, "tokens");
+    if (!t || str(*t, "access_token").empty()) {
+        diag.client_message = "credentials file has no tokens.access_token";
+        return client_errc::store_corrupt;
+    }
+    c.tokens.access_token = secret{str(*t, "access_token")};
+    if (auto r = str(*t, "refresh_token"); !r.empty()) c.tokens.refresh_token = secret{r};
+    if (auto i = str(*t, "id_token"); !i.empty()) c.tokens.id_token = secret{i};
+    if (auto tt = str(*t, "token_type"); !tt.empty()) c.tokens.token_type = tt;
+    c.tokens.scope = str(*t, "scope");
+    if (auto e = str(*t, "expires_at"); !e.empty()) {
+        c.tokens.expires_at = parse_time(e);
+        if (!c.tokens.expires_at) {
+            diag.client_message = "credentials file has an unreadable tokens.expires_at";
+            return client_errc::store_corrupt;
+        }
+    }
+    return c;
+}
+
+std::string to_json(const config_file& c) {
+    json::object o;
+    o["version"] = config_file::schema_version;
+    o["current_context"] = c.current_context;
+    json::object ctxs;
+    for (const auto& [name, ctx] : c.contexts) {
+        json::object x;
+        for (const auto& [k, v] : ctx.extra) x[k] = v;
+        x["issuer"] = ctx.issuer;
+        x["client_id"] = ctx.client_id;
+        json::array scopes;
+        for (const auto& s : ctx.scopes) scopes.emplace_back(s);
+        x["scopes"] = std::move(scopes);
+        ctxs[name] = std::move(x);
+    }
+    o["contexts"] = std::move(ctxs);
+    return json::serialize(o) + "\n";
+}
+
+result<config_file> config_from_json(std::string_view text, diagnostics& diag) {
+    auto parsed = parse_versioned(text, config_file::schema_version, "config file", diag);
+    if (!parsed) return parsed.error();
+    const json::object& o = *parsed;
+    config_file c;
+    if (auto cur = str(o, "current_context"); !cur.empty()) c.current_context = cur;
+    if (const auto* ctxs = child(o, "contexts")) {
+        for (const auto& [name, v] : *ctxs) {
+            if (!v.is_object()) {
+                diag.client_message = "config file: context '" + std::string(name) + "' is not an object";
+                return client_errc::store_corrupt;
+            }
+            const auto& x = v.as_object();
+            context_config ctx;
+            ctx.issuer = str(x, "issuer");
+            ctx.client_id = str(x, "client_id");
+            if (auto it = x.find("scopes"); it != x.end() && it->value().is_array())
+                for (const auto& s : it->value().as_array())
+                    if (s.is_string()) ctx.scopes.emplace_back(s.as_string());
+            for (const auto& [k, val] : x)
+                if (val.is_string() && k != "issuer" && k != "client_id")
+                    ctx.extra[std::string(k)] = std::string(val.as_string());
+            c.contexts[std::string(name)] = std::move(ctx);
+        }
+    }
+    return c;
+}
+
+}  // namespace latchkey

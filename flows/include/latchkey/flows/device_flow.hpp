@@ -1,0 +1,64 @@
+// OAuth 2.0 Device Authorization Grant (RFC 8628) as a sans-I/O machine.
+//
+//   started -> send_request(device authorization, §3.1)
+//   reply   -> show_user(user code, §3.3) -> user_shown -> wait_until(now + interval)
+//   timer   -> send_request(token poll, §3.4)
+//   reply   -> authorization_pending: wait interval; slow_down: interval += 5 s (§3.5);
+//              transport error: interval doubled, capped at 10 s... bounded in count;
+//              expired_token / access_denied / other error: failed; tokens: done.
+// The overall deadline is min(expires_in, timeout) from the moment the code was issued;
+// no poll is sent past it (client_errc::timeout, or oauth_errc::expired_token when the
+// code's own lifetime ran out).
+#pragma once
+
+#include <latchkey/flows/flow.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace latchkey::flows {
+
+struct device_params {
+    std::string device_authorization_endpoint;
+    std::string token_endpoint;
+    std::string client_id;
+    std::string scope;                                 // space separated, may be empty
+    std::vector<std::pair<std::string, std::string>> extra_params;  // e.g. audience
+    std::chrono::seconds timeout{300};                 // --timeout (seed 000: 5 min)
+    std::chrono::seconds default_interval{5};          // RFC 8628 §3.2
+    int max_transport_errors = 5;                      // consecutive, then fail
+};
+
+class device_flow final : public flow {
+public:
+    explicit device_flow(device_params p);
+    action next(const event& ev) override;
+
+    // Observable for tests and status output.
+    std::chrono::seconds interval() const noexcept { return interval_; }
+    int polls_sent() const noexcept { return polls_; }
+
+private:
+    enum class state { initial, requesting_code, showing, waiting, polling, finished };
+
+    action on_started(time_point now);
+    action on_code_reply(const http_reply& r);
+    action on_shown(time_point now);
+    action on_timer(time_point now);
+    action on_poll_reply(const http_reply& r);
+    action schedule_poll(time_point now);
+    action finish(action a);
+
+    device_params p_;
+    state state_ = state::initial;
+    std::string device_code_;
+    time_point deadline_{};
+    bool deadline_is_code_expiry_ = false;
+    std::chrono::seconds interval_{5};
+    int polls_ = 0;
+    int transport_errors_ = 0;
+    show_user prompt_;
+};
+
+}  // namespace latchkey::flows

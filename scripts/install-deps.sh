@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything latchkey needs on Debian 12 (run as root): the toolchain and
+# libraries from Debian, and the test IdP / browser driver from npm (pinned by
+# package-lock.json). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(build-essential cmake ninja-build ccache pkg-config git
+      libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
+      libssl-dev catch2 libcli11-dev libfmt-dev libqrencode-dev
+      nodejs npm chromium openssl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if ! command -v node >/dev/null; then echo "node is missing" >&2; exit 1; fi
+
+# npm ci only when the lock changed since the last install.
+stamp=node_modules/.latch-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi

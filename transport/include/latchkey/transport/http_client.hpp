@@ -1,0 +1,57 @@
+// The real HTTP(S) client: Beast over TCP/TLS with keep-alive reuse per origin.
+#pragma once
+
+#include <latchkey/transport/ports.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace latchkey::transport {
+
+struct http_options {
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds request_timeout{30'000};  // total, per request
+    std::size_t max_body_size = 1 << 20;                 // 1 MiB
+    std::size_t max_idle_per_origin = 64;                // keep-alive pool bound
+    std::string ca_file;      // --ca-file; else SSL_CERT_FILE; else the system store
+    bool allow_insecure_loopback = true;  // http:// only to 127.0.0.0/8, ::1, localhost
+    std::string user_agent = "latchkey/0.1";
+};
+
+class http_client final : public http_port {
+public:
+    http_client(boost::asio::any_io_executor ex, http_options opts = {});
+    ~http_client() override;
+    http_client(const http_client&) = delete;
+    http_client& operator=(const http_client&) = delete;
+
+    boost::asio::awaitable<http_response> async_send(http_request req, error_code& ec,
+                                                     diagnostics& diag) override;
+
+    // Connections currently idle in the pool (tests check reuse and closing).
+    std::size_t idle_connections() const noexcept;
+    // Connections opened since construction.
+    std::size_t connections_opened() const noexcept;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// A clock_port on the real system clock; waits use a steady_timer for the remaining
+// duration, so wall-clock jumps do not stretch a poll interval.
+class real_clock final : public clock_port {
+public:
+    explicit real_clock(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
+    time_point now() const override;
+    boost::asio::awaitable<error_code> async_wait_until(time_point deadline) override;
+
+private:
+    boost::asio::any_io_executor ex_;
+};
+
+}  // namespace latchkey::transport
