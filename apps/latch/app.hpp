@@ -10,9 +10,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace CLI { class App; }
 
 namespace latchkey::cli {
 
@@ -61,5 +64,13 @@ boost::asio::awaitable<int> run_login(app& a, login_options o);
 boost::asio::awaitable<int> run_status(app& a, status_options o);
 boost::asio::awaitable<int> run_token(app& a);
 boost::asio::awaitable<int> run_logout(app& a);
+
+// Each file of the CLI registers its own subcommands; the parsed one stores the command to
+// run in `selected` (its options live in shared state captured by the callback).
+using command_fn = std::function<boost::asio::awaitable<int>(app&)>;
+void register_login(CLI::App& cli, command_fn& selected);
+void register_session_commands(CLI::App& cli, command_fn& selected);  // status, token, logout
+
+extern const char* const exit_codes_help;
 
 }  // namespace latchkey::cli

@@ -148,3 +148,27 @@ asio::awaitable<int> run_logout(app& a) {
 }
 
 }  // namespace latchkey::cli
+
+#include <CLI/CLI.hpp>
+
+namespace latchkey::cli {
+
+const char* const exit_codes_help =
+    "Exit codes: 0 ok, 1 error, 2 usage, 77 log in again (expired, absent or rejected\n"
+    "credentials), 130 interrupted.";
+
+void register_session_commands(CLI::App& cli, command_fn& selected) {
+    auto so = std::make_shared<status_options>();
+    auto* status = cli.add_subcommand("status", "Show who is logged in; exit 77 when a new login is needed");
+    status->alias("whoami");
+    status->add_flag("--json", so->json, "Machine-readable output");
+    status->callback([so, &selected] { selected = [so](app& a) { return run_status(a, *so); }; });
+
+    auto* token = cli.add_subcommand("token", "Print the access token (the only command that prints a secret)");
+    token->callback([&selected] { selected = [](app& a) { return run_token(a); }; });
+
+    auto* logout = cli.add_subcommand("logout", "Remove the stored credentials");
+    logout->callback([&selected] { selected = [](app& a) { return run_logout(a); }; });
+}
+
+}  // namespace latchkey::cli

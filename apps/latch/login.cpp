@@ -123,3 +123,21 @@ asio::awaitable<int> run_login(app& a, login_options o) {
 }
 
 }  // namespace latchkey::cli
+
+#include <CLI/CLI.hpp>
+
+namespace latchkey::cli {
+
+void register_login(CLI::App& cli, command_fn& selected) {
+    auto lo = std::make_shared<login_options>();
+    auto* login = cli.add_subcommand("login", "Log in and store the tokens");
+    login->add_flag("--device", lo->device, "Use the device authorization grant (RFC 8628)");
+    login->add_option("--issuer", lo->issuer, "Issuer URL (env LATCH_ISSUER)");
+    login->add_option("--client-id", lo->client_id, "OAuth client id (env LATCH_CLIENT_ID)");
+    login->add_option("--scope", lo->scopes, "Scope to request; repeatable (default: openid profile email offline_access)");
+    login->add_option("--timeout", lo->timeout_s, "Give up after this many seconds (default 300)")->check(CLI::Range(1, 86400));
+    login->add_flag("--no-qr", lo->no_qr, "Do not print a QR code");
+    login->callback([lo, &selected] { selected = [lo](app& a) { return run_login(a, *lo); }; });
+}
+
+}  // namespace latchkey::cli
