@@ -55,8 +55,7 @@ asio::awaitable<result<token_set>> async_device_login(app& a, const client_confi
     // The countdown only decorates the wait; whichever ends first cancels the other.
     auto r = co_await (transport::async_drive(flow, ports, diag) || user.async_countdown(a.clock));
     if (r.index() == 0) co_return std::get<0>(std::move(r));
-    diag.client_message = "login timed out";
-    co_return client_errc::timeout;
+    co_return client_errc::cancelled;  // the countdown only ends when cancelled
 }
 
 }  // namespace

@@ -85,18 +85,20 @@ void terminal_user::show(const flows::show_user& what) {
 }
 
 asio::awaitable<void> terminal_user::async_countdown(transport::clock_port& clock) {
-    if (!opts_.interactive || !expires_at_) co_return;
+    // Runs until cancelled by the flow it decorates finishing: it never ends the login
+    // itself (the flow owns every deadline).
     for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::seconds>(*expires_at_ - clock.now());
-        if (left.count() < 0) break;
-        std::fprintf(stderr, "\r%sWaiting for approval... code expires in %s %s\x1b[K",
-                     opts_.color ? "\x1b[2m" : "", format_mmss(left).c_str(),
-                     opts_.color ? "\x1b[0m" : "");
-        std::fflush(stderr);
-        countdown_line_ = true;
+        if (opts_.interactive && expires_at_) {
+            auto left = std::chrono::duration_cast<std::chrono::seconds>(*expires_at_ - clock.now());
+            std::fprintf(stderr, "\r%sWaiting for approval... code expires in %s%s\x1b[K",
+                         opts_.color ? "\x1b[2m" : "", format_mmss(left).c_str(),
+                         opts_.color ? "\x1b[0m" : "");
+            std::fflush(stderr);
+            countdown_line_ = true;
+        }
         if (co_await clock.async_wait_until(clock.now() + std::chrono::seconds{1})) break;
     }
-    std::fputs("\r\x1b[K", stderr);
+    if (countdown_line_) std::fputs("\r\x1b[K", stderr);
     countdown_line_ = false;
 }
 

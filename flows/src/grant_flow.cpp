@@ -1,17 +1,8 @@
 #include <latchkey/flows/grant_flow.hpp>
 
-#include <boost/beast/core/detail/base64.hpp>
+#include <latchkey/core/base64url.hpp>
 
 namespace latchkey::flows {
-
-namespace {
-std::string base64(std::string_view in) {
-    namespace b64 = boost::beast::detail::base64;
-    std::string out(b64::encoded_size(in.size()), '\0');
-    out.resize(b64::encode(out.data(), in.data(), in.size()));
-    return out;
-}
-}  // namespace
 
 void client_auth::apply(std::vector<std::pair<std::string, std::string>>& fields,
                         std::vector<std::pair<std::string, std::string>>& headers) const {
@@ -22,7 +13,7 @@ void client_auth::apply(std::vector<std::pair<std::string, std::string>>& fields
     case method::secret_basic:
         // RFC 6749 §2.3.1: both parts form-encoded before the Basic encoding.
         headers.emplace_back("Authorization",
-                             "Basic " + base64(url_encode(client_id) + ":" +
+                             "Basic " + base64_encode(url_encode(client_id) + ":" +
                                                url_encode(client_secret.reveal())));
         break;
     case method::secret_post:

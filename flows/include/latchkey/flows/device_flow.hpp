@@ -40,7 +40,8 @@ public:
     int polls_sent() const noexcept { return polls_; }
 
 private:
-    enum class state { initial, requesting_code, showing, waiting, polling, finished };
+    // expiring: the next poll would cross the deadline, so we wait for the deadline itself.
+    enum class state { initial, requesting_code, showing, waiting, expiring, polling, finished };
 
     action on_started(time_point now);
     action on_code_reply(const http_reply& r);
@@ -48,6 +49,7 @@ private:
     action on_timer(time_point now);
     action on_poll_reply(const http_reply& r);
     action schedule_poll(time_point now);
+    action expire();
     action finish(action a);
 
     device_params p_;

@@ -16,6 +16,7 @@ struct http_options {
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds request_timeout{30'000};  // total, per request
     std::size_t max_body_size = 1 << 20;                 // 1 MiB
+    std::size_t max_header_size = 64 << 10;              // response status line + headers
     std::size_t max_idle_per_origin = 64;                // keep-alive pool bound
     std::string ca_file;      // --ca-file; else SSL_CERT_FILE; else the system store
     bool allow_insecure_loopback = true;  // http:// only to 127.0.0.0/8, ::1, localhost
@@ -29,6 +30,13 @@ public:
     http_client(const http_client&) = delete;
     http_client& operator=(const http_client&) = delete;
 
+    // Errors (with a message naming the URL, query cut off, in diag.client_message):
+    // bad_url, insecure_url, bad_input (header with CR/LF), connection_failed, timeout
+    // (request_timeout covers resolve+connect+TLS+write+read), response_too_large,
+    // tls_verify_failed, and asio::error::operation_aborted when cancelled (whatever the
+    // calling coroutine's filter lets through; terminal by default). A pooled connection
+    // found dead is replaced before sending; one that dies after the request went out is
+    // retried only when req.idempotent. The client must outlive the co_await.
     boost::asio::awaitable<http_response> async_send(http_request req, error_code& ec,
                                                      diagnostics& diag) override;
 

@@ -1,0 +1,318 @@
+// token_source: cached credentials, single-flight refresh in-process (a shared flight that
+// waiters await on a timer) and across processes (a file lock). See token_source.hpp.
+#include <latchkey/transport/token_source.hpp>
+
+#include <latchkey/core/provider.hpp>
+#include <latchkey/flows/refresh_flow.hpp>
+#include <latchkey/transport/async_lock.hpp>
+#include <latchkey/transport/drive.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <exception>
+#include <map>
+#include <mutex>
+
+namespace latchkey::transport {
+namespace asio = boost::asio;
+
+namespace {
+
+const char* const session_expired_message = "session expired — run `latch login`";
+
+// One refresh shared by every caller that arrives while it runs. `done` never expires on
+// its own: cancel() wakes all waiters at once (a condition variable for coroutines).
+struct flight {
+    explicit flight(const asio::any_io_executor& ex) : done(ex) {
+        done.expires_at(asio::steady_timer::time_point::max());
+    }
+    asio::steady_timer done;
+    std::optional<result<token_set>> outcome;
+    diagnostics diag;
+};
+
+// The refresh flow never shows anything; drive() still wants a user port.
+class no_user final : public user_port {
+public:
+    void show(const flows::show_user&) override {}
+};
+
+// Token endpoints discovered in this process, per issuer.
+std::mutex discovered_mutex;
+std::map<std::string, std::string> discovered_endpoints;
+
+}  // namespace
+
+namespace detail {
+
+struct token_source_state {
+    token_source_state(asio::any_io_executor e, http_port& h, clock_port& c,
+                       credential_store s, std::string ctx, token_source_options o)
+        : ex(std::move(e)), http(h), clock(c), store(std::move(s)), context(std::move(ctx)),
+          opts(std::move(o)) {}
+
+    asio::any_io_executor ex;
+    http_port& http;
+    clock_port& clock;
+    credential_store store;
+    std::string context;
+    token_source_options opts;
+
+    std::optional<stored_credentials> cache;
+    std::shared_ptr<flight> inflight;
+    std::size_t refreshes = 0;
+    std::size_t adopted = 0;
+
+    // Still accepted by resource servers, allowing for our clock being behind.
+    bool usable(const token_set& t, time_point now) const {
+        return t.valid_at(now, opts.clock_skew);
+    }
+    // Outside the refresh window: no need to refresh yet.
+    bool fresh(const token_set& t, time_point now) const {
+        return t.valid_at(now, opts.refresh_window + opts.clock_skew);
+    }
+
+    // Re-reads the store into the cache. Errors: store errors, not_logged_in,
+    // session_expired (a store marked expired; still cached for status output).
+    error_code reload(diagnostics& diag) {
+        auto loaded = store.load(context, diag);
+        if (!loaded) return loaded.error();
+        if (!*loaded) {
+            cache.reset();
+            diag.client_message = "not logged in (context '" + context + "'); run `latch login`";
+            return client_errc::not_logged_in;
+        }
+        cache = std::move(**loaded);
+        if (cache->expired) {
+            diag.client_message = session_expired_message;
+            return client_errc::session_expired;
+        }
+        return {};
+    }
+};
+
+}  // namespace detail
+
+namespace {
+using state = detail::token_source_state;
+
+asio::awaitable<result<std::string>> async_token_endpoint(state& s, std::string issuer,
+                                                          diagnostics& diag) {
+    if (!s.opts.token_endpoint.empty()) co_return s.opts.token_endpoint;
+    {
+        std::lock_guard lk(discovered_mutex);
+        if (auto it = discovered_endpoints.find(issuer); it != discovered_endpoints.end())
+            co_return it->second;
+    }
+    if (issuer.empty()) {
+        diag.client_message = "the stored credentials name no issuer; run `latch login`";
+        co_return client_errc::config_missing;
+    }
+    error_code ec;
+    diagnostics http_diag;
+    auto resp = co_await s.http.async_send(make_get(discovery_url(issuer)), ec, http_diag);
+    if (ec) {
+        diag = std::move(http_diag);
+        diag.client_message = "cannot refresh: OpenID discovery at " + discovery_url(issuer) +
+                              " failed: " + (diag.client_message.empty() ? ec.message()
+                                                                         : diag.client_message);
+        co_return ec;
+    }
+    auto meta = parse_provider_metadata(resp, issuer, diag);
+    if (!meta) co_return meta.error();
+    std::lock_guard lk(discovered_mutex);
+    discovered_endpoints[issuer] = meta->token_endpoint;
+    co_return meta->token_endpoint;
+}
+
+// invalid_grant: the session is over. Mark the stored credentials expired (kept, so
+// `latch status` can say whose session ended) and report session_expired.
+error_code end_session(state& s, diagnostics& diag) {
+    diagnostics save_diag;
+    if (s.cache) {
+        s.cache->expired = true;
+        if (auto ec = s.store.save(*s.cache, save_diag)) {
+            diag.client_message = std::string(session_expired_message) +
+                                  " (and marking the stored credentials expired failed: " +
+                                  save_diag.client_message + ")";
+            return client_errc::session_expired;
+        }
+    }
+    diag.client_message = session_expired_message;
+    return client_errc::session_expired;
+}
+
+// The cross-process part; runs with the lock held from acquire to return.
+asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
+                                                         diagnostics& diag) {
+    const std::optional<secret> seen_refresh = s.cache ? s.cache->tokens.refresh_token
+                                                       : std::nullopt;
+    const std::string issuer = s.cache ? s.cache->issuer : std::string{};
+    // Discovery first: a GET must not lengthen the time others wait for the lock.
+    auto endpoint = co_await async_token_endpoint(s, issuer, diag);
+    if (!endpoint) co_return endpoint.error();
+
+    auto lock = co_await async_acquire_lock(s.clock, s.store.lock_path(s.context),
+                                            s.opts.lock_wait, diag);
+    if (!lock) co_return lock.error();
+
+    if (auto ec = s.reload(diag)) co_return ec;
+    const stored_credentials current = *s.cache;
+    const time_point now = s.clock.now();
+    const bool rotated_by_other = current.tokens.refresh_token != seen_refresh;
+    if (!force && (s.fresh(current.tokens, now) ||
+                   (rotated_by_other && s.usable(current.tokens, now)))) {
+        ++s.adopted;  // another process refreshed while we waited: no request
+        diag.clear();
+        co_return current.tokens;
+    }
+    if (!current.tokens.refresh_token) {
+        diag.client_message = "no refresh token is stored (the IdP did not issue one); "
+                              "session expired — run `latch login`";
+        co_return client_errc::session_expired;
+    }
+
+    flows::refresh_params params;
+    params.token_endpoint = *endpoint;
+    params.client_id = current.client_id;
+    params.current = current.tokens;
+    params.scope = s.opts.scope;
+    flows::refresh_flow flow(std::move(params));
+    no_user user;
+    ++s.refreshes;
+    auto refreshed = co_await async_drive(flow, ports{s.http, s.clock, user}, diag);
+    if (!refreshed) {
+        if (refreshed.error() == oauth_errc::invalid_grant) co_return end_session(s, diag);
+        // Store untouched: the old refresh token may still work (or may not, if the IdP
+        // rotated it before the connection died; nothing we can do about that here).
+        co_return refreshed.error();
+    }
+
+    stored_credentials updated = current;
+    updated.tokens = std::move(*refreshed);
+    updated.expired = false;
+    s.cache = updated;  // this process keeps working even if the save fails
+    if (auto ec = s.store.save(updated, diag)) {
+        diag.client_message = "the token was refreshed but could not be saved: " +
+                              diag.client_message +
+                              " (other processes may have to run `latch login`)";
+        co_return ec;
+    }
+    diag.clear();
+    co_return updated.tokens;
+}  // the lock is released here, after the save
+
+// The shared refresh: runs detached (not cancelled by any one caller), then wakes all.
+asio::awaitable<void> async_run_flight(std::shared_ptr<state> s, std::shared_ptr<flight> f,
+                                       bool force) {
+    diagnostics diag;
+    result<token_set> r = client_errc::cancelled;
+    try {
+        r = co_await async_refresh_locked(*s, force, diag);
+    } catch (const std::exception& e) {
+        diag.client_message = std::string("internal error during the token refresh: ") + e.what();
+        r = boost::system::errc::make_error_code(boost::system::errc::state_not_recoverable);
+    }
+    f->diag = std::move(diag);
+    f->outcome = std::move(r);
+    if (s->inflight == f) s->inflight.reset();
+    f->done.cancel();
+}
+
+// Joins the refresh in flight, or starts one.
+asio::awaitable<result<token_set>> async_join_flight(std::shared_ptr<state> s, bool force,
+                                                      diagnostics& diag) {
+    std::shared_ptr<flight> f = s->inflight;
+    if (!f) {
+        f = std::make_shared<flight>(s->ex);
+        s->inflight = f;
+        asio::co_spawn(s->ex, async_run_flight(s, f, force), asio::detached);
+    }
+    if (!f->outcome) {
+        auto [ec] = co_await f->done.async_wait(asio::as_tuple(asio::use_awaitable));
+        (void)ec;  // operation_aborted both when woken and when this caller is cancelled
+        if (!f->outcome) {
+            diag.client_message = "cancelled while waiting for the token refresh";
+            co_return client_errc::cancelled;
+        }
+    }
+    diag = f->diag;
+    co_return *f->outcome;
+}
+
+bool may_fall_back(const error_code& ec) {
+    return !needs_login(ec) && ec != client_errc::cancelled;
+}
+
+}  // namespace
+
+token_source::token_source(asio::any_io_executor ex, http_port& http, clock_port& clock,
+                           credential_store store, std::string context,
+                           token_source_options opts)
+    : state_(std::make_shared<state>(std::move(ex), http, clock, std::move(store),
+                                     std::move(context), std::move(opts))) {}
+
+token_source::~token_source() = default;
+
+asio::awaitable<result<token_set>> token_source::tokens(diagnostics& diag) {
+    std::shared_ptr<state> s = state_;
+    const time_point now = s->clock.now();
+    if (s->cache && !s->cache->expired && s->fresh(s->cache->tokens, now))
+        co_return s->cache->tokens;
+    if (auto ec = s->reload(diag)) co_return ec;
+    const token_set stored = s->cache->tokens;
+    if (s->fresh(stored, now)) {
+        diag.clear();
+        co_return stored;
+    }
+    if (!s->opts.auto_refresh || !stored.refresh_token) {
+        if (s->usable(stored, now)) {
+            diag.clear();
+            co_return stored;
+        }
+        diag.client_message = !s->opts.auto_refresh
+            ? "the access token expired and auto-refresh is off; session expired — run "
+              "`latch refresh` or `latch login`"
+            : "the access token expired and no refresh token is stored; session expired — "
+              "run `latch login`";
+        co_return client_errc::session_expired;
+    }
+    auto r = co_await async_join_flight(s, false, diag);
+    if (!r && s->opts.use_valid_token_on_failure && may_fall_back(r.error()) &&
+        s->usable(stored, s->clock.now())) {
+        // diag keeps the refresh failure as a warning; the old token still works.
+        co_return stored;
+    }
+    co_return r;
+}
+
+asio::awaitable<result<secret>> token_source::token(diagnostics& diag) {
+    auto t = co_await tokens(diag);
+    if (!t) co_return t.error();
+    co_return std::move(t->access_token);
+}
+
+asio::awaitable<result<token_set>> token_source::force_refresh(diagnostics& diag) {
+    std::shared_ptr<state> s = state_;
+    if (!s->inflight) {
+        if (auto ec = s->reload(diag)) co_return ec;
+        if (!s->cache->tokens.refresh_token) {
+            diag.client_message = "no refresh token is stored (the IdP did not issue one); "
+                                  "session expired — run `latch login`";
+            co_return client_errc::session_expired;
+        }
+    }
+    co_return co_await async_join_flight(s, true, diag);
+}
+
+std::optional<stored_credentials> token_source::cached() const { return state_->cache; }
+const std::string& token_source::context() const noexcept { return state_->context; }
+const token_source_options& token_source::options() const noexcept { return state_->opts; }
+std::size_t token_source::refresh_count() const noexcept { return state_->refreshes; }
+std::size_t token_source::adopted_count() const noexcept { return state_->adopted; }
+
+}  // namespace latchkey::transport
