@@ -158,10 +158,12 @@ describe('latch login --device', { skip: SKIP_WITHOUT_LATCH }, () => {
       await approveDevice({ url: prompt.completeUrl, login: 'alice' });
       // A client that ignores slow_down keeps polling early and keeps being told to
       // slow down: fail at the second slow_down instead of waiting for a timeout.
+      const stopWatching = new AbortController();
       const ignored = idp.waitForLog((e) => e.params?.device_code === auth.response.device_code
-        && e.error === 'slow_down' && e.poll > 2, TEST_TIMEOUT);
-      const done = await Promise.race([login.exit, ignored.then(() => undefined)]);
+        && e.error === 'slow_down' && e.poll > 2, TEST_TIMEOUT, { signal: stopWatching.signal });
       ignored.catch(() => {});
+      const done = await Promise.race([login.exit, ignored.then(() => undefined)]);
+      stopWatching.abort();
       if (!done) {
         const seen = devicePolls(idp, prompt.userCode).map((p) => `poll ${p.poll} +${p.t - auth.t} ms: ${p.error ?? p.status}`);
         assert.fail(`latch kept polling after slow_down:\n${seen.join('\n')}`);

@@ -208,22 +208,26 @@ export async function startIdp(opts = {}) {
     opts: state.opts,
     setOption: state.setOption,
     clearLog() { state.log.length = 0; },
-    // Resolves with the first log entry (already logged or future) matching pred.
-    waitForLog(pred, timeoutMs = 30_000) {
+    // Resolves with the first log entry (already logged or future) matching pred;
+    // rejects after timeoutMs, or when signal (an AbortSignal) aborts.
+    waitForLog(pred, timeoutMs = 30_000, { signal } = {}) {
       const found = state.log.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const onLog = (entry) => {
-          if (!pred(entry)) return;
+        let timer;
+        const finish = (fn, value) => {
           clearTimeout(timer);
           state.events.off('log', onLog);
-          resolve(entry);
+          signal?.removeEventListener('abort', onAbort);
+          fn(value);
         };
-        const timer = setTimeout(() => {
-          state.events.off('log', onLog);
-          reject(new Error(`test IdP: no matching request within ${timeoutMs} ms`));
-        }, timeoutMs);
+        const onLog = (entry) => { if (pred(entry)) finish(resolve, entry); };
+        const onAbort = () => finish(reject, new Error('test IdP: waitForLog aborted'));
+        if (signal?.aborted) { onAbort(); return; }
+        timer = setTimeout(() => finish(reject,
+          new Error(`test IdP: no matching request within ${timeoutMs} ms`)), timeoutMs);
         state.events.on('log', onLog);
+        signal?.addEventListener('abort', onAbort);
       });
     },
     close() {
