@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
       libssl-dev catch2 libcli11-dev libfmt-dev libqrencode-dev
-      nodejs npm chromium openssl)
+      chromium openssl)
+# Node 20 + npm: the machine's own when present (it may not come from Debian, and
+# Debian's npm conflicts with other node packages); Debian's otherwise.
+command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

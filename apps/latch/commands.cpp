@@ -1,6 +1,9 @@
 // `latch status`, `latch token`, `latch logout`: read what `login` stored.
 #include "app.hpp"
 
+#include <latchkey/transport/revoke.hpp>
+#include <latchkey/transport/token_source.hpp>
+
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -94,6 +97,8 @@ void print_status_json(const std::string& ctx, const stored_credentials* c, bool
 
 }  // namespace
 
+std::unique_ptr<transport::token_source> make_source(app& a, const std::string& ctx);
+
 asio::awaitable<int> run_status(app& a, status_options o) {
     diagnostics diag;
     auto l = load_current(a, diag);
@@ -103,6 +108,14 @@ asio::awaitable<int> run_status(app& a, status_options o) {
         if (o.json) print_status_json(l->context, nullptr, false);
         print_error(not_logged_in(l->context));
         co_return 77;
+    }
+    if (!a.global.no_auto_refresh && !l->creds->expired) {
+        // Refresh within the CLI window first, so status reports what `token` would give.
+        auto source = make_source(a, l->context);
+        diagnostics rd;
+        auto t = co_await source->tokens(rd);
+        if (t && !rd.client_message.empty()) print_error("warning: " + rd.to_string());
+        if (auto fresh = source->cached()) l->creds = std::move(*fresh);
     }
     const auto& c = *l->creds;
     const bool valid = !c.expired && c.tokens.valid_at(now);
@@ -115,20 +128,75 @@ asio::awaitable<int> run_status(app& a, status_options o) {
     co_return 0;
 }
 
+// A token source for the CLI: refreshes within 5 minutes of expiry (seed 002) unless
+// --no-auto-refresh, under the cross-process lock.
+std::unique_ptr<transport::token_source> make_source(app& a, const std::string& ctx) {
+    transport::token_source_options o;
+    o.refresh_window = std::chrono::seconds{300};
+    o.auto_refresh = !a.global.no_auto_refresh;
+    return std::make_unique<transport::token_source>(a.io.get_executor(), a.http, a.clock,
+                                                     a.store, ctx, o);
+}
+
+int report_source_error(const error_code& ec, const diagnostics& diag, const std::string& ctx) {
+    if (ec == client_errc::not_logged_in) print_error(not_logged_in(ctx));
+    else if (ec == client_errc::session_expired)
+        print_error("session expired (context '" + ctx + "'); run `latch login`" +
+                    (diag.server_message.empty() ? std::string{}
+                                                 : ": \"" + escape_untrusted(diag.server_message) + "\""));
+    else print_error(describe(ec, diag));
+    return exit_code_for(ec);
+}
+
 asio::awaitable<int> run_token(app& a) {
     diagnostics diag;
     auto l = load_current(a, diag);
     if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
-    const auto& c = *l->creds;
-    if (c.expired || !c.tokens.valid_at(a.clock.now())) {
-        print_error("session expired (context '" + l->context + "'); run `latch login`");
-        co_return 77;
-    }
+    auto source = make_source(a, l->context);
+    auto tok = co_await source->token(diag);
+    if (!tok) co_return report_source_error(tok.error(), diag, l->context);
+    if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     // The one place a whole secret is printed: this command exists to print it.
-    std::fwrite(c.tokens.access_token.reveal().data(), 1, c.tokens.access_token.reveal().size(), stdout);
+    std::fwrite(tok->reveal().data(), 1, tok->reveal().size(), stdout);
     std::fputc('\n', stdout);
     co_return 0;
+}
+
+asio::awaitable<int> run_refresh(app& a) {
+    diagnostics diag;
+    auto l = load_current(a, diag);
+    if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
+    if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
+    auto source = make_source(a, l->context);
+    auto t = co_await source->force_refresh(diag);
+    if (!t) co_return report_source_error(t.error(), diag, l->context);
+    std::fprintf(stderr, "Refreshed context '%s'; the access token now expires %s.\n",
+                 l->context.c_str(),
+                 t->expires_at ? format_time(*t->expires_at).c_str() : "at an unknown time");
+    co_return 0;
+}
+
+// Revokes the refresh token (RFC 7009) when the IdP advertises a revocation endpoint, so a
+// copy of the file elsewhere is useless too. Returns a line for the user.
+asio::awaitable<std::string> async_revoke_stored(app& a, const stored_credentials& c) {
+    if (!c.tokens.refresh_token && c.tokens.access_token.empty()) co_return std::string{};
+    diagnostics diag;
+    client_config cc;
+    cc.issuer = c.issuer;
+    cc.client_id = c.client_id;
+    auto meta = co_await a.async_discover(cc, diag);
+    if (!meta) co_return "could not reach the identity provider to revoke the tokens (" +
+                         describe(meta.error(), diag) + ")";
+    if (meta->revocation_endpoint.empty())
+        co_return "the identity provider has no revocation endpoint; tokens stay valid until they expire";
+    const bool refresh = c.tokens.refresh_token.has_value();
+    auto ec = co_await transport::async_revoke(
+        a.http, meta->revocation_endpoint,
+        refresh ? *c.tokens.refresh_token : c.tokens.access_token,
+        refresh ? "refresh_token" : "access_token", c.client_id, diag);
+    if (ec) co_return "revocation failed (" + describe(ec, diag) + ")";
+    co_return std::string{"revoked the "} + (refresh ? "refresh" : "access") + " token at the identity provider";
 }
 
 asio::awaitable<int> run_logout(app& a) {
@@ -137,11 +205,16 @@ asio::awaitable<int> run_logout(app& a) {
     if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
     const auto ctx = a.context_name(*cfg);
     if (!valid_context_name(ctx)) { print_error("invalid context name '" + ctx + "'"); co_return 2; }
+    auto creds = a.store.load(ctx, diag);
+    std::string revoked;
+    if (creds && *creds && !(*creds)->expired) revoked = co_await async_revoke_stored(a, **creds);
+    diag.clear();
     auto removed = a.store.remove(ctx, diag);
     if (!removed) { print_error(describe(removed.error(), diag)); co_return 1; }
     if (*removed)
-        std::fprintf(stderr, "Logged out of context '%s': removed %s\n", ctx.c_str(),
-                     a.store.credentials_path(ctx).c_str());
+        std::fprintf(stderr, "Logged out of context '%s': removed %s%s%s\n", ctx.c_str(),
+                     a.store.credentials_path(ctx).c_str(), revoked.empty() ? "" : "; ",
+                     revoked.c_str());
     else
         std::fprintf(stderr, "Not logged in (context '%s'); nothing to remove\n", ctx.c_str());
     co_return 0;
@@ -167,7 +240,10 @@ void register_session_commands(CLI::App& cli, command_fn& selected) {
     auto* token = cli.add_subcommand("token", "Print the access token (the only command that prints a secret)");
     token->callback([&selected] { selected = [](app& a) { return run_token(a); }; });
 
-    auto* logout = cli.add_subcommand("logout", "Remove the stored credentials");
+    auto* refresh = cli.add_subcommand("refresh", "Refresh the tokens now");
+    refresh->callback([&selected] { selected = [](app& a) { return run_refresh(a); }; });
+
+    auto* logout = cli.add_subcommand("logout", "Revoke and remove the stored credentials");
     logout->callback([&selected] { selected = [](app& a) { return run_logout(a); }; });
 }
 
