@@ -31,6 +31,9 @@ struct login_options {
     std::string client_id;
     std::vector<std::string> scopes;
     bool device = false;
+    bool browser = false;
+    bool no_browser_open = false;
+    int port = 0;  // loopback listener port; 0 = ephemeral (RFC 8252 §7.3)
     int timeout_s = 300;
     bool no_qr = false;
 };
@@ -58,6 +61,17 @@ public:
     boost::asio::awaitable<identity> async_identify(const provider_metadata& m,
                                                     const token_set& t);
 };
+
+// Browser (authorization code + PKCE) and hybrid logins; see login_browser.cpp.
+enum class login_mode { device, browser, hybrid };
+struct login_outcome {
+    token_set tokens;
+    std::string method;  // "device" or "browser": which side won
+};
+login_mode choose_login_mode(const login_options& o, const provider_metadata& m);
+boost::asio::awaitable<result<login_outcome>> async_interactive_login(
+    app& a, const client_config& c, const provider_metadata& m, const login_options& o,
+    login_mode mode, diagnostics& diag);
 
 // Each command returns the process exit code.
 boost::asio::awaitable<int> run_login(app& a, login_options o);

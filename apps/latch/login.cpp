@@ -40,24 +40,6 @@ result<client_config> resolve_client(const login_options& o, const context_confi
     return c;
 }
 
-asio::awaitable<result<token_set>> async_device_login(app& a, const client_config& c,
-                                                      const provider_metadata& m,
-                                                      const login_options& o,
-                                                      terminal_user& user, diagnostics& diag) {
-    flows::device_params p;
-    p.device_authorization_endpoint = m.device_authorization_endpoint;
-    p.token_endpoint = m.token_endpoint;
-    p.client_id = c.client_id;
-    p.scope = c.scope_string();
-    p.timeout = std::chrono::seconds{o.timeout_s};
-    flows::device_flow flow{std::move(p)};
-    transport::ports ports{a.http, a.clock, user};
-    // The countdown only decorates the wait; whichever ends first cancels the other.
-    auto r = co_await (transport::async_drive(flow, ports, diag) || user.async_countdown(a.clock));
-    if (r.index() == 0) co_return std::get<0>(std::move(r));
-    co_return client_errc::cancelled;  // the countdown only ends when cancelled
-}
-
 }  // namespace
 
 asio::awaitable<int> run_login(app& a, login_options o) {
@@ -75,14 +57,18 @@ asio::awaitable<int> run_login(app& a, login_options o) {
 
     auto meta = co_await a.async_discover(*client, diag);
     if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
-    if (meta->device_authorization_endpoint.empty()) {
+    const auto mode = choose_login_mode(o, *meta);
+    if (mode != login_mode::browser && meta->device_authorization_endpoint.empty()) {
         print_error("the identity provider at " + client->issuer +
                     " does not advertise a device authorization endpoint (RFC 8628)");
         co_return 1;
     }
-
-    terminal_user user{detect_terminal(o.no_qr)};
-    auto tokens = co_await async_device_login(a, *client, *meta, o, user, diag);
+    if (mode != login_mode::device && meta->authorization_endpoint.empty()) {
+        print_error("the identity provider at " + client->issuer +
+                    " does not advertise an authorization endpoint");
+        co_return 1;
+    }
+    auto tokens = co_await async_interactive_login(a, *client, *meta, o, mode, diag);
     if (!tokens) {
         auto ec = tokens.error();
         if (ec == client_errc::cancelled) print_error("interrupted; nothing was stored");
@@ -100,9 +86,9 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     creds.context = ctx;
     creds.issuer = client->issuer;
     creds.client_id = client->client_id;
-    creds.login_method = "device";
+    creds.login_method = tokens->method;
     creds.obtained_at = a.clock.now();
-    creds.tokens = std::move(*tokens);
+    creds.tokens = std::move(tokens->tokens);
     creds.who = co_await a.async_identify(*meta, creds.tokens);
 
     // Remember the client so later commands need no flags.
@@ -114,10 +100,10 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
     if (auto ec = a.store.save_config(*cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
 
-    std::fprintf(stderr, "Logged in to %s as %s (context '%s').\n", client->issuer.c_str(),
+    std::fprintf(stderr, "Logged in to %s as %s (context '%s', %s).\n", client->issuer.c_str(),
                  creds.who.display().empty() ? "an unnamed account"
                                              : escape_untrusted(creds.who.display(), 120).c_str(),
-                 ctx.c_str());
+                 ctx.c_str(), creds.login_method == "browser" ? "browser" : "device flow");
     co_return 0;
 }
 
@@ -130,7 +116,10 @@ namespace latchkey::cli {
 void register_login(CLI::App& cli, command_fn& selected) {
     auto lo = std::make_shared<login_options>();
     auto* login = cli.add_subcommand("login", "Log in and store the tokens");
-    login->add_flag("--device", lo->device, "Use the device authorization grant (RFC 8628)");
+    auto* dev = login->add_flag("--device", lo->device, "Use the device authorization grant (RFC 8628) only");
+    login->add_flag("--browser", lo->browser, "Use the browser (authorization code + PKCE) only")->excludes(dev);
+    login->add_flag("--no-browser-open", lo->no_browser_open, "Do not open a browser; print the URL");
+    login->add_option("--port", lo->port, "Loopback port for the browser callback (default: any free port)")->check(CLI::Range(1, 65535));
     login->add_option("--issuer", lo->issuer, "Issuer URL (env LATCH_ISSUER)");
     login->add_option("--client-id", lo->client_id, "OAuth client id (env LATCH_CLIENT_ID)");
     login->add_option("--scope", lo->scopes, "Scope to request; repeatable (default: openid profile email offline_access)");

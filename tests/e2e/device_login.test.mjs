@@ -40,7 +40,7 @@ describe('latch login --device', { skip: SKIP_WITHOUT_LATCH }, () => {
     await approveDevice({ url: prompt.url, userCode: prompt.userCode, login: 'alice' });
     const done = await login.exit;
     assert.equal(done.code, 0, `latch login failed:\n${done.stderr}`);
-    assert.match(done.stderr, new RegExp(`Logged in to ${idp.issuer} as Alice \\(context 'default'\\)\\.`));
+    assert.match(done.stderr, new RegExp(`Logged in to ${idp.issuer} as Alice \\(context 'default', device flow\\)\\.`));
     afterLogin = { log: [...idp.log], userCode: prompt.userCode };
 
     // The stored credentials.
