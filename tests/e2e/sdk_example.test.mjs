@@ -59,4 +59,28 @@ describe('SDK example server', { skip }, () => {
     assert.equal(refreshes.length, 1, 'one refresh at the IdP');
     console.log(`# token_server output:\n${out.split('\n').map((l) => `#   ${l}`).join('\n')}`);
   });
+
+  test('10,000 concurrent token() calls on one io_context: one refresh at the IdP', { timeout: 120_000 }, async () => {
+    const home = freshLatchHome();
+    idp.setOption('ttl.AccessToken', 30);  // inside the 60 s window: expired for the SDK
+    const h = runLatch(['login', '--device', '--issuer', idp.issuer, '--client-id', 'latch-cli', '--no-qr'], { home });
+    const prompt = await devicePrompt(h);
+    await approveDevice({ url: prompt.url, userCode: prompt.userCode });
+    assert.equal((await h.exit).code, 0);
+    idp.setOption('ttl.AccessToken', 3600);
+    idp.clearLog();
+    const burst = join(process.env.LATCH_BUILD_DIR, 'apps/examples/token_burst');
+    const out = await new Promise((resolve, reject) => {
+      const c = spawn(burst, ['10000'], { env: { ...process.env, LATCH_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let o = '';
+      c.stdout.on('data', (d) => { o += d; });
+      c.stderr.on('data', (d) => { o += d; });
+      c.once('close', (code) => (code === 0 ? resolve(o) : reject(new Error(`token_burst exit ${code}: ${o}`))));
+    });
+    const r = JSON.parse(out.split('\n')[0]);
+    assert.deepEqual(r, { calls: 10000, ok: 10000, distinct_tokens: 1, refreshes: 1 });
+    const refreshes = idp.log.filter((e) => e.route === 'token' && e.grant_type === 'refresh_token');
+    assert.equal(refreshes.length, 1, 'the IdP received exactly one refresh request');
+    console.log(`# token_burst: ${out.trim()}; refresh requests at the IdP: ${refreshes.length}`);
+  });
 });
