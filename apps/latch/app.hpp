@@ -36,6 +36,9 @@ struct login_options {
     int port = 0;  // loopback listener port; 0 = ephemeral (RFC 8252 §7.3)
     int timeout_s = 300;
     bool no_qr = false;
+    bool password = false;            // --password: RFC 6749 §4.3 (see login_grants.cpp)
+    bool client_credentials = false;  // --client-credentials: RFC 6749 §4.4
+    std::string client_secret_file;   // --client-secret-file (else LATCH_CLIENT_SECRET)
 };
 
 struct status_options { bool json = false; };
@@ -73,6 +76,21 @@ boost::asio::awaitable<result<login_outcome>> async_interactive_login(
     app& a, const client_config& c, const provider_metadata& m, const login_options& o,
     login_mode mode, diagnostics& diag);
 
+// Non-interactive grants (password, client credentials); see login_grants.cpp.
+boost::asio::awaitable<result<login_outcome>> async_grant_login(
+    app& a, const client_config& c, const provider_metadata& m, const login_options& o,
+    diagnostics& diag);
+
+// `latch token` for a client-credentials login: re-obtains instead of refreshing.
+boost::asio::awaitable<int> run_token_client_credentials(app& a, stored_credentials creds);
+
+// Stores what a login obtained under `ctx`, remembers the client in the context and says
+// who is logged in. Returns the exit code.
+boost::asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::string& ctx,
+                                              const client_config& client,
+                                              const provider_metadata& meta,
+                                              login_outcome outcome);
+
 // Each command returns the process exit code.
 boost::asio::awaitable<int> run_login(app& a, login_options o);
 boost::asio::awaitable<int> run_status(app& a, status_options o);
@@ -84,6 +102,7 @@ boost::asio::awaitable<int> run_logout(app& a);
 using command_fn = std::function<boost::asio::awaitable<int>(app&)>;
 void register_login(CLI::App& cli, command_fn& selected);
 void register_session_commands(CLI::App& cli, command_fn& selected);  // status, token, logout
+void register_context_commands(CLI::App& cli, command_fn& selected);  // context add/use/list/...
 
 extern const char* const exit_codes_help;
 

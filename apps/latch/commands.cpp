@@ -43,6 +43,8 @@ std::string not_logged_in(const std::string& ctx) {
 std::string method_label(const std::string& m) {
     if (m == "device") return "device flow";
     if (m == "browser") return "browser (authorization code + PKCE)";
+    if (m == "password") return "password grant";
+    if (m == "client_credentials") return "client credentials";
     return m.empty() ? "unknown" : m;
 }
 
@@ -153,6 +155,8 @@ asio::awaitable<int> run_token(app& a) {
     auto l = load_current(a, diag);
     if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
+    if (l->creds->login_method == "client_credentials")  // no refresh token: see login_grants.cpp
+        co_return co_await run_token_client_credentials(a, std::move(*l->creds));
     auto source = make_source(a, l->context);
     auto tok = co_await source->token(diag);
     if (!tok) co_return report_source_error(tok.error(), diag, l->context);

@@ -57,6 +57,15 @@ asio::awaitable<int> run_login(app& a, login_options o) {
 
     auto meta = co_await a.async_discover(*client, diag);
     if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
+    if (o.password || o.client_credentials) {
+        auto got = co_await async_grant_login(a, *client, *meta, o, diag);
+        if (!got) {
+            if (got.error() == client_errc::cancelled) print_error("interrupted; nothing was stored");
+            else print_error(describe(got.error(), diag));
+            co_return got.error() == client_errc::cancelled ? 130 : 1;
+        }
+        co_return co_await async_store_login(a, std::move(*cfg), ctx, *client, *meta, std::move(*got));
+    }
     const auto mode = choose_login_mode(o, *meta);
     if (mode != login_mode::browser && meta->device_authorization_endpoint.empty()) {
         print_error("the identity provider at " + client->issuer +
@@ -82,28 +91,39 @@ asio::awaitable<int> run_login(app& a, login_options o) {
         co_return ec == client_errc::cancelled ? 130 : 1;
     }
 
+    co_return co_await async_store_login(a, std::move(*cfg), ctx, *client, *meta, std::move(*tokens));
+}
+
+asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::string& ctx,
+                                       const client_config& client, const provider_metadata& meta,
+                                       login_outcome outcome) {
+    diagnostics diag;
     stored_credentials creds;
     creds.context = ctx;
-    creds.issuer = client->issuer;
-    creds.client_id = client->client_id;
-    creds.login_method = tokens->method;
+    creds.issuer = client.issuer;
+    creds.client_id = client.client_id;
+    creds.login_method = outcome.method;
     creds.obtained_at = a.clock.now();
-    creds.tokens = std::move(tokens->tokens);
-    creds.who = co_await a.async_identify(*meta, creds.tokens);
+    creds.tokens = std::move(outcome.tokens);
+    if (creds.login_method == "client_credentials") creds.who.subject = client.client_id;  // no user
+    else creds.who = co_await a.async_identify(meta, creds.tokens);
 
     // Remember the client so later commands need no flags.
-    auto& remembered = cfg->contexts[ctx];
-    remembered.issuer = client->issuer;
-    remembered.client_id = client->client_id;
-    remembered.scopes = client->scopes;
-    if (cfg->contexts.size() == 1) cfg->current_context = ctx;
+    auto& remembered = cfg.contexts[ctx];
+    remembered.issuer = client.issuer;
+    remembered.client_id = client.client_id;
+    remembered.scopes = client.scopes;
+    if (cfg.contexts.size() == 1) cfg.current_context = ctx;
     if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
-    if (auto ec = a.store.save_config(*cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
+    if (auto ec = a.store.save_config(cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
 
-    std::fprintf(stderr, "Logged in to %s as %s (context '%s', %s).\n", client->issuer.c_str(),
+    const auto& m = creds.login_method;
+    std::fprintf(stderr, "Logged in to %s as %s (context '%s', %s).\n", client.issuer.c_str(),
                  creds.who.display().empty() ? "an unnamed account"
                                              : escape_untrusted(creds.who.display(), 120).c_str(),
-                 ctx.c_str(), creds.login_method == "browser" ? "browser" : "device flow");
+                 ctx.c_str(),
+                 m == "browser" ? "browser" : m == "password" ? "password grant"
+                 : m == "client_credentials" ? "client credentials" : "device flow");
     co_return 0;
 }
 
@@ -125,6 +145,9 @@ void register_login(CLI::App& cli, command_fn& selected) {
     login->add_option("--scope", lo->scopes, "Scope to request; repeatable (default: openid profile email offline_access)");
     login->add_option("--timeout", lo->timeout_s, "Give up after this many seconds (default 300)")->check(CLI::Range(1, 86400));
     login->add_flag("--no-qr", lo->no_qr, "Do not print a QR code");
+    auto* pw = login->add_flag("--password", lo->password, "Resource owner password grant: LATCH_USERNAME/LATCH_PASSWORD (bypasses MFA; for CI)");
+    login->add_flag("--client-credentials", lo->client_credentials, "Client credentials grant, for services (secret from LATCH_CLIENT_SECRET or --client-secret-file)")->excludes(pw);
+    login->add_option("--client-secret-file", lo->client_secret_file, "File holding the client secret (else env LATCH_CLIENT_SECRET)");
     login->callback([lo, &selected] { selected = [lo](app& a) { return run_login(a, *lo); }; });
 }
 

@@ -1,5 +1,4 @@
 #include <latchkey/core/base64url.hpp>
-#include <latchkey/core/jwt.hpp>
 #include <latchkey/core/pkce.hpp>
 #include <latchkey/core/random.hpp>
 
@@ -54,17 +53,6 @@ int url_value(char c) {
     return -1;
 }
 
-std::optional<std::string> segment(std::string_view token, int index) {
-    for (int i = 0; i < index; ++i) {
-        auto dot = token.find('.');
-        if (dot == std::string_view::npos) return std::nullopt;
-        token.remove_prefix(dot + 1);
-    }
-    auto dot = token.find('.');
-    if (dot == std::string_view::npos) return std::nullopt;  // a JWS has three parts
-    return base64url_decode(token.substr(0, dot));
-}
-
 }  // namespace
 
 std::string base64url_encode(std::string_view bytes) { return encode(bytes, url_alphabet, false); }
@@ -99,13 +87,17 @@ std::string random_urlsafe(std::size_t bytes) {
 
 std::string make_pkce_verifier() { return random_urlsafe(32); }
 
+pkce_pair make_pkce() {
+    pkce_pair p;
+    p.verifier = secret{make_pkce_verifier()};
+    p.challenge = pkce_challenge(p.verifier.reveal());
+    return p;
+}
+
 std::string pkce_challenge(std::string_view verifier) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
     return base64url_encode({reinterpret_cast<const char*>(digest), sizeof digest});
 }
-
-std::optional<std::string> jwt_payload_unverified(std::string_view token) { return segment(token, 1); }
-std::optional<std::string> jwt_header_unverified(std::string_view token) { return segment(token, 0); }
 
 }  // namespace latchkey

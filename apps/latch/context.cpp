@@ -1,0 +1,161 @@
+// `latch context add|use|list|current|delete`: named contexts in config.json, each with its
+// own issuer, client and scopes, and its own credentials file. Only `use` (and `add` of the
+// first context, `delete` of the current one) changes which context is current; `--context`
+// and LATCH_CONTEXT choose one for a single command without touching the file.
+#include "app.hpp"
+
+#include <cstdio>
+
+namespace latchkey::cli {
+namespace asio = boost::asio;
+
+namespace {
+
+struct context_add_options {
+    std::string name;
+    std::string issuer;
+    std::string client_id;
+    std::vector<std::string> scopes;
+};
+
+// Loads config.json, printing the error. Empty optional on failure.
+std::optional<config_file> load_or_report(app& a) {
+    diagnostics diag;
+    auto cfg = a.store.load_config(diag);
+    if (!cfg) { print_error(describe(cfg.error(), diag)); return std::nullopt; }
+    return std::move(*cfg);
+}
+
+bool save_or_report(app& a, const config_file& cfg) {
+    diagnostics diag;
+    if (auto ec = a.store.save_config(cfg, diag)) { print_error(describe(ec, diag)); return false; }
+    return true;
+}
+
+int unknown_context(const std::string& name) {
+    print_error("no context named '" + name + "'; see `latch context list`");
+    return 1;
+}
+
+int context_add(app& a, const context_add_options& o) {
+    if (!valid_context_name(o.name)) {
+        print_error("invalid context name '" + o.name +
+                    "': use letters, digits, '-', '_' and '.', at most 64 characters");
+        return 2;
+    }
+    auto cfg = load_or_report(a);
+    if (!cfg) return 1;
+    const bool first = cfg->contexts.empty();
+    const bool existed = cfg->contexts.count(o.name) > 0;
+    auto& c = cfg->contexts[o.name];
+    c.issuer = o.issuer;
+    c.client_id = o.client_id;
+    c.scopes = o.scopes;
+    if (first) cfg->current_context = o.name;
+    if (!save_or_report(a, *cfg)) return 1;
+    std::fprintf(stderr, "%s context '%s' (%s, client %s)%s.\n", existed ? "Updated" : "Added",
+                 o.name.c_str(), o.issuer.c_str(), o.client_id.c_str(),
+                 first ? "; it is now the current context" : "");
+    return 0;
+}
+
+int context_use(app& a, const std::string& name) {
+    auto cfg = load_or_report(a);
+    if (!cfg) return 1;
+    if (!cfg->contexts.count(name)) return unknown_context(name);
+    cfg->current_context = name;
+    if (!save_or_report(a, *cfg)) return 1;
+    std::fprintf(stderr, "Switched to context '%s'.\n", name.c_str());
+    return 0;
+}
+
+// One line per context on stdout; `*` marks the current one (config.json's, not the
+// one --context/LATCH_CONTEXT picked for this command).
+int context_list(app& a) {
+    auto cfg = load_or_report(a);
+    if (!cfg) return 1;
+    if (cfg->contexts.empty()) {
+        std::fprintf(stderr, "No contexts yet; add one with `latch context add NAME --issuer URL --client-id ID`\n");
+        return 0;
+    }
+    for (const auto& [name, c] : cfg->contexts) {
+        std::string scopes;
+        for (const auto& s : c.scopes) scopes += (scopes.empty() ? "" : " ") + s;
+        std::printf("%s %s\t%s\t%s%s%s\n", name == cfg->current_context ? "*" : " ", name.c_str(),
+                    c.issuer.c_str(), c.client_id.c_str(), scopes.empty() ? "" : "\t",
+                    scopes.c_str());
+    }
+    return 0;
+}
+
+// The context this command acts on: --context > LATCH_CONTEXT > current.
+int context_current(app& a) {
+    auto cfg = load_or_report(a);
+    if (!cfg) return 1;
+    std::printf("%s\n", a.context_name(*cfg).c_str());
+    return 0;
+}
+
+int context_delete(app& a, const std::string& name) {
+    if (!valid_context_name(name)) return unknown_context(name);
+    auto cfg = load_or_report(a);
+    if (!cfg) return 1;
+    diagnostics diag;
+    const bool known = cfg->contexts.erase(name) > 0;
+    auto removed = a.store.remove(name, diag);
+    if (!removed) { print_error(describe(removed.error(), diag)); return 1; }
+    if (!known && !*removed) return unknown_context(name);
+    const bool was_current = cfg->current_context == name;
+    if (was_current) cfg->current_context = cfg->contexts.empty() ? "default" : cfg->contexts.begin()->first;
+    if (!save_or_report(a, *cfg)) return 1;
+    std::fprintf(stderr, "Deleted context '%s'%s%s.\n", name.c_str(),
+                 *removed ? " and its stored credentials" : "",
+                 was_current ? ("; the current context is now '" + cfg->current_context + "'").c_str() : "");
+    return 0;
+}
+
+// The commands are synchronous (small local files); wrap them for the command runner.
+// A free coroutine taking `f` by value, not a capturing-lambda coroutine (STYLE.md, CP.51).
+asio::awaitable<int> run_sync(std::function<int(app&)> f, app& a) { co_return f(a); }
+
+command_fn wrap(std::function<int(app&)> f) {
+    return [f = std::move(f)](app& a) { return run_sync(f, a); };
+}
+
+}  // namespace
+
+}  // namespace latchkey::cli
+
+#include <CLI/CLI.hpp>
+
+namespace latchkey::cli {
+
+void register_context_commands(CLI::App& cli, command_fn& selected) {
+    auto* ctx = cli.add_subcommand("context", "Manage named contexts (issuer, client, scopes)");
+    ctx->require_subcommand(1);
+
+    auto ao = std::make_shared<context_add_options>();
+    auto* add = ctx->add_subcommand("add", "Add (or update) a context");
+    add->add_option("name", ao->name, "Context name")->required();
+    add->add_option("--issuer", ao->issuer, "Issuer URL")->required();
+    add->add_option("--client-id", ao->client_id, "OAuth client id")->required();
+    add->add_option("--scope", ao->scopes, "Scope to request; repeatable");
+    add->callback([ao, &selected] { selected = wrap([ao](app& a) { return context_add(a, *ao); }); });
+
+    auto name = std::make_shared<std::string>();
+    auto* use = ctx->add_subcommand("use", "Make a context the current one");
+    use->add_option("name", *name, "Context name")->required();
+    use->callback([name, &selected] { selected = wrap([name](app& a) { return context_use(a, *name); }); });
+
+    auto* list = ctx->add_subcommand("list", "List contexts; * marks the current one");
+    list->callback([&selected] { selected = wrap([](app& a) { return context_list(a); }); });
+
+    auto* current = ctx->add_subcommand("current", "Print the context commands act on");
+    current->callback([&selected] { selected = wrap([](app& a) { return context_current(a); }); });
+
+    auto* del = ctx->add_subcommand("delete", "Delete a context and its stored credentials");
+    del->add_option("name", *name, "Context name")->required();
+    del->callback([name, &selected] { selected = wrap([name](app& a) { return context_delete(a, *name); }); });
+}
+
+}  // namespace latchkey::cli

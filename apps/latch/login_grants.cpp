@@ -1,0 +1,221 @@
+// Non-interactive logins: the resource owner password grant (RFC 6749 §4.3, for CI that
+// has no browser; seed 002) and client credentials (§4.4, for services). Secrets come from
+// the environment or a file, never from argv (other users can read it in `ps`).
+#include "app.hpp"
+
+#include <latchkey/flows/grant_flow.hpp>
+#include <latchkey/transport/drive.hpp>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <termios.h>
+#include <unistd.h>
+
+namespace latchkey::cli {
+namespace asio = boost::asio;
+
+namespace {
+
+std::optional<std::string> env_value(const char* name) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return std::nullopt;
+    return std::string(v);
+}
+
+// --client-secret-file > LATCH_CLIENT_SECRET. Empty optional when neither is given.
+result<std::optional<secret>> read_client_secret(const login_options& o, diagnostics& diag) {
+    if (!o.client_secret_file.empty()) {
+        std::ifstream in(o.client_secret_file, std::ios::binary);
+        if (!in) {
+            diag.client_message = "cannot read the client secret file " + o.client_secret_file;
+            return client_errc::bad_input;
+        }
+        std::ostringstream text;
+        text << in.rdbuf();
+        std::string s = text.str();
+        while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+        if (s.empty()) {
+            diag.client_message = "the client secret file " + o.client_secret_file + " is empty";
+            return client_errc::bad_input;
+        }
+        return std::optional<secret>(secret{std::move(s)});
+    }
+    if (auto v = env_value("LATCH_CLIENT_SECRET")) return std::optional<secret>(secret{std::move(*v)});
+    return std::optional<secret>{};
+}
+
+// A confidential client authenticates with HTTP Basic (RFC 6749 §2.3.1); without a
+// secret the client is public and only names itself.
+flows::client_auth make_auth(const client_config& c, std::optional<secret> s) {
+    flows::client_auth auth;
+    auth.client_id = c.client_id;
+    if (s) {
+        auth.how = flows::client_auth::method::secret_basic;
+        auth.client_secret = std::move(*s);
+    }
+    return auth;
+}
+
+// Prompts on the terminal and awaits one line from stdin (a TTY) without blocking the
+// io_context; with echo off for the password. Empty optional on EOF or cancellation.
+asio::awaitable<std::optional<std::string>> async_prompt(app& a, const char* prompt, bool echo) {
+    termios saved{};
+    const bool quiet = !echo && ::tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (quiet) {
+        termios t = saved;
+        t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &t);  // before the prompt: typing may follow at once
+    }
+    std::fputs(prompt, stderr);
+    std::fflush(stderr);
+    asio::posix::stream_descriptor in(a.io, ::dup(STDIN_FILENO));
+    std::string buf;
+    auto [ec, n] = co_await asio::async_read_until(in, asio::dynamic_buffer(buf), '\n',
+                                                   asio::as_tuple(asio::use_awaitable));
+    if (quiet) {
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+        std::fputc('\n', stderr);  // the user's Enter was not echoed
+    }
+    if (ec) co_return std::nullopt;
+    std::string line = buf.substr(0, n - 1);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    co_return line;
+}
+
+// LATCH_USERNAME / LATCH_PASSWORD, else (on a terminal) prompted, never from argv.
+asio::awaitable<result<std::pair<std::string, secret>>> async_user_password(app& a,
+                                                                          diagnostics& diag) {
+    auto user = env_value("LATCH_USERNAME");
+    auto pass = env_value("LATCH_PASSWORD");
+    if ((!user || !pass) && ::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO)) {
+        if (!user) user = co_await async_prompt(a, "Username: ", true);
+        if (user && !pass) pass = co_await async_prompt(a, "Password: ", false);
+        if (!user || !pass) co_return client_errc::cancelled;
+    }
+    if (!user || !pass || user->empty()) {
+        diag.client_message = "the password grant reads the user name and password from the "
+                              "environment: set LATCH_USERNAME and LATCH_PASSWORD (never pass a "
+                              "password on the command line)";
+        co_return client_errc::config_missing;
+    }
+    co_return std::pair<std::string, secret>{std::move(*user), secret{std::move(*pass)}};
+}
+
+result<flows::grant_params> password_params(const client_config& c, const login_options& o,
+                                            std::pair<std::string, secret> cred,
+                                            diagnostics& diag) {
+    const std::optional<std::string> user = std::move(cred.first);
+    const std::optional<std::string> pass = cred.second.reveal();
+    auto s = read_client_secret(o, diag);
+    if (!s) return s.error();
+    flows::grant_params p;
+    p.grant_type = "password";
+    p.fields = {{"username", *user}, {"password", *pass}};
+    if (!c.scopes.empty()) p.fields.emplace_back("scope", c.scope_string());
+    p.auth = make_auth(c, std::move(*s));
+    return p;
+}
+
+result<flows::grant_params> client_credentials_params(const client_config& c,
+                                                      const login_options& o,
+                                                      diagnostics& diag) {
+    auto s = read_client_secret(o, diag);
+    if (!s) return s.error();
+    if (!*s) {
+        diag.client_message = "the client credentials grant needs the client secret: set "
+                              "LATCH_CLIENT_SECRET or pass --client-secret-file FILE";
+        return client_errc::config_missing;
+    }
+    flows::grant_params p;
+    p.grant_type = "client_credentials";
+    // Scopes only when asked for on the command line: the user-login defaults (openid,
+    // offline_access) mean nothing to a service and IdPs reject them.
+    if (!o.scopes.empty()) p.fields.emplace_back("scope", c.scope_string());
+    p.auth = make_auth(c, std::move(*s));
+    return p;
+}
+
+}  // namespace
+
+asio::awaitable<result<login_outcome>> async_grant_login(app& a, const client_config& c,
+                                                         const provider_metadata& m,
+                                                         const login_options& o,
+                                                         diagnostics& diag) {
+    if (m.token_endpoint.empty()) {
+        diag.client_message = "the identity provider at " + c.issuer +
+                              " does not advertise a token endpoint";
+        co_return client_errc::endpoint_missing;
+    }
+    if (o.password)
+        print_error("warning: the password grant sends your password to the identity provider "
+                    "and bypasses MFA; prefer `latch login`");
+    result<flows::grant_params> params = client_errc::bad_input;
+    if (o.password) {
+        auto cred = co_await async_user_password(a, diag);
+        if (!cred) co_return cred.error();
+        params = password_params(c, o, std::move(*cred), diag);
+    } else {
+        params = client_credentials_params(c, o, diag);
+    }
+    if (!params) co_return params.error();
+    params->token_endpoint = m.token_endpoint;
+    flows::grant_flow flow{std::move(*params)};
+    terminal_user user{detect_terminal(true)};
+    transport::ports ports{a.http, a.clock, user};
+    auto tokens = co_await transport::async_drive(flow, ports, diag);
+    if (!tokens) co_return tokens.error();
+    co_return login_outcome{std::move(*tokens), o.password ? "password" : "client_credentials"};
+}
+
+// `latch token` for a client-credentials context: there is no refresh token, so within
+// 5 minutes of expiry (the CLI's refresh window) the grant is simply made again with the
+// secret from LATCH_CLIENT_SECRET (latch never stores a client secret).
+asio::awaitable<int> run_token_client_credentials(app& a, stored_credentials creds) {
+    const auto window = std::chrono::seconds{300};
+    if (!creds.expired &&
+        (a.global.no_auto_refresh ? creds.tokens.valid_at(a.clock.now())
+                                  : creds.tokens.valid_at(a.clock.now(), window))) {
+        const auto& t = creds.tokens.access_token.reveal();
+        std::fwrite(t.data(), 1, t.size(), stdout);
+        std::fputc('\n', stdout);
+        co_return 0;
+    }
+    const auto again = "the client credentials token of context '" + creds.context + "' ";
+    if (a.global.no_auto_refresh || !env_value("LATCH_CLIENT_SECRET")) {
+        print_error(again + "expired; set LATCH_CLIENT_SECRET so `latch token` can obtain a new "
+                            "one, or run `latch login --client-credentials`");
+        co_return 77;
+    }
+    diagnostics diag;
+    client_config c;
+    c.issuer = creds.issuer;
+    c.client_id = creds.client_id;
+    auto meta = co_await a.async_discover(c, diag);
+    if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
+    login_options o;
+    o.client_credentials = true;
+    if (!creds.tokens.scope.empty()) o.scopes = {creds.tokens.scope};  // the same grant again
+    c.scopes = o.scopes;
+    auto got = co_await async_grant_login(a, c, *meta, o, diag);
+    if (!got) {
+        print_error(again + "could not be re-obtained: " + describe(got.error(), diag));
+        co_return got.error() == client_errc::cancelled ? 130 : 77;
+    }
+    creds.tokens = std::move(got->tokens);
+    creds.obtained_at = a.clock.now();
+    if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
+    const auto& t = creds.tokens.access_token.reveal();
+    std::fwrite(t.data(), 1, t.size(), stdout);
+    std::fputc('\n', stdout);
+    co_return 0;
+}
+
+}  // namespace latchkey::cli
