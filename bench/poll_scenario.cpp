@@ -1,0 +1,143 @@
+// Scenario `poll`: F concurrent device flows (RFC 8628) on one thread, each polling the
+// canned endpoint at its interval until the flow's own timeout ends it (expired_token),
+// all sharing one http_client (one keep-alive pool per origin). Flow starts are staggered
+// over one interval so the load is steady. Lateness = time the poll was handed to the
+// http client minus the deadline the flow asked to wait for.
+#include "bench.hpp"
+
+#include <latchkey/flows/device_flow.hpp>
+#include <latchkey/transport/drive.hpp>
+#include <latchkey/transport/http_client.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstdio>
+#include <algorithm>
+#include <memory>
+#include <optional>
+
+namespace latchkey::bench {
+namespace asio = boost::asio;
+
+namespace {
+
+struct null_user final : transport::user_port {
+    void show(const flows::show_user&) override {}
+};
+
+struct poll_state {
+    transport::http_client* http;
+    transport::real_clock* clock;
+    null_user user;
+    std::uint64_t polls = 0;
+    int finished = 0, expired = 0, other = 0;
+    std::string first_error;
+    std::vector<double> lateness_ms;
+};
+
+// Per-flow ports: forwards to the shared client and clock, remembering the last deadline
+// so the next send can be timed against it.
+struct timed_ports final : transport::http_port, transport::clock_port {
+    poll_state* st;
+    std::optional<time_point> deadline;
+    explicit timed_ports(poll_state* s) : st(s) {}
+
+    time_point now() const override { return st->clock->now(); }
+    asio::awaitable<error_code> async_wait_until(time_point d) override {
+        deadline = d;
+        co_return co_await st->clock->async_wait_until(d);
+    }
+    asio::awaitable<http_response> async_send(http_request req, error_code& ec,
+                                              diagnostics& diag) override {
+        if (deadline) {
+            st->lateness_ms.push_back(
+                std::chrono::duration<double, std::milli>(st->clock->now() - *deadline).count());
+            deadline.reset();
+            ++st->polls;
+        }
+        co_return co_await st->http->async_send(std::move(req), ec, diag);
+    }
+};
+
+asio::awaitable<void> one_flow(poll_state* st, flows::device_params params,
+                               std::chrono::microseconds offset) {
+    (void)co_await st->clock->async_wait_until(st->clock->now() + offset);
+    flows::device_flow flow(std::move(params));
+    timed_ports tp(st);
+    diagnostics diag;
+    auto r = co_await transport::async_drive(flow, transport::ports{tp, tp, st->user}, diag);
+    ++st->finished;
+    if (!r && r.error() == oauth_errc::expired_token) ++st->expired;
+    else if (++st->other == 1) st->first_error = (r ? std::string("got a token") : r.error().message() + ": " + diag.to_string());
+}
+
+asio::awaitable<void> sample_rss(asio::io_context* io, poll_state* st, long* peak, int flows) {
+    asio::steady_timer t(*io);
+    while (st->finished < flows) {
+        t.expires_after(std::chrono::milliseconds(250));
+        auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        *peak = std::max(*peak, current_rss_kib());
+    }
+}
+
+}  // namespace
+
+int run_poll(const poll_options& o) {
+    asio::io_context io(1);
+    transport::http_options ho;
+    ho.max_idle_per_origin = static_cast<std::size_t>(o.max_connections);
+    transport::http_client http(io.get_executor(), ho);
+    transport::real_clock clock(io.get_executor());
+    poll_state st;
+    st.http = &http;
+    st.clock = &clock;
+    st.lateness_ms.reserve(static_cast<std::size_t>(o.flows) * static_cast<std::size_t>(o.seconds + 2));
+
+    flows::device_params base;
+    base.device_authorization_endpoint = o.base + "/device";
+    base.token_endpoint = o.base + "/device-token";
+    base.client_id = "latch-bench";
+    base.timeout = std::chrono::seconds(static_cast<long>(o.seconds));
+    base.default_interval = std::chrono::seconds(1);
+
+    const long rss0 = current_rss_kib();
+    long peak = rss0;
+    const auto u0 = current_usage();
+    const auto t0 = std::chrono::steady_clock::now();
+    // Starts are spread over one poll interval (1 s, the interval the canned endpoint sends).
+    for (int i = 0; i < o.flows; ++i) {
+        auto offset = std::chrono::microseconds(1'000'000LL * i / o.flows);
+        asio::co_spawn(io, one_flow(&st, base, offset), asio::detached);
+    }
+    asio::co_spawn(io, sample_rss(&io, &st, &peak, o.flows), asio::detached);
+    io.run_for(std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(o.seconds + 30)));  // hard bound
+    const auto wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto u1 = current_usage();
+    const double cpu = u1.cpu_s - u0.cpu_s;
+    const double polls = static_cast<double>(st.polls);
+    const auto n_late = st.lateness_ms.size();
+    const double p50 = percentile(st.lateness_ms, 50), p99 = percentile(st.lateness_ms, 99);
+    const double mx = n_late ? st.lateness_ms.back() : 0.0;
+    std::printf(
+        "{\"scenario\":\"poll\",\"client\":\"latch\",\"flows\":%d,\"seconds\":%.2f,\"polls\":%llu,"
+        "\"polls_per_s\":%.1f,\"cpu_s\":%.3f,\"cpu_us_per_poll\":%.2f,\"rss_base_kib\":%ld,"
+        "\"rss_peak_kib\":%ld,\"rss_bytes_per_flow\":%.0f,\"late_p50_ms\":%.3f,"
+        "\"late_p99_ms\":%.3f,\"late_max_ms\":%.3f,\"expired_as_planned\":%d,\"other_end\":%d,"
+        "\"connections_opened\":%zu}\n",
+        o.flows, wall, static_cast<unsigned long long>(st.polls), polls / wall, cpu,
+        polls > 0 ? cpu / polls * 1e6 : 0.0, rss0, peak,
+        static_cast<double>(peak - rss0) * 1024.0 / o.flows, p50, p99, mx, st.expired, st.other,
+        http.connections_opened());
+    if (st.other) std::fprintf(stderr, "latch-bench: %d flows ended otherwise; first: %s\n",
+                               st.other, st.first_error.c_str());
+    return st.finished == o.flows && st.other == 0 ? 0 : 1;
+}
+
+}  // namespace latchkey::bench
