@@ -117,7 +117,10 @@ describe('browser and hybrid login', { skip: SKIP_WITHOUT_LATCH }, () => {
     const exchange = idp.log.find((e) => e.route === 'token' && e.grant_type === 'authorization_code'
       && e.params?.redirect_uri === new URL(url).searchParams.get('redirect_uri'));
     assert.ok(exchange);
-    const wonAt = exchange.t;
+    // The browser side has won when latch holds the tokens, i.e. once the IdP answered the
+    // exchange. A poll already on the wire while the exchange was in flight is not "after".
+    const wonAt = exchange.done;
+    assert.ok(wonAt);
     // Wait 2.5 polling intervals from the IdP's side, then check nothing came.
     await idp.waitForLog(() => false, 2500).catch(() => {});
     const late = devicePolls(idp, prompt.userCode).filter((p) => p.t > wonAt);

@@ -215,6 +215,7 @@ export function testMiddleware(state, provider) {
       }
 
       await next();
+      entry.done = Date.now();  // when the response was ready (the client can act on it)
 
       if (route === 'device_authorization' && ctx.status === 200 && ctx.body?.device_code) {
         const interval = state.opts.interval ?? 5;
