@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,9 @@ struct login_options {
     bool password = false;            // --password: RFC 6749 §4.3 (see login_grants.cpp)
     bool client_credentials = false;  // --client-credentials: RFC 6749 §4.4
     std::string client_secret_file;   // --client-secret-file (else LATCH_CLIENT_SECRET)
+    bool with_token = false;          // --with-token: import a token from stdin (login_import.cpp)
+    std::optional<long long> expires_in_s;  // --expires-in (import)
+    std::string lookup_url;           // --lookup-url (import; else LATCH_LOOKUP_URL, context)
 };
 
 struct status_options { bool json = false; };
@@ -103,6 +107,32 @@ using command_fn = std::function<boost::asio::awaitable<int>(app&)>;
 void register_login(CLI::App& cli, command_fn& selected);
 void register_session_commands(CLI::App& cli, command_fn& selected);  // status, token, logout
 void register_context_commands(CLI::App& cli, command_fn& selected);  // context add/use/list/...
+
+// `latch login --with-token` (login_import.cpp): `cfg`/`ctx` as run_login resolved them.
+boost::asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx,
+                                             login_options o);
+void register_import_options(CLI::App& login, login_options& o);
+
+// Gateway sessions (gateway.cpp). After a login stored `creds` in a context `c` that names a
+// gateway, exchanges the ID token for a session and stores it; returns the exit code (0
+// when there is no gateway).
+boost::asio::awaitable<int> async_gateway_after_login(app& a, context_config c,
+                                                      stored_credentials creds);
+// `latch context add` options --gateway, --gateway-*-field, --lookup-url: into `settings`
+// (context_config::extra keys; empty values mean "not given").
+void add_context_setting_options(CLI::App& add, std::map<std::string, std::string>& settings);
+// One line for `latch status`; empty when the credentials hold no gateway session.
+std::string gateway_status_line(const stored_credentials& c, time_point now);
+// `latch token` and its --gateway / --exchange modes (gateway.cpp, token_exchange.cpp).
+struct token_options {
+    bool gateway = false;   // --gateway: the context's gateway session token
+    bool exchange = false;  // --exchange: RFC 8693 token exchange
+    std::string audience;   // --audience
+    std::vector<std::string> scopes;  // --scope, repeatable
+};
+void register_token_modes(CLI::App& token, command_fn& selected);
+boost::asio::awaitable<int> run_token_gateway(app& a);
+boost::asio::awaitable<int> run_token_exchange(app& a, token_options o);
 
 extern const char* const exit_codes_help;
 

@@ -45,6 +45,7 @@ std::string method_label(const std::string& m) {
     if (m == "browser") return "browser (authorization code + PKCE)";
     if (m == "password") return "password grant";
     if (m == "client_credentials") return "client credentials";
+    if (m == "token") return "imported token (no refresh)";
     return m.empty() ? "unknown" : m;
 }
 
@@ -67,6 +68,7 @@ void print_status_text(const stored_credentials& c, time_point now, bool valid) 
     std::printf("  refresh:  %s\n", c.tokens.refresh_token ? "yes" : "no");
     std::printf("  login:    %s\n", method_label(c.login_method).c_str());
     std::printf("  token:    %s\n", c.tokens.access_token.redacted().c_str());
+    if (auto g = gateway_status_line(c, now); !g.empty()) std::printf("%s\n", g.c_str());
 }
 
 void print_status_json(const std::string& ctx, const stored_credentials* c, bool valid) {
@@ -172,6 +174,12 @@ asio::awaitable<int> run_refresh(app& a) {
     auto l = load_current(a, diag);
     if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
+    if (l->creds->login_method == "token") {  // login_import.cpp
+        print_error("context '" + l->context + "' holds an imported token, which has no refresh "
+                    "token; when it expires, import a new one: latch login --with-token --context " +
+                    l->context);
+        co_return 77;
+    }
     auto source = make_source(a, l->context);
     auto t = co_await source->force_refresh(diag);
     if (!t) co_return report_source_error(t.error(), diag, l->context);
@@ -232,7 +240,7 @@ namespace latchkey::cli {
 
 const char* const exit_codes_help =
     "Exit codes: 0 ok, 1 error, 2 usage, 77 log in again (expired, absent or rejected\n"
-    "credentials), 130 interrupted.";
+    "credentials, or a gateway's 401), 130 interrupted.";
 
 void register_session_commands(CLI::App& cli, command_fn& selected) {
     auto so = std::make_shared<status_options>();
@@ -242,7 +250,7 @@ void register_session_commands(CLI::App& cli, command_fn& selected) {
     status->callback([so, &selected] { selected = [so](app& a) { return run_status(a, *so); }; });
 
     auto* token = cli.add_subcommand("token", "Print the access token (the only command that prints a secret)");
-    token->callback([&selected] { selected = [](app& a) { return run_token(a); }; });
+    register_token_modes(*token, selected);  // --gateway, --exchange: token_exchange.cpp
 
     auto* refresh = cli.add_subcommand("refresh", "Refresh the tokens now");
     refresh->callback([&selected] { selected = [](app& a) { return run_refresh(a); }; });

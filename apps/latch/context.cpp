@@ -16,6 +16,7 @@ struct context_add_options {
     std::string issuer;
     std::string client_id;
     std::vector<std::string> scopes;
+    std::map<std::string, std::string> settings;  // --gateway…, --lookup-url (gateway.cpp)
 };
 
 // Loads config.json, printing the error. Empty optional on failure.
@@ -51,6 +52,8 @@ int context_add(app& a, const context_add_options& o) {
     c.issuer = o.issuer;
     c.client_id = o.client_id;
     c.scopes = o.scopes;
+    for (const auto& [key, value] : o.settings)  // given ones replace, others are kept
+        if (!value.empty()) c.extra[key] = value;
     if (first) cfg->current_context = o.name;
     if (!save_or_report(a, *cfg)) return 1;
     std::fprintf(stderr, "%s context '%s' (%s, client %s)%s.\n", existed ? "Updated" : "Added",
@@ -140,6 +143,7 @@ void register_context_commands(CLI::App& cli, command_fn& selected) {
     add->add_option("--issuer", ao->issuer, "Issuer URL")->required();
     add->add_option("--client-id", ao->client_id, "OAuth client id")->required();
     add->add_option("--scope", ao->scopes, "Scope to request; repeatable");
+    add_context_setting_options(*add, ao->settings);
     add->callback([ao, &selected] { selected = wrap([ao](app& a) { return context_add(a, *ao); }); });
 
     auto name = std::make_shared<std::string>();

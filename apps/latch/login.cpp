@@ -51,6 +51,7 @@ asio::awaitable<int> run_login(app& a, login_options o) {
         print_error("invalid context name '" + ctx + "'");
         co_return 2;
     }
+    if (o.with_token) co_return co_await run_login_import(a, std::move(*cfg), ctx, std::move(o));
     auto it = cfg->contexts.find(ctx);
     auto client = resolve_client(o, it == cfg->contexts.end() ? nullptr : &it->second, diag);
     if (!client) { print_error(describe(client.error(), diag)); co_return 2; }
@@ -124,7 +125,7 @@ asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::strin
                  ctx.c_str(),
                  m == "browser" ? "browser" : m == "password" ? "password grant"
                  : m == "client_credentials" ? "client credentials" : "device flow");
-    co_return 0;
+    co_return co_await async_gateway_after_login(a, std::move(remembered), std::move(creds));
 }
 
 }  // namespace latchkey::cli
@@ -148,6 +149,7 @@ void register_login(CLI::App& cli, command_fn& selected) {
     auto* pw = login->add_flag("--password", lo->password, "Resource owner password grant: LATCH_USERNAME/LATCH_PASSWORD (bypasses MFA; for CI)");
     login->add_flag("--client-credentials", lo->client_credentials, "Client credentials grant, for services (secret from LATCH_CLIENT_SECRET or --client-secret-file)")->excludes(pw);
     login->add_option("--client-secret-file", lo->client_secret_file, "File holding the client secret (else env LATCH_CLIENT_SECRET)");
+    register_import_options(*login, *lo);
     login->callback([lo, &selected] { selected = [lo](app& a) { return run_login(a, *lo); }; });
 }
 

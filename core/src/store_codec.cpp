@@ -77,6 +77,14 @@ std::string to_json(const stored_credentials& c) {
     put_if(t, "scope", c.tokens.scope);
     if (c.tokens.expires_at) t["expires_at"] = format_time(*c.tokens.expires_at);
     o["tokens"] = std::move(t);
+    if (c.gateway) {
+        json::object g;
+        g["url"] = c.gateway->url;
+        g["session_token"] = c.gateway->token.reveal();
+        if (c.gateway->expires_at) g["expires_at"] = format_time(*c.gateway->expires_at);
+        g["obtained_at"] = format_time(c.gateway->obtained_at);
+        o["gateway"] = std::move(g);
+    }
     return json::serialize(o) + "\n";
 }
 
@@ -113,6 +121,16 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
             diag.client_message = "credentials file has an unreadable tokens.expires_at";
             return client_errc::store_corrupt;
         }
+    }
+    // Optional (added within schema version 1): readers that predate it ignore it.
+    if (const auto* g = child(o, "gateway"); g && !str(*g, "session_token").empty()) {
+        gateway_session s;
+        s.url = str(*g, "url");
+        s.token = secret{str(*g, "session_token")};
+        // An unreadable expiry counts as expired: the session is exchanged again.
+        if (auto e = str(*g, "expires_at"); !e.empty()) s.expires_at = parse_time(e).value_or(time_point{});
+        if (auto t = parse_time(str(*g, "obtained_at"))) s.obtained_at = *t;
+        c.gateway = std::move(s);
     }
     return c;
 }

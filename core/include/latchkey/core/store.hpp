@@ -30,6 +30,15 @@ struct identity {
     std::string display() const;
 };
 
+// A session token a gateway issued for this login's ID token (core/gateway.hpp). Optional
+// in the file: credentials written before gateways existed simply have none.
+struct gateway_session {
+    std::string url;                       // the gateway that issued it
+    secret token;
+    std::optional<time_point> expires_at;  // absent when the gateway gave no expiry
+    time_point obtained_at{};
+};
+
 struct stored_credentials {
     static constexpr int schema_version = 1;
     std::string context = "default";
@@ -40,6 +49,7 @@ struct stored_credentials {
     time_point obtained_at{};
     identity who;
     token_set tokens;
+    std::optional<gateway_session> gateway;  // "gateway" in the file; see README
 };
 
 struct context_config {

@@ -1,0 +1,234 @@
+// `latch login --with-token`: import a token obtained elsewhere (a CI secret, another tool;
+// seed 000). The token is read from stdin, never from argv (other users see argv in `ps`):
+// piped, or typed/pasted on a terminal with echo off. Its expiry is --expires-in, else the
+// JWT's `exp`, else 30 days. Whose token it is comes from the lookup URL (--lookup-url >
+// LATCH_LOOKUP_URL > the context's remembered one) or the issuer's userinfo endpoint; when
+// that cannot be asked, the token is stored anyway with the placeholder identity `ci-user`
+// and a warning, so an import works offline. There is no refresh token: `latch refresh`
+// says so, and an expired import needs a new import.
+#include "app.hpp"
+
+#include <latchkey/core/token_import.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <tuple>
+
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+namespace latchkey::cli {
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t max_token_size = 64 * 1024;
+
+std::string env_or(const char* name, const std::string& fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? std::string(v) : fallback;
+}
+
+// Echo off on the terminal for as long as it lives (the token is a secret).
+class echo_off {
+public:
+    echo_off() : on_(::tcgetattr(STDIN_FILENO, &saved_) == 0) {
+        if (!on_) return;
+        termios t = saved_;
+        t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    }
+    ~echo_off() {
+        if (!on_) return;
+        ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+        std::fputc('\n', stderr);  // the user's Enter was not echoed
+    }
+    echo_off(const echo_off&) = delete;
+    echo_off& operator=(const echo_off&) = delete;
+
+private:
+    termios saved_{};
+    bool on_;
+};
+
+// A terminal: one line, prompted, echo off. A pipe or socket: everything up to EOF, awaited
+// (the writer may be slow). A regular file or /dev/null: read at once (local and bounded).
+asio::awaitable<result<std::string>> async_read_stdin(app& a, diagnostics& diag) {
+    std::string buf;
+    struct stat st{};
+    const bool tty = ::isatty(STDIN_FILENO) == 1;
+    if (!tty && ::fstat(STDIN_FILENO, &st) == 0 && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+        char chunk[4096];
+        ssize_t n;
+        while ((n = ::read(STDIN_FILENO, chunk, sizeof chunk)) > 0 && buf.size() <= max_token_size)
+            buf.append(chunk, static_cast<std::size_t>(n));
+    } else {
+        std::optional<echo_off> quiet;
+        if (tty) {
+            quiet.emplace();
+            std::fputs("Paste the token (input hidden), then press Enter: ", stderr);
+            std::fflush(stderr);
+        }
+        asio::posix::stream_descriptor in(a.io, ::dup(STDIN_FILENO));
+        auto dyn = asio::dynamic_buffer(buf, max_token_size + 1);
+        error_code ec;
+        if (tty)
+            std::tie(ec, std::ignore) =
+                co_await asio::async_read_until(in, dyn, '\n', asio::as_tuple(asio::use_awaitable));
+        else
+            std::tie(ec, std::ignore) = co_await asio::async_read(in, dyn, asio::as_tuple(asio::use_awaitable));
+        if (ec == asio::error::operation_aborted) co_return client_errc::cancelled;
+        if (ec && ec != asio::error::eof && ec != asio::error::not_found) {
+            diag.client_message = "cannot read the token from stdin: " + ec.message();
+            co_return client_errc::bad_input;
+        }
+    }
+    if (buf.size() > max_token_size) {
+        diag.client_message = "the token on stdin is longer than 64 KiB";
+        co_return client_errc::bad_input;
+    }
+    co_return buf;
+}
+
+struct lookup_result {
+    std::optional<identity> who;
+    std::string why_not;  // when who is empty: what went wrong, for the warning
+};
+
+// GET the lookup URL (or the issuer's userinfo endpoint) with the token as a Bearer token.
+asio::awaitable<lookup_result> async_lookup(app& a, std::string issuer, std::string url,
+                                            secret token) {
+    diagnostics diag;
+    if (url.empty()) {
+        client_config cc;
+        cc.issuer = issuer;
+        auto meta = co_await a.async_discover(cc, diag);
+        if (!meta) co_return lookup_result{std::nullopt, describe(meta.error(), diag)};
+        if (meta->userinfo_endpoint.empty())
+            co_return lookup_result{std::nullopt, "the identity provider advertises no userinfo endpoint"};
+        url = meta->userinfo_endpoint;
+    }
+    auto req = make_get(url);
+    req.headers.emplace_back("Authorization", "Bearer " + token.reveal());
+    error_code ec;
+    auto resp = co_await a.http.async_send(std::move(req), ec, diag);
+    if (ec)
+        co_return lookup_result{std::nullopt, "the identity lookup at " + url + " failed: " + describe(ec, diag)};
+    if (resp.status != 200)
+        co_return lookup_result{std::nullopt, "the identity lookup at " + url + " answered HTTP " +
+                                                  std::to_string(resp.status)};
+    auto who = identity_from_json(resp.body, diag);
+    if (!who) co_return lookup_result{std::nullopt, diag.client_message + " (" + url + ")"};
+    co_return lookup_result{std::move(*who), {}};
+}
+
+const char* expiry_origin(expiry_source s) {
+    switch (s) {
+    case expiry_source::expires_in: return "--expires-in";
+    case expiry_source::jwt_exp: return "the token's exp claim";
+    default: return "default lifetime of 30 days";
+    }
+}
+
+}  // namespace
+
+asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, login_options o) {
+    auto known = cfg.contexts.find(ctx);
+    const context_config stored = known == cfg.contexts.end() ? context_config{} : known->second;
+    const std::string issuer = !o.issuer.empty() ? o.issuer : env_or("LATCH_ISSUER", stored.issuer);
+    const std::string client_id = !o.client_id.empty() ? o.client_id : env_or("LATCH_CLIENT_ID", stored.client_id);
+    auto remembered_lookup = stored.extra.find(lookup_url_key);
+    const std::string lookup_url =
+        !o.lookup_url.empty() ? o.lookup_url
+                              : env_or("LATCH_LOOKUP_URL", remembered_lookup == stored.extra.end()
+                                                               ? std::string{} : remembered_lookup->second);
+    if (issuer.empty()) {
+        print_error("no issuer: pass --issuer URL or set LATCH_ISSUER (the token's issuer)");
+        co_return 2;
+    }
+
+    diagnostics diag;
+    auto text = co_await async_read_stdin(a, diag);
+    if (!text) {
+        if (text.error() == client_errc::cancelled) { print_error("interrupted; nothing was stored"); co_return 130; }
+        print_error(describe(text.error(), diag));
+        co_return 2;
+    }
+    secret token{trim_token(*text)};
+    text->assign(text->size(), '\0');
+    if (token.empty()) {
+        print_error("no token on stdin: pipe it in, e.g. `printenv CI_TOKEN | latch login --with-token`");
+        co_return 2;
+    }
+    if (token.reveal().find_first_of(" \t\r\n") != std::string::npos) {
+        print_error("stdin holds more than one word; pipe in just the token");
+        co_return 2;
+    }
+
+    const auto now = a.clock.now();
+    std::optional<seconds> lifetime;
+    if (o.expires_in_s) lifetime = seconds{*o.expires_in_s};
+    const auto expiry = imported_token_expiry(token.reveal(), lifetime, now);
+    if (expiry.at <= now) {
+        print_error("the token expired at " + format_time(expiry.at) + " (its exp claim); nothing was stored");
+        co_return 1;
+    }
+
+    auto looked_up = co_await async_lookup(a, issuer, lookup_url, token);
+    stored_credentials creds;
+    creds.context = ctx;
+    creds.issuer = issuer;
+    creds.client_id = client_id;
+    creds.login_method = "token";
+    creds.obtained_at = now;
+    creds.tokens.access_token = token;
+    creds.tokens.expires_at = expiry.at;
+    if (looked_up.who) {
+        creds.who = std::move(*looked_up.who);
+    } else {
+        creds.who.subject = placeholder_subject;
+        print_error("warning: could not look up whose token this is (" +
+                    looked_up.why_not + "); stored it with the placeholder identity '" +
+                    placeholder_subject + "'");
+    }
+
+    auto& remembered = cfg.contexts[ctx];
+    remembered.issuer = issuer;
+    if (!client_id.empty()) remembered.client_id = client_id;
+    if (!o.lookup_url.empty()) remembered.extra[lookup_url_key] = o.lookup_url;
+    if (cfg.contexts.size() == 1) cfg.current_context = ctx;
+    if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
+    if (auto ec = a.store.save_config(cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
+
+    const auto who = creds.who.display();
+    std::fprintf(stderr, "Logged in to %s as %s (context '%s', imported token %s); it expires %s (%s).\n",
+                 issuer.c_str(), escape_untrusted(who, 120).c_str(), ctx.c_str(),
+                 token.redacted().c_str(), format_time(expiry.at).c_str(), expiry_origin(expiry.from));
+    co_return co_await async_gateway_after_login(a, remembered, std::move(creds));
+}
+
+void register_import_options(CLI::App& login, login_options& o) {
+    auto* with = login.add_flag("--with-token", o.with_token,
+                                "Import a token read from stdin (never from the command line); no refresh");
+    for (const char* other : {"--password", "--client-credentials", "--device", "--browser"})
+        if (auto* opt = login.get_option_no_throw(other)) with->excludes(opt);
+    login.add_option("--expires-in", o.expires_in_s,
+                     "Imported token lifetime in seconds (default: the JWT's exp, else 30 days)")
+        ->check(CLI::Range(1LL, 10LL * 366 * 86400))
+        ->needs(with);
+    login.add_option("--lookup-url", o.lookup_url,
+                     "URL that says whose an imported token is (GET, Bearer); env LATCH_LOOKUP_URL; "
+                     "default: the issuer's userinfo endpoint; remembered in the context")
+        ->needs(with);
+}
+
+}  // namespace latchkey::cli

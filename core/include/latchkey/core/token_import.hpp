@@ -1,0 +1,40 @@
+// `latch login --with-token`: the pieces of importing a token obtained elsewhere (seed 000)
+// that need no I/O.
+#pragma once
+
+#include <latchkey/core/error.hpp>
+#include <latchkey/core/store.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace latchkey {
+
+// Seed 000: an imported token is kept for 30 days unless told otherwise.
+inline constexpr seconds default_import_lifetime{30L * 24 * 3600};
+// The identity stored when the lookup service cannot say whose token it is.
+inline constexpr const char* placeholder_subject = "ci-user";
+// config.json key (context_config::extra) of the context's identity lookup URL.
+inline constexpr const char* lookup_url_key = "lookup_url";
+
+// The token without surrounding whitespace (a pasted or piped token ends in a newline).
+std::string trim_token(std::string_view s);
+
+enum class expiry_source { expires_in, jwt_exp, default_lifetime };
+struct import_expiry {
+    time_point at;
+    expiry_source from;
+};
+
+// --expires-in when given; else the `exp` of a JWT (unverified: we only learn when the
+// token stops working, and trust nothing else in it); else now + 30 days.
+import_expiry imported_token_expiry(std::string_view token, std::optional<seconds> expires_in,
+                                    time_point now);
+
+// Claims (sub, email, name, preferred_username) from a userinfo-style JSON object.
+//   client_errc::bad_json       not a JSON object
+//   client_errc::missing_field  none of the four claims
+result<identity> identity_from_json(std::string_view body, diagnostics& diag);
+
+}  // namespace latchkey

@@ -1,0 +1,65 @@
+#include <latchkey/core/token_import.hpp>
+
+#include <latchkey/core/jwt.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <cctype>
+#include <cmath>
+
+namespace latchkey {
+namespace json = boost::json;
+
+std::string trim_token(std::string_view s) {
+    auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
+    return std::string(s);
+}
+
+import_expiry imported_token_expiry(std::string_view token, std::optional<seconds> expires_in,
+                                    time_point now) {
+    if (expires_in) return {now + *expires_in, expiry_source::expires_in};
+    if (auto claims = decode_jwt_claims_unverified(token)) {
+        auto it = claims->find("exp");
+        if (it != claims->end()) {
+            const json::value& v = it->value();
+            std::optional<double> exp;
+            if (v.is_int64()) exp = static_cast<double>(v.as_int64());
+            else if (v.is_uint64()) exp = static_cast<double>(v.as_uint64());
+            else if (v.is_double() && std::isfinite(v.as_double())) exp = v.as_double();
+            if (exp && *exp > 0 && *exp < 1e11)  // RFC 7519 §4.1.4: NumericDate
+                return {time_point{seconds{static_cast<long long>(*exp)}}, expiry_source::jwt_exp};
+        }
+    }
+    return {now + default_import_lifetime, expiry_source::default_lifetime};
+}
+
+result<identity> identity_from_json(std::string_view body, diagnostics& diag) {
+    error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec || !v.is_object()) {
+        diag.client_message = "the identity lookup did not answer with a JSON object";
+        return client_errc::bad_json;
+    }
+    const auto& o = v.as_object();
+    auto str = [&](std::string_view k) {
+        auto it = o.find(k);
+        return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                        : std::string{};
+    };
+    identity who;
+    who.subject = str("sub");
+    who.email = str("email");
+    who.name = str("name");
+    who.username = str("preferred_username");
+    if (who.subject.empty() && who.email.empty() && who.name.empty() && who.username.empty()) {
+        diag.client_message = "the identity lookup's answer names no sub, email, name or "
+                              "preferred_username";
+        return client_errc::missing_field;
+    }
+    return who;
+}
+
+}  // namespace latchkey
