@@ -56,7 +56,7 @@ void print_status_text(const stored_credentials& c, time_point now, bool valid) 
                 c.context.c_str());
     if (!c.who.subject.empty()) std::printf("  subject:  %s\n", escape_untrusted(c.who.subject, 120).c_str());
     if (!c.who.email.empty()) std::printf("  email:    %s\n", escape_untrusted(c.who.email, 120).c_str());
-    std::printf("  client:   %s\n", c.client_id.c_str());
+    std::printf("  client:   %s\n", c.client_id.empty() ? "(none given)" : c.client_id.c_str());
     if (!c.tokens.scope.empty()) std::printf("  scopes:   %s\n", escape_untrusted(c.tokens.scope, 300).c_str());
     if (c.tokens.expires_at) {
         auto left = std::chrono::duration_cast<std::chrono::seconds>(*c.tokens.expires_at - now);
