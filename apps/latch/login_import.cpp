@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <tuple>
+#include <variant>
 
 #include <sys/stat.h>
 #include <termios.h>
@@ -141,21 +142,29 @@ const char* expiry_origin(expiry_source s) {
 
 }  // namespace
 
-asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, login_options o) {
-    auto known = cfg.contexts.find(ctx);
-    const context_config stored = known == cfg.contexts.end() ? context_config{} : known->second;
-    const std::string issuer = !o.issuer.empty() ? o.issuer : env_or("LATCH_ISSUER", stored.issuer);
-    const std::string client_id = !o.client_id.empty() ? o.client_id : env_or("LATCH_CLIENT_ID", stored.client_id);
-    auto remembered_lookup = stored.extra.find(lookup_url_key);
-    const std::string lookup_url =
-        !o.lookup_url.empty() ? o.lookup_url
-                              : env_or("LATCH_LOOKUP_URL", remembered_lookup == stored.extra.end()
-                                                               ? std::string{} : remembered_lookup->second);
-    if (issuer.empty()) {
-        print_error("no issuer: pass --issuer URL or set LATCH_ISSUER (the token's issuer)");
-        co_return 2;
-    }
+namespace {
 
+struct import_settings {
+    std::string issuer;
+    std::string client_id;
+    std::string lookup_url;
+};
+
+// flag > environment > the context (README "Importing a token").
+import_settings resolve_import(const login_options& o, const context_config& stored) {
+    import_settings s;
+    s.issuer = !o.issuer.empty() ? o.issuer : env_or("LATCH_ISSUER", stored.issuer);
+    s.client_id = !o.client_id.empty() ? o.client_id : env_or("LATCH_CLIENT_ID", stored.client_id);
+    auto remembered = stored.extra.find(lookup_url_key);
+    s.lookup_url = !o.lookup_url.empty()
+                       ? o.lookup_url
+                       : env_or("LATCH_LOOKUP_URL",
+                                remembered == stored.extra.end() ? std::string{} : remembered->second);
+    return s;
+}
+
+// The token from stdin, trimmed; an exit code when there is none.
+asio::awaitable<std::variant<secret, int>> async_token_from_stdin(app& a) {
     diagnostics diag;
     auto text = co_await async_read_stdin(a, diag);
     if (!text) {
@@ -164,7 +173,6 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
         co_return 2;
     }
     secret token{trim_token(*text)};
-    text->assign(text->size(), '\0');
     if (token.empty()) {
         print_error("no token on stdin: pipe it in, e.g. `printenv CI_TOKEN | latch login --with-token`");
         co_return 2;
@@ -173,6 +181,21 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
         print_error("stdin holds more than one word; pipe in just the token");
         co_return 2;
     }
+    co_return token;
+}
+
+}  // namespace
+
+asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, login_options o) {
+    auto known = cfg.contexts.find(ctx);
+    const auto set = resolve_import(o, known == cfg.contexts.end() ? context_config{} : known->second);
+    if (set.issuer.empty()) {
+        print_error("no issuer: pass --issuer URL or set LATCH_ISSUER (the token's issuer)");
+        co_return 2;
+    }
+    auto read = co_await async_token_from_stdin(a);
+    if (auto* code = std::get_if<int>(&read)) co_return *code;
+    const secret token = std::get<secret>(std::move(read));
 
     const auto now = a.clock.now();
     std::optional<seconds> lifetime;
@@ -183,11 +206,11 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
         co_return 1;
     }
 
-    auto looked_up = co_await async_lookup(a, issuer, lookup_url, token);
+    auto looked_up = co_await async_lookup(a, set.issuer, set.lookup_url, token);
     stored_credentials creds;
     creds.context = ctx;
-    creds.issuer = issuer;
-    creds.client_id = client_id;
+    creds.issuer = set.issuer;
+    creds.client_id = set.client_id;
     creds.login_method = "token";
     creds.obtained_at = now;
     creds.tokens.access_token = token;
@@ -196,22 +219,21 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
         creds.who = std::move(*looked_up.who);
     } else {
         creds.who.subject = placeholder_subject;
-        print_error("warning: could not look up whose token this is (" +
-                    looked_up.why_not + "); stored it with the placeholder identity '" +
-                    placeholder_subject + "'");
+        print_error("warning: could not look up whose token this is (" + looked_up.why_not +
+                    "); stored it with the placeholder identity '" + placeholder_subject + "'");
     }
 
     auto& remembered = cfg.contexts[ctx];
-    remembered.issuer = issuer;
-    if (!client_id.empty()) remembered.client_id = client_id;
+    remembered.issuer = set.issuer;
+    if (!set.client_id.empty()) remembered.client_id = set.client_id;
     if (!o.lookup_url.empty()) remembered.extra[lookup_url_key] = o.lookup_url;
     if (cfg.contexts.size() == 1) cfg.current_context = ctx;
+    diagnostics diag;
     if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
     if (auto ec = a.store.save_config(cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
 
-    const auto who = creds.who.display();
     std::fprintf(stderr, "Logged in to %s as %s (context '%s', imported token %s); it expires %s (%s).\n",
-                 issuer.c_str(), escape_untrusted(who, 120).c_str(), ctx.c_str(),
+                 set.issuer.c_str(), escape_untrusted(creds.who.display(), 120).c_str(), ctx.c_str(),
                  token.redacted().c_str(), format_time(expiry.at).c_str(), expiry_origin(expiry.from));
     co_return co_await async_gateway_after_login(a, remembered, std::move(creds));
 }
