@@ -1,7 +1,8 @@
 // Scenario `poll`: F concurrent device flows (RFC 8628) on one thread, each polling the
 // canned endpoint at its interval until the flow's own timeout ends it (client_errc::timeout,
 // or expired_token if the server's code lifetime is shorter), all sharing one http_client
-// (one keep-alive pool per origin). Flow starts are staggered over one poll interval
+// (one keep-alive pool per origin; at most --max-connections requests in flight: the
+// http_client bounds only its idle pool, so the harness keeps the bound). Flow starts are staggered over one poll interval
 // (--spread) so the load is steady. Lateness = time the poll was handed to the http client
 // minus the deadline the flow asked to wait for.
 #include "bench.hpp"
@@ -15,10 +16,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
+#include <deque>
 #include <memory>
 #include <optional>
 
@@ -39,10 +42,38 @@ struct poll_state {
     int finished = 0, planned = 0, other = 0;
     std::string first_error;
     std::vector<double> lateness_ms;
+    // The per-origin bound: at most `limit` requests in flight (so at most `limit`
+    // connections); later senders queue here in FIFO order and are handed a slot.
+    int limit = 64;
+    int in_flight = 0;
+    std::deque<asio::steady_timer*> waiters;
 };
 
+// Takes a request slot, waiting in line when all are busy.
+asio::awaitable<void> acquire_slot(poll_state* st) {
+    if (st->in_flight < st->limit) {
+        ++st->in_flight;
+        co_return;
+    }
+    asio::steady_timer t(co_await asio::this_coro::executor, asio::steady_timer::time_point::max());
+    st->waiters.push_back(&t);
+    (void)co_await t.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled = our turn
+}
+
+// Hands the slot to the first in line, or frees it.
+void release_slot(poll_state* st) {
+    if (st->waiters.empty()) {
+        --st->in_flight;
+        return;
+    }
+    auto* next = st->waiters.front();
+    st->waiters.pop_front();
+    next->cancel();
+}
+
 // Per-flow ports: forwards to the shared client and clock, remembering the last deadline
-// so the next send can be timed against it.
+// so the next send can be timed against it. A send first waits for a slot (the bound),
+// so lateness includes any wait for a free connection.
 struct timed_ports final : transport::http_port, transport::clock_port {
     poll_state* st;
     std::optional<time_point> deadline;
@@ -55,20 +86,25 @@ struct timed_ports final : transport::http_port, transport::clock_port {
     }
     asio::awaitable<http_response> async_send(http_request req, error_code& ec,
                                               diagnostics& diag) override {
+        co_await acquire_slot(st);
         if (deadline) {
             st->lateness_ms.push_back(
                 std::chrono::duration<double, std::milli>(st->clock->now() - *deadline).count());
             deadline.reset();
             ++st->polls;
         }
-        co_return co_await st->http->async_send(std::move(req), ec, diag);
+        auto resp = co_await st->http->async_send(std::move(req), ec, diag);
+        release_slot(st);
+        co_return resp;
     }
 };
 
-asio::awaitable<void> one_flow(poll_state* st, flows::device_params params,
+// `params` is shared by all flows (it outlives io.run()); each flow copies it into its
+// own machine, so the coroutine frame holds a pointer rather than a second copy.
+asio::awaitable<void> one_flow(poll_state* st, const flows::device_params* params,
                                std::chrono::microseconds offset) {
     (void)co_await st->clock->async_wait_until(st->clock->now() + offset);
-    flows::device_flow flow(std::move(params));
+    flows::device_flow flow(*params);
     timed_ports tp(st);
     diagnostics diag;
     auto r = co_await transport::async_drive(flow, transport::ports{tp, tp, st->user}, diag);
@@ -117,6 +153,7 @@ int run_poll(const poll_options& o) {
     poll_state st;
     st.http = &http;
     st.clock = &clock;
+    st.limit = o.max_connections;
     // Room for every poll, touched now so that its pages count in the baseline RSS rather
     // than in the per-flow figure (a poll every `spread` seconds, plus slack).
     st.lateness_ms.resize(static_cast<std::size_t>(o.flows) *
@@ -139,7 +176,7 @@ int run_poll(const poll_options& o) {
     const auto spread_us = static_cast<long long>(o.spread * 1e6);
     for (int i = 0; i < o.flows; ++i) {
         auto offset = std::chrono::microseconds(spread_us * i / o.flows);
-        asio::co_spawn(io, one_flow(&st, base, offset), asio::detached);
+        asio::co_spawn(io, one_flow(&st, &base, offset), asio::detached);
     }
     asio::co_spawn(io, sample_rss(&io, &st, &peak, o.flows), asio::detached);
     steady_mark mark;
