@@ -37,7 +37,7 @@ poll_interval=5   # what the canned device endpoint tells the client (RFC 8628 d
 bench_bin=$build/bench/latch-bench
 latch_bin=$build/latch
 missing=()
-for t in nginx wrk hyperfine node /usr/bin/time timeout jq; do
+for t in nginx wrk hyperfine node /usr/bin/time timeout jq curl; do
   command -v "$t" >/dev/null || missing+=("$t")
 done
 [ -x "$bench_bin" ] || missing+=("$bench_bin (build with -DLATCH_BENCH=ON)")
