@@ -20,6 +20,7 @@ struct poll_options {
     int flows = 1000;
     double seconds = 20.0;
     int max_connections = 64;    // the shared per-origin pool bound
+    double spread = 5.0;         // flow starts spread over this many seconds (the poll interval)
 };
 
 // CPU and memory of this process (getrusage RUSAGE_SELF).

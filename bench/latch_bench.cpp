@@ -2,7 +2,7 @@
 // server and the side-by-side clients; this binary is latchkey's side.
 //
 //   latch-bench refresh --url URL [--requests R] [--connections C] [--duration-max S]
-//   latch-bench poll --base URL [--flows F] [--seconds S] [--max-connections N]
+//   latch-bench poll --base URL [--flows F] [--seconds S] [--spread S] [--max-connections N]
 //   latch-bench write-creds --home DIR --issuer URL   (a valid cached token for `latch token`)
 //
 // Each scenario prints one JSON line on stdout.
@@ -19,12 +19,13 @@ namespace {
 
 using namespace latchkey;
 
-void usage() {
+void usage(std::FILE* to = stderr) {
     std::fputs("usage: latch-bench refresh --url URL [--requests R] [--connections C] "
                "[--duration-max S]\n"
-               "       latch-bench poll --base URL [--flows F] [--seconds S] [--max-connections N]\n"
+               "       latch-bench poll --base URL [--flows F] [--seconds S] [--spread S]\n"
+               "                        [--max-connections N]\n"
                "       latch-bench write-creds --home DIR --issuer URL\n",
-               stderr);
+               to);
 }
 
 // Returns the value after `--name`, or nullptr.
@@ -60,6 +61,7 @@ int write_creds(const char* home, const char* issuer) {
 int main(int argc, char** argv) {
     if (argc < 2) { usage(); return 2; }
     const std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h") { usage(stdout); return 0; }
     if (cmd == "refresh") {
         bench::refresh_options o;
         const char* url = arg(argc, argv, "--url");
@@ -79,7 +81,11 @@ int main(int argc, char** argv) {
         if (auto* v = arg(argc, argv, "--flows")) o.flows = std::atoi(v);
         if (auto* v = arg(argc, argv, "--seconds")) o.seconds = std::atof(v);
         if (auto* v = arg(argc, argv, "--max-connections")) o.max_connections = std::atoi(v);
-        if (o.flows < 1 || o.seconds < 1 || o.max_connections < 1) { usage(); return 2; }
+        if (auto* v = arg(argc, argv, "--spread")) o.spread = std::atof(v);
+        if (o.flows < 1 || o.seconds < 1 || o.max_connections < 1 || !(o.spread > 0)) {
+            usage();
+            return 2;
+        }
         return bench::run_poll(o);
     }
     if (cmd == "write-creds") {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything latchkey needs on Debian 12 (run as root): the toolchain and
 # libraries from Debian, and the test IdP / browser driver from npm (pinned by
-# package-lock.json). Safe to run again.
+# package-lock.json). Safe to run again. With LATCH_BENCH_DEPS=1 (or --bench) also the
+# benchmark's tools: nginx, wrk, hyperfine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,12 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
       libssl-dev catch2 libcli11-dev libfmt-dev libqrencode-dev
       chromium openssl)
+# The benchmark's tools (bench/run.sh), only when asked for: CI does not run the bench.
+# Any nginx flavour will do; nginx-light (the smallest) only when none is installed.
+if [ "${LATCH_BENCH_DEPS:-0}" = 1 ] || [ "${1:-}" = --bench ]; then
+  pkgs+=(wrk hyperfine time jq curl)
+  command -v nginx >/dev/null || pkgs+=(nginx-light)
+fi
 # Node 20 + npm: the machine's own when present (it may not come from Debian, and
 # Debian's npm conflicts with other node packages); Debian's otherwise.
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)

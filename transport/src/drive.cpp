@@ -17,6 +17,9 @@ asio::awaitable<result<token_set>> async_drive(flows::flow& flow, ports p, diagn
     flows::event ev = flows::started{p.clock.now()};
     for (;;) {
         auto act = flow.next(ev);
+        // The event is consumed: free the reply it may hold (body, headers) now instead of
+        // keeping it through the next wait (~0.6 KB per polling device flow, bench/README.md).
+        ev = flows::started{};
         if (auto* s = std::get_if<flows::send_request>(&act)) {
             error_code ec;
             diagnostics http_diag;

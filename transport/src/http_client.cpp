@@ -21,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include <optional>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
@@ -34,16 +35,25 @@ using detail::use_nothrow;
 struct http_client::impl {
     asio::any_io_executor ex;
     http_options opts;
-    ssl::context tls{ssl::context::tls_client};
+    std::optional<ssl::context> tls;  // created with the first https request (tls_setup)
     error_code tls_setup_ec;
     std::string tls_setup_message;
     std::string trust_store;
     std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle;
     std::size_t opened = 0;
 
-    impl(asio::any_io_executor e, http_options o) : ex(std::move(e)), opts(std::move(o)) {
-        tls_setup_ec = detail::configure_tls_context(tls.native_handle(), opts.ca_file,
-                                                     trust_store, tls_setup_message);
+    impl(asio::any_io_executor e, http_options o) : ex(std::move(e)), opts(std::move(o)) {}
+
+    // The TLS context and its trust store are made on the first https request, not in the
+    // constructor: parsing the system bundle (~140 certificates) and SSL_CTX_new took most
+    // of the ~45 ms of a `latch token` that never goes to the network (bench/README.md).
+    const error_code& tls_setup() {
+        if (!tls) {
+            tls.emplace(ssl::context::tls_client);
+            tls_setup_ec = detail::configure_tls_context(tls->native_handle(), opts.ca_file,
+                                                         trust_store, tls_setup_message);
+        }
+        return tls_setup_ec;
     }
 
     std::unique_ptr<connection> take_idle(const std::string& origin);
@@ -156,7 +166,7 @@ asio::awaitable<std::unique_ptr<connection>> http_client::impl::async_open(
         conn->plain = std::make_unique<beast::tcp_stream>(std::move(stream));
         co_return conn;
     }
-    conn->secure = std::make_unique<detail::tls_stream>(std::move(stream), tls);
+    conn->secure = std::make_unique<detail::tls_stream>(std::move(stream), *tls);
     detail::configure_tls_peer(conn->secure->native_handle(), t);
     conn->lowest().expires_at(deadline);
     error_code hec = asio::error::operation_aborted;
@@ -189,7 +199,7 @@ asio::awaitable<http_response> http_client::impl::async_run(http_request req,
         co_return http_response{};
     }
     const target& t = *parsed;
-    if (t.tls && tls_setup_ec) {
+    if (t.tls && tls_setup()) {
         ec = fail(tls_setup_ec, diag, tls_setup_message + " (for " + t.display + ")");
         co_return http_response{};
     }

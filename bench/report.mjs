@@ -1,0 +1,92 @@
+// Prints bench/run.sh's table from results.jsonl: medians over repetitions; ratios are taken
+// within each repetition (same minute, same noise) and their median is shown.
+//   node bench/report.mjs results.jsonl
+import { readFileSync } from 'node:fs';
+
+const rows = readFileSync(process.argv[2], 'utf8').split('\n').filter(Boolean).map(JSON.parse);
+const median = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+const out = [];
+const table = (head, body) => {
+  out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
+  for (const r of body) out.push(`| ${r.join(' | ')} |`);
+  out.push('');
+};
+
+// ---- refresh
+const ref = rows.filter((r) => r.scenario === 'refresh');
+const conns = [...new Set(ref.map((r) => r.connections))].sort((a, b) => a - b);
+const clients = ['latch', 'wrk', 'openid-client'];
+const reps = Math.max(0, ...rows.map((r) => r.rep ?? 0));
+out.push(`refresh: R requests over C keep-alive connections, one thread (medians of ${reps} runs)`, '');
+const body = [];
+const verdict = {};
+for (const c of conns) {
+  for (const cl of clients) {
+    const rs = ref.filter((r) => r.connections === c && r.client === cl);
+    if (!rs.length) continue;
+    body.push([`${c}`, cl, f(median(rs.map((r) => r.req_per_s)), 0),
+               f(median(rs.map((r) => r.cpu_us_per_req)), 1),
+               f(median(rs.map((r) => r.cpu_us_per_req)) / 1000, 4),
+               f(median(rs.map((r) => r.p50_ms)), 3), f(median(rs.map((r) => r.p99_ms)), 3),
+               f(median(rs.map((r) => r.max_rss_kib)) / 1024, 1),
+               `${rs.reduce((n, r) => n + r.failed, 0)}`]);
+  }
+  const ratio = (peer, key) => median([...Array(reps).keys()].map((i) => {
+    const l = ref.find((r) => r.connections === c && r.client === 'latch' && r.rep === i + 1);
+    const p = ref.find((r) => r.connections === c && r.client === peer && r.rep === i + 1);
+    return l && p ? l[key] / p[key] : NaN;
+  }));
+  verdict[c] = { cpuWrk: ratio('wrk', 'cpu_us_per_req'), rpsWrk: ratio('wrk', 'req_per_s'),
+                 cpuOidc: ratio('openid-client', 'cpu_us_per_req'),
+                 rpsOidc: ratio('openid-client', 'req_per_s') };
+}
+table(['C', 'client', 'req/s', 'CPU µs/req', 'CPU s/1000 req', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'failed'], body);
+table(['C', 'CPU/req latch÷wrk', 'req/s latch÷wrk', 'CPU/req latch÷openid-client', 'req/s latch÷openid-client'],
+      conns.map((c) => [`${c}`, f(verdict[c].cpuWrk, 2), f(verdict[c].rpsWrk, 2),
+                        f(verdict[c].cpuOidc, 3), f(verdict[c].rpsOidc, 1)]));
+
+// ---- poll
+const poll = rows.filter((r) => r.scenario === 'poll');
+const fl = [...new Set(poll.map((r) => r.flows))].sort((a, b) => a - b);
+out.push('poll: F concurrent device flows on one thread, one pool per origin (medians)', '');
+table(['F', 'polls/s', 'CPU µs/poll', 'RSS bytes/flow', 'late p50 ms', 'late p99 ms', 'late max ms', 'conns opened', 'ended as planned'],
+      fl.map((F) => {
+        const rs = poll.filter((r) => r.flows === F);
+        const m = (k) => median(rs.map((r) => r[k]));
+        return [`${F}`, f(m('polls_per_s'), 0), f(m('cpu_us_per_poll'), 1), f(m('rss_bytes_per_flow'), 0),
+                f(m('late_p50_ms'), 2), f(m('late_p99_ms'), 2), f(m('late_max_ms'), 1),
+                f(m('connections_opened'), 0), rs.map((r) => `${r.ended_as_planned}/${F}`).join(' ')];
+      }));
+
+// ---- token-cli
+const cli = rows.filter((r) => r.scenario === 'token-cli');
+const lt = cli.find((r) => r.command.startsWith('latch'));
+const ct = cli.find((r) => r.command.startsWith('cat'));
+if (lt && ct) {
+  out.push(`token-cli: process start to exit (hyperfine -N, ${lt.runs} runs each, same run)`, '');
+  table(['command', 'median ms', 'mean ms', 'min ms'],
+        [lt, ct].map((r) => [r.command.split(' ')[0] === 'latch' ? '`latch token`' : '`cat` credentials',
+                             f(r.median_ms, 2), f(r.mean_ms, 2), f(r.min_ms, 2)]));
+}
+
+// ---- targets
+const v64 = verdict[64] ?? {};
+const p100 = poll.filter((r) => r.flows === Math.max(...fl));
+const pm = (k) => median(p100.map((r) => r[k]));
+const yes = (b) => (b ? 'met' : 'MISSED');
+out.push('targets (issue 9):');
+out.push(`P1 CPU/req at C=64 ≤ 1.5× wrk: ${f(v64.cpuWrk, 2)}× — ${yes(v64.cpuWrk <= 1.5)}; ` +
+         `req/s ≥ 20× openid-client: ${f(v64.rpsOidc, 1)}× — ${yes(v64.rpsOidc >= 20)}`);
+if (p100.length)
+  out.push(`P2 F=${Math.max(...fl)}: RSS/flow ${f(pm('rss_bytes_per_flow'), 0)} B ≤ 2048 — ${yes(pm('rss_bytes_per_flow') <= 2048)}; ` +
+           `p99 lateness ${f(pm('late_p99_ms'), 2)} ms ≤ 20 — ${yes(pm('late_p99_ms') <= 20)}`);
+if (lt && ct)
+  out.push(`P3 latch token ÷ cat: ${f(lt.median_ms / ct.median_ms, 2)}× ≤ 2 — ${yes(lt.median_ms <= 2 * ct.median_ms)}; ` +
+           `vs gh auth token (~50 ms): ${f(50 / lt.median_ms, 0)}× faster (target ≥ 25×)`);
+console.log(out.join('\n'));
