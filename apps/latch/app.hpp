@@ -39,6 +39,9 @@ struct login_options {
     bool password = false;            // --password: RFC 6749 §4.3 (see login_grants.cpp)
     bool client_credentials = false;  // --client-credentials: RFC 6749 §4.4
     std::string client_secret_file;   // --client-secret-file (else LATCH_CLIENT_SECRET)
+    bool machine = false;             // --machine: silent login with a machine key (machine_login.cpp)
+    std::string key_file;             // --key-file (else LATCH_MACHINE_KEY, else the local key)
+    bool timeout_given = false;       // --timeout was passed (silent logins default to 120 s)
 };
 
 struct status_options { bool json = false; };
@@ -103,6 +106,13 @@ using command_fn = std::function<boost::asio::awaitable<int>(app&)>;
 void register_login(CLI::App& cli, command_fn& selected);
 void register_session_commands(CLI::App& cli, command_fn& selected);  // status, token, logout
 void register_context_commands(CLI::App& cli, command_fn& selected);  // context add/use/list/...
+
+// Machine identity: RFC 7591/7592 registration (machine.cpp) and silent login with
+// private_key_jwt (machine_login.cpp).
+void register_machine_commands(CLI::App& cli, command_fn& selected);  // machine add/list/rm/rotate
+boost::asio::awaitable<int> run_machine_login(app& a, config_file cfg, const std::string& ctx,
+                                              const client_config& client, const login_options& o);
+boost::asio::awaitable<int> run_token_machine(app& a, stored_credentials creds);
 
 extern const char* const exit_codes_help;
 
