@@ -255,7 +255,8 @@ asio::awaitable<int> machine_rm(app& a, machine_options o) {
         if (ec) {
             print_error("machine " + m->machine_id + " was not deleted at " + m->issuer + ": " +
                         describe(ec, diag) + "; the local key " + key + " was kept (if the identity "
-                        "provider no longer has it, run `latch machine rm --local-only " + m->machine_id + "`)");
+                        "provider no longer has it, run `latch machine rm --local-only " +
+                        (m->machine_id.front() == '-' ? "-- " : "") + m->machine_id + "`)");
             co_return 1;
         }
     }

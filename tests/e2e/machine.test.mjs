@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -202,7 +203,7 @@ describe('machine identity and silent login', { skip: SKIP_WITHOUT_LATCH }, () =
     const withNew = await latch(['login', '--machine'], { home: freshLatchHome(), env: silentEnv(id, newKey) });
     assert.equal(withNew.code, 0, withNew.stderr);
     // The stored key (no LATCH_MACHINE_KEY) is the new one too.
-    const withLocal = await latch(['--context', 'robot', 'login', '--machine', '--issuer', idp.issuer, '--client-id', id], { home: userHome });
+    const withLocal = await latch(['--context', 'robot', 'login', '--machine', '--issuer', idp.issuer, `--client-id=${id}`], { home: userHome });
     assert.equal(withLocal.code, 0, withLocal.stderr);
     const withOld = await latch(['--context', 'robot', 'login', '--machine'], { home: userHome, env: { LATCH_MACHINE_KEY: oldKey } });
     assert.equal(withOld.code, 1, withOld.stderr);
@@ -212,7 +213,7 @@ describe('machine identity and silent login', { skip: SKIP_WITHOUT_LATCH }, () =
 
   test('rm deletes at the IdP, then locally; silent login then says "machine not registered"', { timeout: TEST_TIMEOUT }, async () => {
     const { id, key } = await addMachine('doomed');
-    const rm = await latch(['machine', 'rm', id], { home: userHome });
+    const rm = await latch(['machine', 'rm', '--', id], { home: userHome });  // ids may start with '-'
     assert.equal(rm.code, 0, rm.stderr);
     assert.match(rm.stderr, new RegExp(`Removed machine 'doomed' \\(${id}\\): deleted it at ${idp.issuer}`));
     const del = idp.log.find((e) => e.route === 'registration_management' && e.method === 'DELETE' && e.path.endsWith(id));
@@ -235,7 +236,7 @@ describe('machine identity and silent login', { skip: SKIP_WITHOUT_LATCH }, () =
     assert.equal(rm.code, 1);
     assert.match(rm.stderr, new RegExp(`machine ${id} was not deleted at ${idp.issuer}: .*HTTP 401.*; the local key \\S+${id}.pem was kept`));
     assert.ok(existsSync(join(userHome, 'machines', `${id}.pem`)));
-    const local = await latch(['machine', 'rm', '--local-only', id], { home: userHome });
+    const local = await latch(['machine', 'rm', '--local-only', '--', id], { home: userHome });
     assert.equal(local.code, 0, local.stderr);
     assert.ok(!existsSync(join(userHome, 'machines', `${id}.pem`)));
   });
@@ -269,6 +270,54 @@ describe('machine identity and silent login', { skip: SKIP_WITHOUT_LATCH }, () =
     const r5 = await latch(['login', '--machine'], { home: freshLatchHome(), env });
     assert.match(r5.stderr, new RegExp(`^latch: no key for machine ${id} here: pass --key-file FILE, or set LATCH_MACHINE_KEY`));
     assert.equal(tokenRequests(id).length, before, 'a token request was sent with a refused key');
+  });
+
+  test('registration refused: the IdP\'s reason is shown', { timeout: TEST_TIMEOUT }, async () => {
+    // An IdP that does not allow private_key_jwt refuses the metadata with its reason.
+    const strict = await startIdp({ config: { clientAuthMethods: ['client_secret_basic', 'none'] } });
+    try {
+      const r = await latch(['machine', 'add', '--issuer', strict.issuer],
+        { home: freshLatchHome(), env: { LATCH_REGISTRATION_TOKEN: INITIAL_ACCESS_TOKEN } });
+      assert.equal(r.code, 1);
+      const reg = strict.log.find((e) => e.route === 'registration');
+      assert.equal(reg.error, 'invalid_client_metadata');
+      assert.equal(r.stderr, `latch: registration refused: the identity provider refused the registration request (HTTP 400, invalid_client_metadata): "${reg.error_description}"\n`);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  test('clock skew: an invalid_client from an IdP whose Date is 10 minutes ahead says so', { timeout: TEST_TIMEOUT }, async () => {
+    // The real clock cannot be moved in a test: a minimal peer answers as an IdP would to
+    // an assertion from a machine whose clock is 10 minutes behind.
+    const seen = [];
+    const peer = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({ path: req.url, body: Buffer.concat(chunks).toString('utf8') });
+        const { port } = peer.address();
+        res.setHeader('date', new Date(Date.now() + 600_000).toUTCString());
+        res.setHeader('content-type', 'application/json');
+        if (req.url === '/.well-known/openid-configuration') {
+          res.end(JSON.stringify({ issuer: `http://127.0.0.1:${port}`, token_endpoint: `http://127.0.0.1:${port}/token` }));
+        } else {
+          res.statusCode = 401;
+          res.end(JSON.stringify({ error: 'invalid_client', error_description: 'client authentication failed' }));
+        }
+      });
+    });
+    await new Promise((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    try {
+      const issuer = `http://127.0.0.1:${peer.address().port}`;
+      const r = await latch(['login', '--machine'], { home: freshLatchHome(),
+        env: { LATCH_ISSUER: issuer, LATCH_CLIENT_ID: 'skewed', LATCH_MACHINE_KEY: ecKeyPem() } });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^latch: clock skew too large: this machine's clock is (9m 5\ds|10m \ds) behind the identity provider's \(by its Date header\), so the signed assertion looks expired or not yet valid \(invalid_client\); set the clock right \(NTP\) and try again: "client authentication failed"\n$/);
+      assert.ok(seen.some((e) => e.path === '/token' && e.body.includes('client_assertion=')));
+    } finally {
+      await new Promise((resolve) => peer.close(resolve));
+    }
   });
 
   test('IdP down: a server that never answers times out within the bound; a closed port fails fast', { timeout: TEST_TIMEOUT }, async () => {
