@@ -27,27 +27,7 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<transport::token_source> make_source(app& a, const std::string& ctx);  // commands.cpp
 
-namespace {
-
-struct machine_options {
-    std::string id;                       // rm, rotate: machine id or name
-    std::string name;                     // add --name
-    std::string key_type = "ec-p256";     // --key-type
-    std::string key_out;                  // --key-out FILE
-    std::string registration_token_file;  // --registration-token-file (else LATCH_REGISTRATION_TOKEN)
-    std::string issuer;                   // add --issuer (else LATCH_ISSUER, else the context's)
-    bool remote = false;                  // list --remote
-    bool local_only = false;              // rm --local-only
-    bool rotate_key_type_given = false;
-};
-
 key_type to_key_type(const std::string& t) { return t == "rsa-2048" ? key_type::rsa_2048 : key_type::ec_p256; }
-
-std::string host_name() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0 || !*buf) return "latch-machine";
-    return buf;
-}
 
 // --key-out: a copy of the private key for another computer, created 0600 and never
 // over an existing file (it may be someone's key).
@@ -68,6 +48,24 @@ error_code write_key_copy(const fs::path& p, const secret& pem, diagnostics& dia
         return client_errc::key_error;
     }
     return {};
+}
+
+result<new_key> make_machine_key(const std::string& type, const machine_metadata& md) {
+    auto key = generate_key(to_key_type(type));
+    if (!key) return key.error();
+    auto pem = private_key_pem(key->get());
+    auto kid = jwk_thumbprint(key->get());
+    auto body = registration_body(md, key->get());
+    if (!pem || !kid || !body) return client_errc::key_error;
+    return new_key{std::move(*key), std::move(*pem), std::move(*kid), std::move(*body)};
+}
+
+namespace {
+
+std::string host_name() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || !*buf) return "latch-machine";
+    return buf;
 }
 
 // The bearer for registration: --registration-token-file > LATCH_REGISTRATION_TOKEN > the
@@ -110,41 +108,83 @@ asio::awaitable<result<secret>> async_registration_bearer(app& a, const machine_
     co_return std::move(*tok);
 }
 
+// --issuer > LATCH_ISSUER > the context's issuer.
+std::string machine_issuer(const machine_options& o, const config_file& cfg, const std::string& ctx) {
+    if (!o.issuer.empty()) return o.issuer;
+    if (const char* e = std::getenv("LATCH_ISSUER"); e && *e) return e;
+    auto it = cfg.contexts.find(ctx);
+    return it == cfg.contexts.end() ? std::string{} : it->second.issuer;
+}
+
+// Stores the registered machine and its key, and the --key-out copy. Prints what failed.
+bool store_new_machine(app& a, const machine_options& o, const machine_record& m, const secret& pem) {
+    machine_store ms(a.store.home());
+    diagnostics diag;
+    if (auto ec = ms.save_key(m.machine_id, pem, diag); ec || (ec = ms.save(m, diag))) {
+        print_error("the machine " + m.machine_id + " was registered at " + m.issuer + " but cannot be "
+                    "stored here: " + describe(ec, diag));
+        return false;
+    }
+    if (!o.key_out.empty()) {
+        if (auto ec = write_key_copy(o.key_out, pem, diag)) {
+            print_error(describe(ec, diag) + "; the machine is registered and its key is in " +
+                        ms.key_path(m.machine_id).string());
+            return false;
+        }
+    }
+    return true;
+}
+
+void print_added(app& a, const machine_options& o, const machine_record& m, const new_key& k,
+                 const client_registration& reg) {
+    const auto key_path = machine_store(a.store.home()).key_path(m.machine_id).string();
+    const auto id = escape_untrusted(m.machine_id, 128);
+    std::fprintf(stderr, "Registered machine '%s' at %s: machine id %s (%s key, private_key_jwt).\n",
+                 escape_untrusted(m.name, 80).c_str(), m.issuer.c_str(), id.c_str(),
+                 describe_key(k.key.get()).c_str());
+    std::fprintf(stderr, "Private key: %s (0600)\n", key_path.c_str());
+    if (!o.key_out.empty())
+        std::fprintf(stderr, "Key copy for transfer: %s (0600): store it as a CI secret "
+                     "(LATCH_MACHINE_KEY), then delete this copy.\n", o.key_out.c_str());
+    if (!reg.token_endpoint_auth_method.empty() && reg.token_endpoint_auth_method != "private_key_jwt")
+        print_error("warning: the identity provider registered the machine with " +
+                    escape_untrusted(reg.token_endpoint_auth_method, 40) + ", not private_key_jwt; silent login may fail");
+    if (reg.registration_access_token.empty())
+        print_error("warning: the identity provider gave no registration access token (RFC 7592): "
+                    "`latch machine rm/rotate` cannot manage this machine there");
+    std::fprintf(stderr, "Silent login: LATCH_ISSUER=%s LATCH_CLIENT_ID=%s LATCH_MACHINE_KEY=\"$(cat %s)\" latch login --machine\n",
+                 m.issuer.c_str(), id.c_str(), o.key_out.empty() ? key_path.c_str() : o.key_out.c_str());
+    std::printf("%s\n", m.machine_id.c_str());  // stdout: the id alone, for scripts
+}
+
 asio::awaitable<int> machine_add(app& a, machine_options o) {
     diagnostics diag;
     auto cfg = a.store.load_config(diag);
     if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
     const auto ctx = a.context_name(*cfg);
-    auto it = cfg->contexts.find(ctx);
-    std::string issuer = o.issuer;
-    if (const char* e = std::getenv("LATCH_ISSUER"); issuer.empty() && e && *e) issuer = e;
-    if (issuer.empty() && it != cfg->contexts.end()) issuer = it->second.issuer;
-    if (issuer.empty()) {
+    client_config c;
+    c.issuer = machine_issuer(o, *cfg, ctx);
+    if (c.issuer.empty()) {
         print_error("no issuer: pass --issuer URL, set LATCH_ISSUER, or run `latch login` first");
         co_return 2;
     }
-    auto bearer = co_await async_registration_bearer(a, o, ctx, issuer, diag);
+    auto bearer = co_await async_registration_bearer(a, o, ctx, c.issuer, diag);
     if (!bearer) { print_error(describe(bearer.error(), diag)); co_return exit_code_for(bearer.error()); }
-    client_config c;
-    c.issuer = issuer;
     auto meta = co_await a.async_discover(c, diag);
     if (!meta) { print_error(describe(meta.error(), diag)); co_return 1; }
     if (meta->registration_endpoint.empty()) {
-        print_error("the identity provider at " + issuer + " does not offer Dynamic Client "
+        print_error("the identity provider at " + c.issuer + " does not offer Dynamic Client "
                     "Registration (no registration_endpoint, RFC 7591); ask its admin to register "
                     "the machine");
         co_return 1;
     }
-    auto key = generate_key(to_key_type(o.key_type));
-    auto pem = key ? private_key_pem(key->get()) : result<secret>(key.error());
-    auto kid = key ? jwk_thumbprint(key->get()) : result<std::string>(key.error());
     machine_metadata md;
     md.client_name = o.name.empty() ? host_name() : o.name;
-    auto body = key ? registration_body(md, key->get()) : result<std::string>(key.error());
-    if (!pem || !kid || !body) { print_error("cannot generate a " + o.key_type + " key with OpenSSL"); co_return 1; }
+    auto k = make_machine_key(o.key_type, md);
+    if (!k) { print_error("cannot generate a " + o.key_type + " key with OpenSSL"); co_return 1; }
 
     error_code ec;
-    auto resp = co_await a.http.async_send(make_registration_request(meta->registration_endpoint, *body, *bearer), ec, diag);
+    auto resp = co_await a.http.async_send(make_registration_request(meta->registration_endpoint, k->body, *bearer), ec, diag);
     auto reg = ec ? result<client_registration>(ec) : parse_registration_response(resp, diag);
     if (!reg) {
         std::string hint = reg.error() == oauth_errc::invalid_token
@@ -152,182 +192,17 @@ asio::awaitable<int> machine_add(app& a, machine_options o) {
         print_error("registration refused: " + describe(reg.error(), diag) + hint);
         co_return 1;
     }
-    if (!reg->token_endpoint_auth_method.empty() && reg->token_endpoint_auth_method != "private_key_jwt")
-        print_error("warning: the identity provider registered the machine with " +
-                    escape_untrusted(reg->token_endpoint_auth_method, 40) + ", not private_key_jwt; silent login may fail");
-
     machine_record m;
     m.machine_id = reg->client_id;
     m.name = reg->client_name.empty() ? md.client_name : reg->client_name;
-    m.issuer = issuer;
+    m.issuer = c.issuer;
     m.key_type = o.key_type;
-    m.kid = *kid;
+    m.kid = k->kid;
     m.created_at = m.key_created_at = a.clock.now();
     m.registration_client_uri = reg->registration_client_uri;
     m.registration_access_token = reg->registration_access_token;
-    machine_store ms(a.store.home());
-    if (auto sec = ms.save_key(m.machine_id, *pem, diag); sec || (sec = ms.save(m, diag))) {
-        print_error("the machine " + m.machine_id + " was registered at " + issuer + " but cannot be "
-                    "stored here: " + describe(sec, diag));
-        co_return 1;
-    }
-    if (!o.key_out.empty()) {
-        if (auto kec = write_key_copy(o.key_out, *pem, diag)) {
-            print_error(describe(kec, diag) + "; the machine is registered and its key is in " +
-                        ms.key_path(m.machine_id).string());
-            co_return 1;
-        }
-    }
-    std::fprintf(stderr, "Registered machine '%s' at %s: machine id %s (%s key, private_key_jwt).\n",
-                 escape_untrusted(m.name, 80).c_str(), issuer.c_str(),
-                 escape_untrusted(m.machine_id, 128).c_str(), describe_key(key->get()).c_str());
-    std::fprintf(stderr, "Private key: %s (0600)\n", ms.key_path(m.machine_id).c_str());
-    if (!o.key_out.empty())
-        std::fprintf(stderr, "Key copy for transfer: %s (0600): store it as a CI secret "
-                     "(LATCH_MACHINE_KEY), then delete this copy.\n", o.key_out.c_str());
-    if (reg->registration_access_token.empty())
-        print_error("warning: the identity provider gave no registration access token (RFC 7592): "
-                    "`latch machine rm/rotate` cannot manage this machine there");
-    std::fprintf(stderr, "Silent login: LATCH_ISSUER=%s LATCH_CLIENT_ID=%s LATCH_MACHINE_KEY=\"$(cat %s)\" latch login --machine\n",
-                 issuer.c_str(), escape_untrusted(m.machine_id, 128).c_str(),
-                 o.key_out.empty() ? ms.key_path(m.machine_id).c_str() : o.key_out.c_str());
-    std::printf("%s\n", m.machine_id.c_str());  // stdout: the id alone, for scripts
-    co_return 0;
-}
-
-// RFC 7592 §2.1 read: what the IdP still knows about `m`, as one word and a detail.
-asio::awaitable<std::string> async_remote_state(app& a, const machine_record& m) {
-    if (m.registration_access_token.empty() || m.registration_client_uri.empty())
-        co_return "unknown\t(no registration access token)";
-    error_code ec;
-    diagnostics diag;
-    auto resp = co_await a.http.async_send(make_registration_read(m.registration_client_uri, m.registration_access_token), ec, diag);
-    auto reg = ec ? result<client_registration>(ec) : parse_registration_response(resp, diag);
-    if (reg) {
-        const bool key_ok = std::find(reg->kids.begin(), reg->kids.end(), m.kid) != reg->kids.end();
-        co_return std::string("registered") + (reg->kids.empty() || key_ok ? "" : "\t(with a different key)");
-    }
-    if (reg.error() == oauth_errc::invalid_token) co_return "not-registered\t(the identity provider does not know it)";
-    co_return "unknown\t(" + describe(reg.error(), diag) + ")";
-}
-
-asio::awaitable<int> machine_list(app& a, machine_options o) {
-    diagnostics diag;
-    auto all = machine_store(a.store.home()).list(diag);
-    if (!all) { print_error(describe(all.error(), diag)); co_return 1; }
-    if (all->empty()) {
-        std::fprintf(stderr, "No machines registered from here; add one with `latch machine add`\n");
-        co_return 0;
-    }
-    for (const auto& m : *all) {
-        std::string line = escape_untrusted(m.machine_id, 128) + "\t" + escape_untrusted(m.name, 80) +
-                           "\t" + m.issuer + "\t" + m.key_type + "\t" + format_time(m.created_at);
-        if (o.remote) line += "\t" + co_await async_remote_state(a, m);
-        std::printf("%s\n", line.c_str());
-    }
-    co_return 0;
-}
-
-// Finds the record by id or name, printing what is wrong.
-std::optional<machine_record> find_or_report(app& a, const std::string& id) {
-    diagnostics diag;
-    auto m = machine_store(a.store.home()).find(id, diag);
-    if (!m) { print_error(describe(m.error(), diag)); return std::nullopt; }
-    if (!*m) print_error("no machine '" + id + "' registered from here; see `latch machine list`");
-    return std::move(*m);
-}
-
-asio::awaitable<int> machine_rm(app& a, machine_options o) {
-    auto m = find_or_report(a, o.id);
-    if (!m) co_return 1;
-    machine_store ms(a.store.home());
-    const auto key = ms.key_path(m->machine_id).string();
-    diagnostics diag;
-    if (!o.local_only) {
-        error_code ec;
-        if (m->registration_access_token.empty() || m->registration_client_uri.empty()) {
-            diag.client_message = "there is no registration access token for it (RFC 7592)";
-            ec = client_errc::config_missing;
-        } else {
-            auto resp = co_await a.http.async_send(make_registration_delete(m->registration_client_uri, m->registration_access_token), ec, diag);
-            if (!ec) ec = parse_deletion_response(resp, diag);
-        }
-        if (ec) {
-            print_error("machine " + m->machine_id + " was not deleted at " + m->issuer + ": " +
-                        describe(ec, diag) + "; the local key " + key + " was kept (if the identity "
-                        "provider no longer has it, run `latch machine rm --local-only " +
-                        (m->machine_id.front() == '-' ? "-- " : "") + m->machine_id + "`)");
-            co_return 1;
-        }
-    }
-    auto removed = ms.remove(m->machine_id, diag);
-    if (!removed) { print_error(describe(removed.error(), diag)); co_return 1; }
-    std::fprintf(stderr, "Removed machine '%s' (%s): %s and removed its local key %s.\n",
-                 escape_untrusted(m->name, 80).c_str(), escape_untrusted(m->machine_id, 128).c_str(),
-                 o.local_only ? "left the identity provider untouched"
-                              : ("deleted it at " + m->issuer + " (tokens it already has stay valid until they expire)").c_str(),
-                 key.c_str());
-    co_return 0;
-}
-
-asio::awaitable<int> machine_rotate(app& a, machine_options o) {
-    auto m = find_or_report(a, o.id);
-    if (!m) co_return 1;
-    if (m->registration_access_token.empty() || m->registration_client_uri.empty()) {
-        print_error("machine " + m->machine_id + " cannot be rotated: the identity provider gave no "
-                    "registration access token (RFC 7592) for it");
-        co_return 1;
-    }
-    const std::string type = o.rotate_key_type_given || m->key_type.empty() ? o.key_type : m->key_type;
-    auto key = generate_key(to_key_type(type));
-    auto pem = key ? private_key_pem(key->get()) : result<secret>(key.error());
-    auto kid = key ? jwk_thumbprint(key->get()) : result<std::string>(key.error());
-    machine_metadata md;
-    md.client_id = m->machine_id;
-    md.client_name = m->name;
-    auto body = key ? registration_body(md, key->get()) : result<std::string>(key.error());
-    if (!pem || !kid || !body) { print_error("cannot generate a " + type + " key with OpenSSL"); co_return 1; }
-
-    // The new key is on disk before the IdP hears of it, so a crash after the update
-    // cannot lose the only key that works; the old one goes only once the IdP accepted.
-    machine_store ms(a.store.home());
-    diagnostics diag;
-    const auto key_path = ms.key_path(m->machine_id);
-    const fs::path pending = key_path.string() + ".new";
-    if (auto ec = write_file_atomic(pending, pem->reveal(), 0600, diag)) { print_error(describe(ec, diag)); co_return 1; }
-    error_code ec;
-    auto resp = co_await a.http.async_send(make_registration_update(m->registration_client_uri, *body, m->registration_access_token), ec, diag);
-    auto reg = ec ? result<client_registration>(ec) : parse_registration_response(resp, diag);
-    if (reg && !reg->kids.empty() && std::find(reg->kids.begin(), reg->kids.end(), *kid) == reg->kids.end()) {
-        diag.client_message = "the identity provider answered the update without the new key";
-        reg = client_errc::missing_field;
-    }
-    if (!reg) {
-        ::unlink(pending.c_str());
-        print_error("the key of machine " + m->machine_id + " was not rotated: " + describe(reg.error(), diag) +
-                    "; the old key " + key_path.string() + " still works and was kept");
-        co_return 1;
-    }
-    std::error_code sec;
-    fs::rename(pending, key_path, sec);
-    m->key_type = type;
-    m->kid = *kid;
-    m->key_created_at = a.clock.now();
-    if (!reg->registration_access_token.empty()) m->registration_access_token = reg->registration_access_token;
-    if (!reg->registration_client_uri.empty()) m->registration_client_uri = reg->registration_client_uri;
-    if (sec || ms.save(*m, diag)) {
-        print_error("the identity provider took the new key of machine " + m->machine_id +
-                    " but it could not be stored here (" + (sec ? sec.message() : diag.to_string()) +
-                    "); the new key is in " + (sec ? pending : key_path).string());
-        co_return 1;
-    }
-    if (!o.key_out.empty())
-        if (auto kec = write_key_copy(o.key_out, *pem, diag)) { print_error(describe(kec, diag)); co_return 1; }
-    std::fprintf(stderr, "Rotated the key of machine '%s' (%s): the identity provider accepted the new %s key; "
-                 "the old key no longer works and was removed.%s\n",
-                 escape_untrusted(m->name, 80).c_str(), escape_untrusted(m->machine_id, 128).c_str(),
-                 describe_key(key->get()).c_str(),
-                 o.key_out.empty() ? "" : (" Key copy for transfer: " + o.key_out + " (update the CI secret LATCH_MACHINE_KEY).").c_str());
+    if (!store_new_machine(a, o, m, k->pem)) co_return 1;
+    print_added(a, o, m, *k, *reg);
     co_return 0;
 }
 
