@@ -146,7 +146,7 @@ void register_login(CLI::App& cli, command_fn& selected) {
     login->add_option("--issuer", lo->issuer, "Issuer URL (env LATCH_ISSUER)");
     login->add_option("--client-id", lo->client_id, "OAuth client id (env LATCH_CLIENT_ID)");
     login->add_option("--scope", lo->scopes, "Scope to request; repeatable (default: openid profile email offline_access)");
-    login->add_option("--timeout", lo->timeout_s, "Give up after this many seconds (default 300)")->check(CLI::Range(1, 86400));
+    login->add_option("--timeout", lo->timeout_s, "Give up after this many seconds (default 300; 120 with --machine)")->check(CLI::Range(1, 86400));
     login->add_flag("--no-qr", lo->no_qr, "Do not print a QR code");
     auto* pw = login->add_flag("--password", lo->password, "Resource owner password grant: LATCH_USERNAME/LATCH_PASSWORD (bypasses MFA; for CI)");
     login->add_flag("--client-credentials", lo->client_credentials, "Client credentials grant, for services (secret from LATCH_CLIENT_SECRET or --client-secret-file)")->excludes(pw);
