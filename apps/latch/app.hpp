@@ -43,6 +43,9 @@ struct login_options {
     bool with_token = false;          // --with-token: import a token from stdin (login_import.cpp)
     std::optional<long long> expires_in_s;  // --expires-in (import)
     std::string lookup_url;           // --lookup-url (import; else LATCH_LOOKUP_URL, context)
+    bool machine = false;             // --machine: silent login with a machine key (machine_login.cpp)
+    std::string key_file;             // --key-file (else LATCH_MACHINE_KEY, else the local key)
+    bool timeout_given = false;       // --timeout was passed (silent logins default to 120 s)
 };
 
 struct status_options { bool json = false; };
@@ -133,6 +136,12 @@ struct token_options {
 void register_token_modes(CLI::App& token, command_fn& selected);
 boost::asio::awaitable<int> run_token_gateway(app& a);
 boost::asio::awaitable<int> run_token_exchange(app& a, token_options o);
+// Machine identity: RFC 7591/7592 registration (machine.cpp) and silent login with
+// private_key_jwt (machine_login.cpp).
+void register_machine_commands(CLI::App& cli, command_fn& selected);  // machine add/list/rm/rotate
+boost::asio::awaitable<int> run_machine_login(app& a, config_file cfg, const std::string& ctx,
+                                              const client_config& client, const login_options& o);
+boost::asio::awaitable<int> run_token_machine(app& a, stored_credentials creds);
 
 extern const char* const exit_codes_help;
 

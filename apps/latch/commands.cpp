@@ -46,6 +46,7 @@ std::string method_label(const std::string& m) {
     if (m == "password") return "password grant";
     if (m == "client_credentials") return "client credentials";
     if (m == "token") return "imported token (no refresh)";
+    if (m == "machine") return "machine key (client credentials, private_key_jwt)";
     return m.empty() ? "unknown" : m;
 }
 
@@ -159,6 +160,8 @@ asio::awaitable<int> run_token(app& a) {
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
     if (l->creds->login_method == "client_credentials")  // no refresh token: see login_grants.cpp
         co_return co_await run_token_client_credentials(a, std::move(*l->creds));
+    if (l->creds->login_method == "machine")  // signs a new assertion: see machine_login.cpp
+        co_return co_await run_token_machine(a, std::move(*l->creds));
     auto source = make_source(a, l->context);
     auto tok = co_await source->token(diag);
     if (!tok) co_return report_source_error(tok.error(), diag, l->context);

@@ -55,6 +55,7 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     auto it = cfg->contexts.find(ctx);
     auto client = resolve_client(o, it == cfg->contexts.end() ? nullptr : &it->second, diag);
     if (!client) { print_error(describe(client.error(), diag)); co_return 2; }
+    if (o.machine) co_return co_await run_machine_login(a, std::move(*cfg), ctx, *client, o);
 
     auto meta = co_await a.async_discover(*client, diag);
     if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
@@ -106,7 +107,8 @@ asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::strin
     creds.login_method = outcome.method;
     creds.obtained_at = a.clock.now();
     creds.tokens = std::move(outcome.tokens);
-    if (creds.login_method == "client_credentials") creds.who.subject = client.client_id;  // no user
+    if (creds.login_method == "client_credentials" || creds.login_method == "machine")
+        creds.who.subject = client.client_id;  // no user
     else creds.who = co_await a.async_identify(meta, creds.tokens);
 
     // Remember the client so later commands need no flags.
@@ -124,7 +126,8 @@ asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::strin
                                              : escape_untrusted(creds.who.display(), 120).c_str(),
                  ctx.c_str(),
                  m == "browser" ? "browser" : m == "password" ? "password grant"
-                 : m == "client_credentials" ? "client credentials" : "device flow");
+                 : m == "client_credentials" ? "client credentials"
+                 : m == "machine" ? "machine key" : "device flow");
     co_return co_await async_gateway_after_login(a, std::move(remembered), std::move(creds));
 }
 
@@ -144,13 +147,18 @@ void register_login(CLI::App& cli, command_fn& selected) {
     login->add_option("--issuer", lo->issuer, "Issuer URL (env LATCH_ISSUER)");
     login->add_option("--client-id", lo->client_id, "OAuth client id (env LATCH_CLIENT_ID)");
     login->add_option("--scope", lo->scopes, "Scope to request; repeatable (default: openid profile email offline_access)");
-    login->add_option("--timeout", lo->timeout_s, "Give up after this many seconds (default 300)")->check(CLI::Range(1, 86400));
+    login->add_option("--timeout", lo->timeout_s, "Give up after this many seconds (default 300; 120 with --machine)")->check(CLI::Range(1, 86400));
     login->add_flag("--no-qr", lo->no_qr, "Do not print a QR code");
     auto* pw = login->add_flag("--password", lo->password, "Resource owner password grant: LATCH_USERNAME/LATCH_PASSWORD (bypasses MFA; for CI)");
     login->add_flag("--client-credentials", lo->client_credentials, "Client credentials grant, for services (secret from LATCH_CLIENT_SECRET or --client-secret-file)")->excludes(pw);
     login->add_option("--client-secret-file", lo->client_secret_file, "File holding the client secret (else env LATCH_CLIENT_SECRET)");
     register_import_options(*login, *lo);
-    login->callback([lo, &selected] { selected = [lo](app& a) { return run_login(a, *lo); }; });
+    login->add_flag("--machine", lo->machine, "Silent login as a machine: client credentials signed with its key (private_key_jwt; see `latch machine`)")->excludes(pw)->excludes("--client-credentials");
+    login->add_option("--key-file", lo->key_file, "Machine private key PEM, mode 0600 (else env LATCH_MACHINE_KEY, else the key `latch machine add` stored)");
+    login->callback([lo, login, &selected] {
+        lo->timeout_given = login->count("--timeout") > 0;
+        selected = [lo](app& a) { return run_login(a, *lo); };
+    });
 }
 
 }  // namespace latchkey::cli

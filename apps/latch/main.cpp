@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     cli::register_login(cli, selected);
     cli::register_session_commands(cli, selected);
     cli::register_context_commands(cli, selected);
+    cli::register_machine_commands(cli, selected);
     for (auto* s : cli.get_subcommands({})) s->footer(cli::exit_codes_help);
 
     try {

@@ -155,13 +155,15 @@ function providerConfig(state, opts) {
 // opts: interval (s, default 5), forceSlowDownOnPoll, password ('correct horse'),
 // ttl: { AccessToken, DeviceCode, RefreshToken, ... } (s), clients (extra client
 // metadata), replaceClients, initialAccessToken, refreshWithoutOfflineAccess,
-// rotateRefreshToken, features / config (merged into oidc-provider's configuration),
+// rotateRefreshToken, registrationByUserToken (default true: a user's access token may
+// register clients, see middleware.mjs), features / config (merged into oidc-provider's configuration),
 // host ('127.0.0.1'), port (0 = a free one).
 export async function startIdp(opts = {}) {
   const state = {
     opts: { ...opts, ttl: { ...opts.ttl } },
     log: [],
     devices: new Map(),
+    initialAccessToken: opts.initialAccessToken ?? INITIAL_ACCESS_TOKEN,
     events: new EventEmitter(),
     findAccount: async (ctx, sub) => accountFor(sub),
     setOption(key, value) {

@@ -184,6 +184,22 @@ async function testRoute(state, provider, ctx) {
   ctx.body = { error: 'not_found', error_description: `no test route ${ctx.method} ${ctx.path}` };
 }
 
+// Who authorized a registration (RFC 7591 §3): the initial access token, or — as IdPs
+// such as Keycloak allow — a logged-in user's access token issued here, which is then
+// swapped for the initial access token oidc-provider checks (opts.registrationByUserToken:
+// false turns that off). Never logs the token itself.
+async function registrationBearer(state, provider, ctx) {
+  const m = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
+  if (!m) return 'none';
+  if (m[1] === state.initialAccessToken) return 'initial_access_token';
+  if (state.opts.registrationByUserToken === false) return 'other';
+  let token;
+  try { token = await provider.AccessToken.find(m[1]); } catch { token = undefined; }
+  if (!token || !token.isValid || !token.accountId) return 'other';
+  ctx.req.headers.authorization = `Bearer ${state.initialAccessToken}`;
+  return `user_access_token:${token.accountId}`;
+}
+
 // state: { opts, log: [], devices: Map, events: EventEmitter, setOption(k, v) }
 export function testMiddleware(state, provider) {
   return async function latchTestMiddleware(ctx, next) {
@@ -197,7 +213,11 @@ export function testMiddleware(state, provider) {
       entry.grant_type = entry.params.grant_type;
       entry.client_id = entry.params.client_id ?? basicClientId(ctx);
       entry.client_auth = basicClientId(ctx) !== undefined ? 'basic'
-        : (entry.params.client_secret !== undefined ? 'post' : undefined);
+        : (entry.params.client_secret !== undefined ? 'post'
+          : (entry.params.client_assertion !== undefined ? 'assertion' : undefined));
+      if (route === 'registration' && ctx.method === 'POST') {
+        entry.registration_auth = await registrationBearer(state, provider, ctx);
+      }
 
       if (route === 'token' && entry.grant_type === DEVICE_GRANT && entry.params.device_code) {
         const verdict = pacePoll(state, entry.params.device_code, entry.t);
