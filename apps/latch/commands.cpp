@@ -43,6 +43,8 @@ std::string not_logged_in(const std::string& ctx) {
 std::string method_label(const std::string& m) {
     if (m == "device") return "device flow";
     if (m == "browser") return "browser (authorization code + PKCE)";
+    if (m == "browser-pasted") return "browser (authorization code + PKCE, pasted URL)";
+    if (m == "callback-url") return "ID token from a callback URL (no refresh)";
     if (m == "password") return "password grant";
     if (m == "client_credentials") return "client credentials";
     return m.empty() ? "unknown" : m;
