@@ -177,6 +177,7 @@ asio::awaitable<int> run_refresh(app& a) {
     auto source = make_source(a, l->context);
     auto t = co_await source->force_refresh(diag);
     if (!t) co_return report_source_error(t.error(), diag, l->context);
+    if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     std::fprintf(stderr, "Refreshed context '%s'; the access token now expires %s.\n",
                  l->context.c_str(),
                  t->expires_at ? format_time(*t->expires_at).c_str() : "at an unknown time");

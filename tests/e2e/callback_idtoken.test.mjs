@@ -160,6 +160,66 @@ describe('ID-token verification and callback URLs', { skip: SKIP_WITHOUT_LATCH }
     assert.match(status.stdout, /login: +browser \(authorization code \+ PKCE, pasted URL\)/);
   });
 
+  test('--browser: a pasted #id_token= must carry this login\'s nonce; then it wins', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    const b = browserScript();
+    const h = runLatch([...loginArgs(idp), '--browser'], { home, env: { BROWSER: b.script }, stdin: 'open' });
+    const authUrl = new URL(await handedUrl(b.out));
+    await h.waitForStderr('paste the URL it lands on here');
+    const port = Number(new URL(authUrl.searchParams.get('redirect_uri')).port);
+    const stranger = await mintIdToken(idp, { nonce: 'someone-elses-nonce' });
+    h.child.stdin.write(`${spaUrl(stranger)}\n`);
+    await h.waitForStderr(/latch: ignoring the pasted ID token: ID token rejected: nonce does not match .*--callback-url -.*still waiting/);
+    assert.equal(await portIsClosed(port), false, 'the listener is still open');
+    const ours = await mintIdToken(idp, { nonce: authUrl.searchParams.get('nonce') });
+    h.child.stdin.write(`${spaUrl(ours)}\n`);
+    const done = await h.exit;
+    assert.equal(done.code, 0, done.stderr);
+    const creds = readJson(credentialsPath(home));
+    assert.equal(creds.login_method, 'callback-url');
+    assert.equal(creds.tokens.id_token, ours);
+    assert.equal(creds.identity.email, 'bob@example.com');
+    assert.equal(await portIsClosed(port), true, 'the listener is closed afterwards');
+  });
+
+  test('refresh: the new ID token is verified too', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    const env = { LATCH_USERNAME: 'dave', LATCH_PASSWORD: 'correct horse' };
+    const login = await latch([...loginArgs(idp), '--password'], { home, env });
+    assert.equal(login.code, 0, login.stderr);
+    const before = readJson(credentialsPath(home));
+    // A token issued in the same second as the first would be byte-identical (RS256 is
+    // deterministic): poll, bounded, until the IdP's clock has moved past its `iat`.
+    const { iat } = JSON.parse(Buffer.from(before.tokens.id_token.split('.')[1], 'base64url'));
+    for (let i = 0; i < 40 && epoch() <= iat; i += 1) await new Promise((r) => setTimeout(r, 50));
+    const start = Date.now();
+    const refreshed = await latch(['refresh'], { home });
+    assert.equal(refreshed.code, 0, refreshed.stderr);
+    assert.doesNotMatch(refreshed.stderr, /warning/);
+    const after = readJson(credentialsPath(home));
+    assert.notEqual(after.tokens.id_token, before.tokens.id_token, 'a new ID token was stored');
+    assert.equal(jwksFetchesSince(idp, start), 1, 'the refresh fetched the JWKS to verify it');
+  });
+
+  test('refresh: an ID token for another subject is dropped with a warning, the new tokens kept', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    const env = { LATCH_USERNAME: 'erin', LATCH_PASSWORD: 'correct horse' };
+    assert.equal((await latch([...loginArgs(idp), '--password'], { home, env })).code, 0);
+    const path = credentialsPath(home);
+    const stored = readJson(path);
+    stored.identity.sub = 'somebody-else';  // as if the IdP now vouched for another user
+    writeFileSync(path, JSON.stringify(stored));
+    const { iat } = JSON.parse(Buffer.from(stored.tokens.id_token.split('.')[1], 'base64url'));
+    for (let i = 0; i < 40 && epoch() <= iat; i += 1) await new Promise((r) => setTimeout(r, 50));
+    const refreshed = await latch(['refresh'], { home });
+    assert.equal(refreshed.code, 0, refreshed.stderr);
+    assert.match(refreshed.stderr, /latch: warning: refresh: ID token rejected: its subject differs from the logged-in one; kept the previous ID token/);
+    const after = readJson(path);
+    assert.equal(after.tokens.id_token, stored.tokens.id_token, 'the previous ID token is kept');
+    assert.notEqual(after.tokens.access_token, stored.tokens.access_token, 'the refreshed access token is stored');
+    assert.notEqual(after.tokens.refresh_token, stored.tokens.refresh_token, 'and the rotated refresh token');
+  });
+
   test('--callback-url - with a valid #id_token=: verified, then stored', { timeout: TEST_TIMEOUT }, async () => {
     const home = freshLatchHome();
     const token = await realIdToken(idp);
