@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  SKIP_WITHOUT_LATCH, approveDevice, browser, cleanupTempDirs, closeBrowser, devicePrompt,
+  SKIP_WITHOUT_LATCH, approveDevice, browser, cleanupTempDirs, closeBrowser, devicePolls, devicePrompt,
   fileMode, freshLatchHome, killAllLatch, latch, makeTempDir, readJson, runLatch, startIdp,
 } from './lib.mjs';
 
@@ -158,6 +158,29 @@ describe('ID-token verification and callback URLs', { skip: SKIP_WITHOUT_LATCH }
     assert.equal(await portIsClosed(port), true, 'the listener is closed afterwards');
     const status = await latch(['status'], { home });
     assert.match(status.stdout, /login: +browser \(authorization code \+ PKCE, pasted URL\)/);
+  });
+
+  test('hybrid: a pasted ?code= URL beats the device flow; polling stops', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    const b = browserScript();
+    const h = runLatch(loginArgs(idp), { home, env: { BROWSER: b.script }, stdin: 'open' });
+    const authUrl = await handedUrl(b.out);
+    const prompt = await devicePrompt(h);  // the device side is up too
+    await h.waitForStderr('paste the URL it lands on here');
+    const redirectUri = new URL(authUrl).searchParams.get('redirect_uri');
+    const callback = await callbackUrlWithoutListener(authUrl, redirectUri, { login: 'frank' });
+    h.child.stdin.write(`${callback}\n`);
+    const done = await h.exit;
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stderr, /as Frank \(context 'default', browser, pasted URL\)/);
+    assert.equal(readJson(credentialsPath(home)).login_method, 'browser-pasted');
+    const exchange = idp.log.find((e) => e.route === 'token' && e.grant_type === 'authorization_code'
+      && e.params?.redirect_uri === redirectUri);
+    assert.ok(exchange?.done);
+    await idp.waitForLog(() => false, 2500).catch(() => {});  // 2.5 polling intervals
+    assert.deepEqual(devicePolls(idp, prompt.userCode).filter((p) => p.t > exchange.done), [],
+      'no device polls after the pasted URL won');
+    assert.equal(await portIsClosed(Number(new URL(redirectUri).port)), true);
   });
 
   test('--browser: a pasted #id_token= must carry this login\'s nonce; then it wins', { timeout: TEST_TIMEOUT }, async () => {
