@@ -3,7 +3,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <fcntl.h>
@@ -23,12 +22,20 @@ struct line_reader::impl {
 };
 
 std::unique_ptr<line_reader> line_reader::open_stdin(asio::any_io_executor ex) {
+    return open(std::move(ex), STDIN_FILENO);
+}
+
+std::unique_ptr<line_reader> line_reader::open(asio::any_io_executor ex, int source) {
     struct stat st {};
-    if (::fstat(STDIN_FILENO, &st) != 0) return nullptr;
-    const bool usable = ::isatty(STDIN_FILENO) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+    if (::fstat(source, &st) != 0) return nullptr;
+    // A terminal only when we are its foreground job: a background read would stop the
+    // whole process with SIGTTIN (`latch login &`).
+    const bool tty = ::isatty(source) != 0;
+    if (tty && ::tcgetpgrp(source) != ::getpgrp()) return nullptr;
+    const bool usable = tty || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
     if (!usable) return nullptr;
-    const int flags = ::fcntl(STDIN_FILENO, F_GETFL);
-    const int fd = ::dup(STDIN_FILENO);
+    const int flags = ::fcntl(source, F_GETFL);
+    const int fd = ::dup(source);
     if (fd < 0 || flags < 0) {
         if (fd >= 0) ::close(fd);
         return nullptr;
@@ -56,9 +63,13 @@ asio::awaitable<std::string> line_reader::async_read_line(error_code& ec) {
             std::string line = s.buf.substr(0, nl);
             s.buf.erase(0, nl + 1);
             if (!line.empty() && line.back() == '\r') line.pop_back();
-            if (s.skipping) {  // the tail of an over-long line
+            if (s.skipping) {  // the tail of an over-long line, already reported
                 s.skipping = false;
                 continue;
+            }
+            if (line.size() > max_line) {
+                ec = client_errc::bad_input;
+                co_return std::string();
             }
             co_return line;
         }

@@ -18,8 +18,11 @@ class line_reader {
 public:
     // A reader on a dup of fd 0, or nullptr when stdin cannot deliver a pasted line that
     // way: closed, /dev/null or another device that is not a terminal, or a regular file
-    // (epoll cannot wait on one). Terminals, pipes and sockets qualify.
+    // (epoll cannot wait on one), or a terminal of which we are not the foreground job.
+    // Terminals, pipes and sockets qualify.
     static std::unique_ptr<line_reader> open_stdin(boost::asio::any_io_executor ex);
+    // The same for any descriptor (tests: a pipe). `source` stays open and ours is a dup.
+    static std::unique_ptr<line_reader> open(boost::asio::any_io_executor ex, int source);
 
     ~line_reader();  // closes the dup and restores fd 0's blocking mode
     line_reader(const line_reader&) = delete;
