@@ -58,10 +58,15 @@ asio::awaitable<result<provider_metadata>> app::async_discover(const client_conf
     co_return merge_endpoints(e, *m);
 }
 
-asio::awaitable<identity> app::async_identify(const provider_metadata& m, const token_set& t) {
+asio::awaitable<identity> app::async_identify(const provider_metadata& m, const token_set& t,
+                                              const json::object* id_claims) {
     identity who;
-    // TODO(id-token): read verified ID-token claims first once JOSE lands.
-    if (!m.userinfo_endpoint.empty() && (who.email.empty() || who.name.empty())) {
+    if (id_claims) fill_identity(who, *id_claims);  // verified by the caller
+    // Userinfo only fills gaps, and only with a real access token: after an ID-token-only
+    // login (--callback-url) the "access token" is the ID token itself.
+    const bool real_access_token = !t.id_token || t.id_token->reveal() != t.access_token.reveal();
+    if (!m.userinfo_endpoint.empty() && real_access_token &&
+        (who.email.empty() || who.name.empty())) {
         auto req = make_get(m.userinfo_endpoint);
         req.headers.emplace_back("Authorization", "Bearer " + t.access_token.reveal());
         error_code ec;

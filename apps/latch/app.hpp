@@ -9,6 +9,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/fwd.hpp>
 
 #include <functional>
 #include <map>
@@ -46,6 +47,7 @@ struct login_options {
     bool machine = false;             // --machine: silent login with a machine key (machine_login.cpp)
     std::string key_file;             // --key-file (else LATCH_MACHINE_KEY, else the local key)
     bool timeout_given = false;       // --timeout was passed (silent logins default to 120 s)
+    std::string callback_url;         // --callback-url URL, or "-": read it from stdin
 };
 
 struct status_options { bool json = false; };
@@ -67,16 +69,19 @@ public:
     // GET the discovery document (explicit endpoints override it).
     boost::asio::awaitable<result<provider_metadata>> async_discover(const client_config& c,
                                                                      diagnostics& diag);
-    // Who the tokens belong to: ID-token claims, else userinfo, else sub.
+    // Who the tokens belong to: the verified ID-token claims (`id_claims`, may be null)
+    // first, gaps filled from userinfo.
     boost::asio::awaitable<identity> async_identify(const provider_metadata& m,
-                                                    const token_set& t);
+                                                    const token_set& t,
+                                                    const boost::json::object* id_claims = nullptr);
 };
 
 // Browser (authorization code + PKCE) and hybrid logins; see login_browser.cpp.
 enum class login_mode { device, browser, hybrid };
 struct login_outcome {
     token_set tokens;
-    std::string method;  // "device" or "browser": which side won
+    std::string method;  // "device", "browser", "browser-pasted", "callback-url", ...: who won
+    std::optional<std::string> nonce{};  // the nonce the ID token must carry, if one was sent
 };
 login_mode choose_login_mode(const login_options& o, const provider_metadata& m);
 boost::asio::awaitable<result<login_outcome>> async_interactive_login(

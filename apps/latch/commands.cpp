@@ -43,6 +43,8 @@ std::string not_logged_in(const std::string& ctx) {
 std::string method_label(const std::string& m) {
     if (m == "device") return "device flow";
     if (m == "browser") return "browser (authorization code + PKCE)";
+    if (m == "browser-pasted") return "browser (authorization code + PKCE, pasted URL)";
+    if (m == "callback-url") return "ID token from a callback URL (no refresh)";
     if (m == "password") return "password grant";
     if (m == "client_credentials") return "client credentials";
     if (m == "token") return "imported token (no refresh)";
@@ -186,6 +188,7 @@ asio::awaitable<int> run_refresh(app& a) {
     auto source = make_source(a, l->context);
     auto t = co_await source->force_refresh(diag);
     if (!t) co_return report_source_error(t.error(), diag, l->context);
+    if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     std::fprintf(stderr, "Refreshed context '%s'; the access token now expires %s.\n",
                  l->context.c_str(),
                  t->expires_at ? format_time(*t->expires_at).c_str() : "at an unknown time");

@@ -1,8 +1,13 @@
 // `latch login`: resolve the client configuration, run a flow, store what it returns.
 #include "app.hpp"
 
+#include "login_paste.hpp"
+
 #include <latchkey/flows/device_flow.hpp>
 #include <latchkey/transport/drive.hpp>
+#include <latchkey/transport/id_token.hpp>
+
+#include <boost/json/object.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
@@ -59,6 +64,11 @@ asio::awaitable<int> run_login(app& a, login_options o) {
 
     auto meta = co_await a.async_discover(*client, diag);
     if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
+    if (!o.callback_url.empty()) {
+        auto got = co_await async_callback_url_login(a, *client, *meta, o, diag);
+        if (!got) { print_error(describe(got.error(), diag)); co_return got.error() == client_errc::bad_input ? 2 : 1; }
+        co_return co_await async_store_login(a, std::move(*cfg), ctx, *client, *meta, std::move(*got));
+    }
     if (o.password || o.client_credentials) {
         auto got = co_await async_grant_login(a, *client, *meta, o, diag);
         if (!got) {
@@ -107,9 +117,18 @@ asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::strin
     creds.login_method = outcome.method;
     creds.obtained_at = a.clock.now();
     creds.tokens = std::move(outcome.tokens);
+    // OIDC Core §3.1.3.7: every ID token is verified before anything is stored.
+    std::optional<boost::json::object> claims;
+    if (creds.tokens.id_token) {
+        auto v = co_await transport::async_verify_id_token(a.http, meta, client.client_id,
+                                                           creds.tokens.id_token->reveal(),
+                                                           outcome.nonce, a.clock.now(), diag);
+        if (!v) { print_error(describe(v.error(), diag) + "; nothing was stored"); co_return 1; }
+        claims = std::move(*v);
+    }
     if (creds.login_method == "client_credentials" || creds.login_method == "machine")
         creds.who.subject = client.client_id;  // no user
-    else creds.who = co_await a.async_identify(meta, creds.tokens);
+    else creds.who = co_await a.async_identify(meta, creds.tokens, claims ? &*claims : nullptr);
 
     // Remember the client so later commands need no flags.
     auto& remembered = cfg.contexts[ctx];
@@ -127,7 +146,9 @@ asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::strin
                  ctx.c_str(),
                  m == "browser" ? "browser" : m == "password" ? "password grant"
                  : m == "client_credentials" ? "client credentials"
-                 : m == "machine" ? "machine key" : "device flow");
+                 : m == "machine" ? "machine key"
+                 : m == "browser-pasted" ? "browser, pasted URL"
+                 : m == "callback-url" ? "ID token from a callback URL" : "device flow");
     co_return co_await async_gateway_after_login(a, std::move(remembered), std::move(creds));
 }
 
@@ -152,6 +173,7 @@ void register_login(CLI::App& cli, command_fn& selected) {
     auto* pw = login->add_flag("--password", lo->password, "Resource owner password grant: LATCH_USERNAME/LATCH_PASSWORD (bypasses MFA; for CI)");
     login->add_flag("--client-credentials", lo->client_credentials, "Client credentials grant, for services (secret from LATCH_CLIENT_SECRET or --client-secret-file)")->excludes(pw);
     login->add_option("--client-secret-file", lo->client_secret_file, "File holding the client secret (else env LATCH_CLIENT_SECRET)");
+    login->add_option("--callback-url", lo->callback_url, "Store the verified ID token of a callback URL with #id_token=... (`-`: read the URL from stdin)")->excludes(dev)->excludes(pw);
     register_import_options(*login, *lo);
     login->add_flag("--machine", lo->machine, "Silent login as a machine: client credentials signed with its key (private_key_jwt; see `latch machine`)")->excludes(pw)->excludes("--client-credentials");
     login->add_option("--key-file", lo->key_file, "Machine private key PEM, mode 0600 (else env LATCH_MACHINE_KEY, else the key `latch machine add` stored)");

@@ -1,6 +1,7 @@
 // Interactive logins: device flow, browser (authorization code + PKCE on a loopback
 // listener), and the hybrid that runs both at once on the one io_context.
 #include "app.hpp"
+#include "login_paste.hpp"
 
 #include <latchkey/flows/auth_code_flow.hpp>
 #include <latchkey/flows/device_flow.hpp>
@@ -38,7 +39,12 @@ bool wants_offline(const client_config& c) {
 // Ends a side: a failure that is not the user's decision (an expired device code, a
 // browser that never came back) leaves the other side running; access_denied, a
 // cancellation, or the second failure ends the login.
-struct hybrid_state { int failures = 0; bool hybrid = false; };
+struct hybrid_state {
+    int failures = 0;
+    bool hybrid = false;
+    std::string browser_method = "browser";  // or "browser-pasted", "callback-url"
+    std::string browser_nonce;               // the nonce the browser side sent
+};
 
 bool ends_everything(const error_code& ec) {
     return ec == oauth_errc::access_denied || ec == client_errc::cancelled;
@@ -96,12 +102,18 @@ asio::awaitable<result<token_set>> browser_side(app& a, const client_config& c,
     auto secrets = flows::make_auth_code_secrets();
     listener->set_expected_state(secrets.state);
     const auto url = flows::build_authorize_url(p, secrets);
+    // The browser may run elsewhere (SSH, a container): a pasted URL races the listener.
+    paste_or_listener port{a, *listener, transport::line_reader::open_stdin(a.io.get_executor()), m,
+                           {c.client_id, secrets.state, secrets.nonce}};
+    st.browser_nonce = secrets.nonce;
 
     // Pre-flight notice (seed 001): the exact redirect URI the IdP must allow-list.
     flows::show_user notice;
     notice.message = "Browser login: redirect URI " + p.redirect_uri + " (client " + c.client_id +
                      ") must be allowed at the identity provider.\n"
                      "Opening this URL in your browser (open it yourself if nothing happens):\n  " + url;
+    if (port.reads_stdin())
+        notice.message += "\nIf the browser runs on another machine, paste the URL it lands on here.";
     user.show(notice);
     if (!o.no_browser_open) {
         diagnostics bd;
@@ -113,9 +125,16 @@ asio::awaitable<result<token_set>> browser_side(app& a, const client_config& c,
 
     flows::auth_code_flow flow{std::move(p), std::move(secrets)};
     browser_user bu{user};
-    transport::ports ports{a.http, a.clock, bu, &*listener};
+    transport::ports ports{a.http, a.clock, bu, &port};
     auto r = co_await transport::async_drive(flow, ports, diag);
     listener->close();
+    if (const auto& t = port.id_token_login()) {  // a verified pasted #id_token= won
+        st.browser_method = "callback-url";
+        diag.clear();
+        r = *t;
+    } else if (port.pasted()) {
+        st.browser_method = "browser-pasted";
+    }
     co_return co_await settle(a, std::move(r), st, "browser", diag);
 }
 
@@ -151,7 +170,7 @@ asio::awaitable<result<login_outcome>> run_mode(app& a, const client_config& c,
     if (mode == login_mode::browser) {
         auto r = co_await browser_side(a, c, m, o, user, st, diag);
         if (!r) co_return r.error();
-        co_return login_outcome{std::move(*r), "browser"};
+        co_return login_outcome{std::move(*r), st.browser_method, st.browser_nonce};
     }
     // Hybrid: whichever side succeeds first wins; the other is cancelled at once (device
     // polling stops, the listener closes).
@@ -163,7 +182,8 @@ asio::awaitable<result<login_outcome>> run_mode(app& a, const client_config& c,
     auto tokens = device_won ? std::get<0>(std::move(r)) : std::get<1>(std::move(r));
     diag = device_won ? device_diag : browser_diag;
     if (!tokens) co_return tokens.error();
-    co_return login_outcome{std::move(*tokens), device_won ? "device" : "browser"};
+    if (device_won) co_return login_outcome{std::move(*tokens), "device", std::nullopt};
+    co_return login_outcome{std::move(*tokens), st.browser_method, st.browser_nonce};
 }
 
 }  // namespace

@@ -106,7 +106,9 @@ export function runLatch(args, { env = {}, home, stdin, timeoutMs = 60_000 } = {
   child.stdout.setEncoding('utf8').on('data', (d) => { handle.stdout += d; });
   child.stderr.setEncoding('utf8').on('data', (d) => { handle.stderr += d; });
   child.stdin.on('error', () => {});
-  if (stdin !== undefined) child.stdin.end(stdin);
+  // stdin: text to send (then EOF); 'open' keeps the pipe open for handle.child.stdin
+  // writes (a pasted URL); default: EOF at once.
+  if (stdin === 'open') { /* the test writes and ends it */ } else if (stdin !== undefined) child.stdin.end(stdin);
   else child.stdin.end();
 
   const timer = setTimeout(() => { handle.timedOut = true; child.kill('SIGKILL'); }, timeoutMs);

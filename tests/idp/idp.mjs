@@ -7,6 +7,7 @@
 //   const idp = await startIdp({ interval: 1 });
 //   ... idp.issuer, idp.log, idp.setOption('forceSlowDownOnPoll', 2), await idp.close();
 import './quiet.mjs';
+import { generateKeyPairSync } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -114,9 +115,35 @@ function ttlConfig(state) {
   return ttl;
 }
 
+// An RS256 signing key: the private JWK for oidc-provider's `jwks`, the KeyObject for
+// /_test/sign, and the public JWK.
+export function makeSigningKey(kid) {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const meta = { kid, alg: 'RS256', use: 'sig' };
+  return {
+    kid,
+    privateKey,
+    privateJwk: { ...privateKey.export({ format: 'jwk' }), ...meta },
+    publicJwk: { ...publicKey.export({ format: 'jwk' }), ...meta },
+  };
+}
+
+// RSA key generation takes a while: each key is made on first use.
+function lazyKeys(kids) {
+  const out = {};
+  for (const [name, kid] of Object.entries(kids)) {
+    let key;
+    Object.defineProperty(out, name, { enumerable: true, get: () => { key ??= makeSigningKey(kid); return key; } });
+  }
+  return out;
+}
+
 function providerConfig(state, opts) {
   const { features: extraFeatures, config: extraConfig } = opts;
   return {
+    // Our own key (not oidc-provider's development set), so /_test/sign can mint ID
+    // tokens the issuer's JWKS vouches for.
+    jwks: { keys: [state.keys.idp.privateJwk] },
     clients: [...(opts.replaceClients ? [] : defaultClients()), ...(opts.clients ?? [])],
     findAccount: state.findAccount,
     claims: {
@@ -166,6 +193,10 @@ export async function startIdp(opts = {}) {
     initialAccessToken: opts.initialAccessToken ?? INITIAL_ACCESS_TOKEN,
     events: new EventEmitter(),
     findAccount: async (ctx, sub) => accountFor(sub),
+    // idp: in the JWKS from the start; extra: published once opts.publishExtraKeyAfter
+    // JWKS fetches were answered without it (a key rotation); stranger: never published.
+    keys: lazyKeys({ idp: 'idp-key-1', extra: 'idp-key-2', stranger: 'idp-key-stranger' }),
+    jwksFetches: 0,
     setOption(key, value) {
       const v = coerce(value);
       if (key.startsWith('ttl.')) state.opts.ttl[key.slice(4)] = v;
@@ -206,6 +237,7 @@ export async function startIdp(opts = {}) {
     port,
     provider,
     log: state.log,
+    keys: state.keys,
     events: state.events,
     opts: state.opts,
     setOption: state.setOption,

@@ -5,7 +5,11 @@
 //     5 s) to a device_code poll that comes too early, or to the N-th poll of a code
 //     when the test asked for it (opts.forceSlowDownOnPoll = N).
 //  2. A request log of the OAuth endpoints, for assertions from the IdP's side.
-//  3. The /_test/* routes: the log, a token lookup without client auth, runtime options.
+//  3. The /_test/* routes: the log, a token lookup without client auth, runtime options,
+//     and /_test/sign (JWTs signed with the IdP's keys: ID tokens a test can tamper with).
+//  4. JWKS rotation on demand (opts.publishExtraKeyAfter = N: the N+1-th and later JWKS
+//     fetches also list the 'extra' key).
+import { sign as cryptoSign } from 'node:crypto';
 import { Readable } from 'node:stream';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -22,6 +26,7 @@ const ROUTES = new Map([
   ['/token/introspection', 'introspection'],
   ['/reg', 'registration'],
   ['/me', 'userinfo'],
+  ['/jwks', 'jwks'],
 ]);
 
 function routeOf(path) {
@@ -150,6 +155,18 @@ async function lookupToken(provider, value) {
   return { active: false };
 }
 
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+
+// A compact RS256 JWS of `claims` with one of the IdP's keys (state.keys[key]); `kid`
+// overrides the header's kid.
+export function signJwt(state, claims, { key = 'idp', kid } = {}) {
+  const k = state.keys[key];
+  if (!k) throw new Error(`no test key '${key}'`);
+  const header = { alg: 'RS256', typ: 'JWT', kid: kid ?? k.kid };
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+  return `${input}.${b64url(cryptoSign('sha256', Buffer.from(input), k.privateKey))}`;
+}
+
 async function testRoute(state, provider, ctx) {
   ctx.set('cache-control', 'no-store');
   if (ctx.method === 'GET' && ctx.path === '/_test/log') {
@@ -178,6 +195,11 @@ async function testRoute(state, provider, ctx) {
     }
     const { clients, ...shown } = state.opts;
     ctx.body = shown;
+    return;
+  }
+  if (ctx.method === 'POST' && ctx.path === '/_test/sign') {
+    const params = await readParams(ctx);
+    ctx.body = { token: signJwt(state, params.claims ?? {}, params) };
     return;
   }
   ctx.status = 404;
@@ -243,6 +265,14 @@ export function testMiddleware(state, provider) {
         state.devices.set(ctx.body.device_code, { interval, last: undefined, polls: 0 });
         const { device_code, user_code, expires_in, verification_uri } = ctx.body;
         entry.response = { device_code, user_code, interval, expires_in, verification_uri };
+      }
+      if (route === 'jwks' && ctx.status === 200 && Array.isArray(ctx.body?.keys)) {
+        state.jwksFetches += 1;
+        const after = state.opts.publishExtraKeyAfter;
+        if (typeof after === 'number' && state.jwksFetches > after) {
+          ctx.body = { keys: [...ctx.body.keys, state.keys.extra.publicJwk] };
+        }
+        entry.kids = ctx.body.keys.map((k) => k.kid);
       }
       if (route === 'token' && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
         entry.issued = ['access_token', 'refresh_token', 'id_token'].filter((k) => ctx.body[k]);

@@ -6,6 +6,7 @@
 #include <latchkey/flows/refresh_flow.hpp>
 #include <latchkey/transport/async_lock.hpp>
 #include <latchkey/transport/drive.hpp>
+#include <latchkey/transport/id_token.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -41,9 +42,9 @@ public:
     void show(const flows::show_user&) override {}
 };
 
-// Token endpoints discovered in this process, per issuer.
+// Provider metadata discovered in this process, per issuer.
 std::mutex discovered_mutex;
-std::map<std::string, std::string> discovered_endpoints;
+std::map<std::string, provider_metadata> discovered_metadata;
 
 }  // namespace
 
@@ -100,12 +101,17 @@ struct token_source_state {
 namespace {
 using state = detail::token_source_state;
 
-asio::awaitable<result<std::string>> async_token_endpoint(state& s, std::string issuer,
+// The issuer's metadata; with options.token_endpoint set, only that (no ID token check).
+asio::awaitable<result<provider_metadata>> async_metadata(state& s, std::string issuer,
                                                           diagnostics& diag) {
-    if (!s.opts.token_endpoint.empty()) co_return s.opts.token_endpoint;
+    if (!s.opts.token_endpoint.empty()) {
+        provider_metadata m;
+        m.token_endpoint = s.opts.token_endpoint;
+        co_return m;
+    }
     {
         std::lock_guard lk(discovered_mutex);
-        if (auto it = discovered_endpoints.find(issuer); it != discovered_endpoints.end())
+        if (auto it = discovered_metadata.find(issuer); it != discovered_metadata.end())
             co_return it->second;
     }
     if (issuer.empty()) {
@@ -125,8 +131,32 @@ asio::awaitable<result<std::string>> async_token_endpoint(state& s, std::string 
     auto meta = parse_provider_metadata(resp, issuer, diag);
     if (!meta) co_return meta.error();
     std::lock_guard lk(discovered_mutex);
-    discovered_endpoints[issuer] = meta->token_endpoint;
-    co_return meta->token_endpoint;
+    discovered_metadata[issuer] = *meta;
+    co_return *meta;
+}
+
+// OIDC Core §12.2: a new ID token from a refresh is verified like the first (no nonce),
+// and must name the same subject. A bad one is dropped (the previous ID token is kept),
+// never the refreshed access and refresh tokens: the old refresh token may already be
+// rotated away. Returns a warning, or "" when it verified (or nothing was to verify).
+asio::awaitable<std::string> async_check_refreshed_id_token(state& s, const provider_metadata& m,
+                                                            const stored_credentials& current,
+                                                            token_set& fresh) {
+    if (m.jwks_uri.empty() || !fresh.id_token || fresh.id_token == current.tokens.id_token)
+        co_return std::string();
+    diagnostics vd;
+    auto claims = co_await async_verify_id_token(s.http, m, current.client_id,
+                                                 fresh.id_token->reveal(), std::nullopt,
+                                                 s.clock.now(), vd);
+    std::string problem;
+    if (!claims) problem = vd.client_message;
+    else if (const auto* sub = claims->if_contains("sub");
+             !current.who.subject.empty() && (!sub || !sub->is_string() ||
+                                              sub->get_string() != current.who.subject))
+        problem = "ID token rejected: its subject differs from the logged-in one";
+    if (problem.empty()) co_return std::string();
+    fresh.id_token = current.tokens.id_token;
+    co_return "refresh: " + problem + "; kept the previous ID token";
 }
 
 // invalid_grant: the session is over. Mark the stored credentials expired (kept, so
@@ -153,8 +183,8 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
                                                        : std::nullopt;
     const std::string issuer = s.cache ? s.cache->issuer : std::string{};
     // Discovery first: a GET must not lengthen the time others wait for the lock.
-    auto endpoint = co_await async_token_endpoint(s, issuer, diag);
-    if (!endpoint) co_return endpoint.error();
+    auto meta = co_await async_metadata(s, issuer, diag);
+    if (!meta) co_return meta.error();
 
     auto lock = co_await async_acquire_lock(s.clock, s.store.lock_path(s.context),
                                             s.opts.lock_wait, diag);
@@ -177,7 +207,7 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
     }
 
     flows::refresh_params params;
-    params.token_endpoint = *endpoint;
+    params.token_endpoint = meta->token_endpoint;
     params.client_id = current.client_id;
     params.current = current.tokens;
     params.scope = s.opts.scope;
@@ -192,6 +222,8 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
         co_return refreshed.error();
     }
 
+    const std::string warning = co_await async_check_refreshed_id_token(s, *meta, current,
+                                                                        *refreshed);
     stored_credentials updated = current;
     updated.tokens = std::move(*refreshed);
     updated.expired = false;
@@ -203,6 +235,7 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
         co_return ec;
     }
     diag.clear();
+    diag.client_message = warning;  // a warning on success, like a fallback (see header)
     co_return updated.tokens;
 }  // the lock is released here, after the save
 

@@ -51,9 +51,13 @@
 //
 // Refresh failures with a still-usable token: with use_valid_token_on_failure (default
 // true) token()/tokens() return the old access token if it is still valid (outside the
-// skew), and put the refresh failure in diag.client_message as a warning — the only case
-// where diag is non-empty on success. invalid_grant is never papered over this way.
-// force_refresh() never falls back.
+// skew), and put the refresh failure in diag.client_message as a warning. invalid_grant is
+// never papered over this way. force_refresh() never falls back.
+// A new ID token in a refresh response is verified (transport/id_token.hpp, no nonce, same
+// `sub`, OIDC Core §12.2) when the issuer was discovered; a bad one is dropped — the
+// previous ID token is kept, the refreshed access/refresh tokens are stored — with a
+// warning in diag.client_message. These are the only cases where diag is non-empty on
+// success.
 //
 // Threading and lifetimes: not thread-safe. Call it from one thread, or one strand, and pass
 // that strand as `ex` (the shared refresh runs there). `http` and `clock` must outlive the
