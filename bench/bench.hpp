@@ -21,6 +21,9 @@ struct poll_options {
     double seconds = 20.0;
     int max_connections = 64;    // the shared per-origin pool bound
     double spread = 5.0;         // flow starts spread over this many seconds (the poll interval)
+    // The server's K: it answers authorization_pending to the first K polls of a code, then
+    // a token. Only bounds the steady phase (every flow still waiting); -1: unknown.
+    int pending_polls = -1;
 };
 
 // CPU and memory of this process (getrusage RUSAGE_SELF).

@@ -3,6 +3,7 @@
 //
 //   latch-bench refresh --url URL [--requests R] [--connections C] [--duration-max S]
 //   latch-bench poll --base URL [--flows F] [--seconds S] [--spread S] [--max-connections N]
+//                    [--pending-polls K]
 //   latch-bench write-creds --home DIR --issuer URL   (a valid cached token for `latch token`)
 //
 // Each scenario prints one JSON line on stdout.
@@ -23,7 +24,7 @@ void usage(std::FILE* to = stderr) {
     std::fputs("usage: latch-bench refresh --url URL [--requests R] [--connections C] "
                "[--duration-max S]\n"
                "       latch-bench poll --base URL [--flows F] [--seconds S] [--spread S]\n"
-               "                        [--max-connections N]\n"
+               "                        [--max-connections N] [--pending-polls K]\n"
                "       latch-bench write-creds --home DIR --issuer URL\n",
                to);
 }
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
         if (auto* v = arg(argc, argv, "--seconds")) o.seconds = std::atof(v);
         if (auto* v = arg(argc, argv, "--max-connections")) o.max_connections = std::atoi(v);
         if (auto* v = arg(argc, argv, "--spread")) o.spread = std::atof(v);
+        if (auto* v = arg(argc, argv, "--pending-polls")) o.pending_polls = std::atoi(v);
         if (o.flows < 1 || o.seconds < 1 || o.max_connections < 1 || !(o.spread > 0)) {
             usage();
             return 2;

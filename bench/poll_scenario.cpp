@@ -1,10 +1,12 @@
 // Scenario `poll`: F concurrent device flows (RFC 8628) on one thread, each polling the
-// canned endpoint at its interval until the flow's own timeout ends it (client_errc::timeout,
-// or expired_token if the server's code lifetime is shorter), all sharing one http_client
-// (one keep-alive pool per origin; at most --max-connections requests in flight: the
-// http_client bounds only its idle pool, so the harness keeps the bound). Flow starts are staggered over one poll interval
-// (--spread) so the load is steady. Lateness = time the poll was handed to the http client
-// minus the deadline the flow asked to wait for.
+// canned endpoint at its interval, all sharing one http_client (one keep-alive pool per
+// origin; at most --max-connections requests in flight: the http_client bounds only its
+// idle pool, so the harness keeps the bound). The server answers authorization_pending to
+// the first K polls of each device code and then a token (bench/poll_counter.js), so a flow
+// ends with a token after K + 1 polls; the flow's own timeout (--seconds) ends any flow
+// still waiting. Flow starts are staggered over one poll interval (--spread) so the load is
+// steady. Lateness = time the poll was handed to the http client minus the deadline the
+// flow asked to wait for.
 #include "bench.hpp"
 
 #include <latchkey/flows/device_flow.hpp>
@@ -39,7 +41,7 @@ struct poll_state {
     transport::real_clock* clock;
     null_user user;
     std::uint64_t polls = 0;
-    int finished = 0, planned = 0, other = 0;
+    int finished = 0, token = 0, timed_out = 0, errors = 0;
     std::string first_error;
     std::vector<double> lateness_ms;
     // The per-origin bound: at most `limit` requests in flight (so at most `limit`
@@ -109,21 +111,25 @@ asio::awaitable<void> one_flow(poll_state* st, const flows::device_params* param
     diagnostics diag;
     auto r = co_await transport::async_drive(flow, transport::ports{tp, tp, st->user}, diag);
     ++st->finished;
-    if (!r && (r.error() == oauth_errc::expired_token || r.error() == client_errc::timeout))
-        ++st->planned;
-    else if (++st->other == 1) st->first_error = (r ? std::string("got a token") : r.error().message() + ": " + diag.to_string());
+    if (r)
+        ++st->token;  // as planned: the server's K pending answers, then the token
+    else if (r.error() == client_errc::timeout || r.error() == oauth_errc::expired_token)
+        ++st->timed_out;
+    else if (++st->errors == 1)
+        st->first_error = r.error().message() + ": " + diag.to_string();
 }
 
-// CPU per poll is taken over the steady phase only: from when every flow has its device
-// code (the start spread plus a second) to the end, so the F device authorization
-// requests of the start-up do not count as polls.
+// CPU per poll is taken over the steady phase only, while all F flows are waiting: from
+// when every flow has its device code (the start spread plus a second) until the first
+// flows get their token (K + 1 intervals after the first start), so neither the F device
+// authorization requests of the start-up nor the token responses count as polls.
 struct steady_mark {
     double cpu_s = -1;
     std::uint64_t polls = 0;
 };
 
-asio::awaitable<void> mark_steady(asio::io_context* io, poll_state* st, steady_mark* m,
-                                  std::chrono::microseconds after) {
+asio::awaitable<void> mark_at(asio::io_context* io, poll_state* st, steady_mark* m,
+                              std::chrono::microseconds after) {
     asio::steady_timer t(*io);
     t.expires_after(after);
     auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -179,17 +185,29 @@ int run_poll(const poll_options& o) {
         asio::co_spawn(io, one_flow(&st, &base, offset), asio::detached);
     }
     asio::co_spawn(io, sample_rss(&io, &st, &peak, o.flows), asio::detached);
-    steady_mark mark;
-    asio::co_spawn(io, mark_steady(&io, &st, &mark, std::chrono::microseconds(spread_us + 1'000'000)),
-                   asio::detached);
+    steady_mark mark, mark_end;
+    const auto steady_from = std::chrono::microseconds(spread_us + 1'000'000);
+    const auto steady_to = std::chrono::microseconds(spread_us * (o.pending_polls + 1));
+    asio::co_spawn(io, mark_at(&io, &st, &mark, steady_from), asio::detached);
+    if (o.pending_polls >= 0 && steady_to > steady_from)
+        asio::co_spawn(io, mark_at(&io, &st, &mark_end, steady_to), asio::detached);
     io.run_for(std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(o.seconds + 30)));  // hard bound
     const auto wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto u1 = current_usage();
     const double cpu = u1.cpu_s - u0.cpu_s;
-    const double steady_cpu = mark.cpu_s < 0 ? cpu : u1.cpu_s - mark.cpu_s;
-    const double steady_polls = static_cast<double>(st.polls - mark.polls);
-    const double polls = static_cast<double>(st.polls);
+    // The steady window: [steady_from, steady_to) when both marks were taken; up to the end
+    // when the run ended before steady_to (or K is unknown); the whole run if it ended even
+    // before steady_from.
+    const bool from_taken = mark.cpu_s >= 0, to_taken = mark_end.cpu_s >= 0;
+    const double cpu_from = from_taken ? mark.cpu_s : u0.cpu_s;
+    const double cpu_to = to_taken ? mark_end.cpu_s : u1.cpu_s;
+    const auto polls_from = from_taken ? mark.polls : 0;
+    const auto polls_to = to_taken ? mark_end.polls : st.polls;
+    const double steady_s = (to_taken ? std::chrono::duration<double>(steady_to).count() : wall) -
+                            (from_taken ? std::chrono::duration<double>(steady_from).count() : 0.0);
+    const double steady_cpu = cpu_to - cpu_from;
+    const double steady_polls = static_cast<double>(polls_to - polls_from);
     const auto n_late = st.lateness_ms.size();
     const double p50 = percentile(st.lateness_ms, 50), p99 = percentile(st.lateness_ms, 99);
     const double mx = n_late ? st.lateness_ms.back() : 0.0;
@@ -197,15 +215,16 @@ int run_poll(const poll_options& o) {
         "{\"scenario\":\"poll\",\"client\":\"latch\",\"flows\":%d,\"seconds\":%.2f,\"polls\":%llu,"
         "\"polls_per_s\":%.1f,\"cpu_s\":%.3f,\"cpu_us_per_poll\":%.2f,\"rss_base_kib\":%ld,"
         "\"rss_peak_kib\":%ld,\"rss_bytes_per_flow\":%.0f,\"late_p50_ms\":%.3f,"
-        "\"late_p99_ms\":%.3f,\"late_max_ms\":%.3f,\"ended_as_planned\":%d,\"other_end\":%d,"
-        "\"connections_opened\":%zu}\n",
-        o.flows, wall, static_cast<unsigned long long>(st.polls), polls / wall, cpu,
+        "\"late_p99_ms\":%.3f,\"late_max_ms\":%.3f,\"steady_s\":%.2f,\"pending_polls\":%d,"
+        "\"ended_token\":%d,\"ended_timeout\":%d,\"ended_error\":%d,\"connections_opened\":%zu}\n",
+        o.flows, wall, static_cast<unsigned long long>(st.polls),
+        steady_s > 0 ? steady_polls / steady_s : 0.0, cpu,
         steady_polls > 0 ? steady_cpu / steady_polls * 1e6 : 0.0, rss0, peak,
-        static_cast<double>(peak - rss0) * 1024.0 / o.flows, p50, p99, mx, st.planned, st.other,
-        http.connections_opened());
-    if (st.other) std::fprintf(stderr, "latch-bench: %d flows ended otherwise; first: %s\n",
-                               st.other, st.first_error.c_str());
-    return st.finished == o.flows && st.other == 0 ? 0 : 1;
+        static_cast<double>(peak - rss0) * 1024.0 / o.flows, p50, p99, mx, steady_s, o.pending_polls,
+        st.token, st.timed_out, st.errors, http.connections_opened());
+    if (st.errors) std::fprintf(stderr, "latch-bench: %d flows ended with an error; first: %s\n",
+                                st.errors, st.first_error.c_str());
+    return st.finished == o.flows && st.errors == 0 ? 0 : 1;
 }
 
 }  // namespace latchkey::bench

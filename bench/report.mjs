@@ -23,7 +23,7 @@ const ref = rows.filter((r) => r.scenario === 'refresh');
 const conns = [...new Set(ref.map((r) => r.connections))].sort((a, b) => a - b);
 const clients = ['latch', 'wrk', 'openid-client'];
 const reps = Math.max(0, ...rows.map((r) => r.rep ?? 0));
-out.push(`refresh: R requests over C keep-alive connections, one thread (medians of ${reps} runs)`, '');
+if (ref.length) out.push(`refresh: R requests over C keep-alive connections, one thread (medians of ${reps} runs)`, '');
 const body = [];
 const verdict = {};
 for (const c of conns) {
@@ -46,23 +46,33 @@ for (const c of conns) {
                  cpuOidc: ratio('openid-client', 'cpu_us_per_req'),
                  rpsOidc: ratio('openid-client', 'req_per_s') };
 }
-table(['C', 'client', 'req/s', 'CPU µs/req', 'CPU s/1000 req', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'failed'], body);
-table(['C', 'CPU/req latch÷wrk', 'req/s latch÷wrk', 'CPU/req latch÷openid-client', 'req/s latch÷openid-client'],
-      conns.map((c) => [`${c}`, f(verdict[c].cpuWrk, 2), f(verdict[c].rpsWrk, 2),
-                        f(verdict[c].cpuOidc, 3), f(verdict[c].rpsOidc, 1)]));
+if (ref.length) {
+  table(['C', 'client', 'req/s', 'CPU µs/req', 'CPU s/1000 req', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'failed'], body);
+  table(['C', 'CPU/req latch÷wrk', 'req/s latch÷wrk', 'CPU/req latch÷openid-client', 'req/s latch÷openid-client'],
+        conns.map((c) => [`${c}`, f(verdict[c].cpuWrk, 2), f(verdict[c].rpsWrk, 2),
+                          f(verdict[c].cpuOidc, 3), f(verdict[c].rpsOidc, 1)]));
+}
 
 // ---- poll
 const poll = rows.filter((r) => r.scenario === 'poll');
 const fl = [...new Set(poll.map((r) => r.flows))].sort((a, b) => a - b);
-out.push('poll: F concurrent device flows on one thread, one pool per origin (medians)', '');
-table(['F', 'polls/s', 'CPU µs/poll', 'RSS bytes/flow', 'late p50 ms', 'late p99 ms', 'late max ms', 'conns opened', 'ended as planned'],
-      fl.map((F) => {
-        const rs = poll.filter((r) => r.flows === F);
-        const m = (k) => median(rs.map((r) => r[k]));
-        return [`${F}`, f(m('polls_per_s'), 0), f(m('cpu_us_per_poll'), 1), f(m('rss_bytes_per_flow'), 0),
-                f(m('late_p50_ms'), 2), f(m('late_p99_ms'), 2), f(m('late_max_ms'), 1),
-                f(m('connections_opened'), 0), rs.map((r) => `${r.ended_as_planned}/${F}`).join(' ')];
-      }));
+if (poll.length) {
+  const pk = poll.find((r) => r.pending_polls >= 0)?.pending_polls;
+  out.push('poll: F concurrent device flows on one thread, one pool per origin (medians); ' +
+           (pk === undefined ? 'ended as planned = token' :
+            `token after ${pk} authorization_pending polls; ended as planned = with the token`), '');
+  // A flow ends with the token (as planned), at its own timeout, or with an error.
+  const ended = (r, F) => `${r.ended_token}/${F}` +
+    (r.ended_timeout ? ` (${r.ended_timeout} timeout)` : '') + (r.ended_error ? ` (${r.ended_error} error)` : '');
+  table(['F', 'polls/s', 'CPU µs/poll', 'RSS bytes/flow', 'late p50 ms', 'late p99 ms', 'late max ms', 'conns opened', 'ended as planned'],
+        fl.map((F) => {
+          const rs = poll.filter((r) => r.flows === F);
+          const m = (k) => median(rs.map((r) => r[k]));
+          return [`${F}`, f(m('polls_per_s'), 0), f(m('cpu_us_per_poll'), 1), f(m('rss_bytes_per_flow'), 0),
+                  f(m('late_p50_ms'), 2), f(m('late_p99_ms'), 2), f(m('late_max_ms'), 1),
+                  f(m('connections_opened'), 0), rs.map((r) => ended(r, F)).join(' ')];
+        }));
+}
 
 // ---- token-cli
 const cli = rows.filter((r) => r.scenario === 'token-cli');
@@ -81,7 +91,7 @@ const p100 = poll.filter((r) => r.flows === Math.max(...fl));
 const pm = (k) => median(p100.map((r) => r[k]));
 const yes = (b) => (b ? 'met' : 'MISSED');
 out.push('targets (issue 9):');
-out.push(`P1 CPU/req at C=64 ≤ 1.5× wrk: ${f(v64.cpuWrk, 2)}× — ${yes(v64.cpuWrk <= 1.5)}; ` +
+if (ref.length) out.push(`P1 CPU/req at C=64 ≤ 1.5× wrk: ${f(v64.cpuWrk, 2)}× — ${yes(v64.cpuWrk <= 1.5)}; ` +
          `req/s ≥ 20× openid-client: ${f(v64.rpsOidc, 1)}× — ${yes(v64.rpsOidc >= 20)}`);
 if (p100.length)
   out.push(`P2 F=${Math.max(...fl)}: RSS/flow ${f(pm('rss_bytes_per_flow'), 0)} B ≤ 2048 — ${yes(pm('rss_bytes_per_flow') <= 2048)}; ` +

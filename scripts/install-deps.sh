@@ -2,7 +2,7 @@
 # Installs everything latchkey needs on Debian 12 (run as root): the toolchain and
 # libraries from Debian, and the test IdP / browser driver from npm (pinned by
 # package-lock.json). Safe to run again. With LATCH_BENCH_DEPS=1 (or --bench) also the
-# benchmark's tools: nginx, wrk, hyperfine.
+# benchmark's tools: nginx with its njs module, wrk, hyperfine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +11,10 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libssl-dev catch2 libcli11-dev libfmt-dev libqrencode-dev
       chromium openssl)
 # The benchmark's tools (bench/run.sh), only when asked for: CI does not run the bench.
-# Any nginx flavour will do; nginx-light (the smallest) only when none is installed.
+# Any nginx flavour will do; nginx-light (the smallest) only when none is installed. The
+# njs module (libnginx-mod-http-js) counts the polls per device code (bench/poll_counter.js).
 if [ "${LATCH_BENCH_DEPS:-0}" = 1 ] || [ "${1:-}" = --bench ]; then
-  pkgs+=(wrk hyperfine time jq curl)
+  pkgs+=(wrk hyperfine time jq curl libnginx-mod-http-js)
   command -v nginx >/dev/null || pkgs+=(nginx-light)
 fi
 # Node 20 + npm: the machine's own when present (it may not come from Debian, and
