@@ -42,6 +42,23 @@ std::string app::context_name(const config_file& cfg) const {
     return "default";
 }
 
+current_context load_current_context(app& a, diagnostics& diag) {
+    current_context cur;
+    auto cfg = a.store.load_config(diag);
+    if (!cfg) {
+        print_error(describe(cfg.error(), diag));
+        cur.exit_code = 1;
+        return cur;
+    }
+    cur.cfg = std::move(*cfg);
+    cur.name = a.context_name(cur.cfg);
+    if (!valid_context_name(cur.name)) {
+        print_error("invalid context name '" + cur.name + "'");
+        cur.exit_code = 2;
+    }
+    return cur;
+}
+
 asio::awaitable<result<provider_metadata>> app::async_discover(const client_config& c,
                                                                diagnostics& diag) {
     const auto& e = c.endpoints;

@@ -76,6 +76,16 @@ public:
                                                     const boost::json::object* id_claims = nullptr);
 };
 
+// The config and the context this invocation acts on (app::context_name), for a command
+// that acts on one. On failure the error is printed and `exit_code` is what the command
+// returns: 1 when the config cannot be read, 2 for an invalid context name.
+struct current_context {
+    config_file cfg;
+    std::string name;
+    int exit_code = 0;
+};
+current_context load_current_context(app& a, diagnostics& diag);
+
 // Browser (authorization code + PKCE) and hybrid logins; see login_browser.cpp.
 enum class login_mode { device, browser, hybrid };
 struct login_outcome {

@@ -219,10 +219,9 @@ asio::awaitable<std::string> async_revoke_stored(app& a, const stored_credential
 
 asio::awaitable<int> run_logout(app& a) {
     diagnostics diag;
-    auto cfg = a.store.load_config(diag);
-    if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
-    const auto ctx = a.context_name(*cfg);
-    if (!valid_context_name(ctx)) { print_error("invalid context name '" + ctx + "'"); co_return 2; }
+    auto cur = load_current_context(a, diag);
+    if (cur.exit_code) co_return cur.exit_code;
+    const auto& ctx = cur.name;
     auto creds = a.store.load(ctx, diag);
     std::string revoked;
     if (creds && *creds && !(*creds)->expired) revoked = co_await async_revoke_stored(a, **creds);

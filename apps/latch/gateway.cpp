@@ -161,12 +161,12 @@ asio::awaitable<int> run_token_gateway(app& a) {
         co_return 0;
     }
     diagnostics diag;
-    auto cfg = a.store.load_config(diag);
-    if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
-    const auto ctx = a.context_name(*cfg);
-    if (!valid_context_name(ctx)) { print_error("invalid context name '" + ctx + "'"); co_return 2; }
-    auto known = cfg->contexts.find(ctx);
-    const auto g = gateway_config_of(known == cfg->contexts.end() ? context_config{} : known->second);
+    auto cur = load_current_context(a, diag);
+    if (cur.exit_code) co_return cur.exit_code;
+    const auto& ctx = cur.name;
+    const auto& cfg = cur.cfg;
+    auto known = cfg.contexts.find(ctx);
+    const auto g = gateway_config_of(known == cfg.contexts.end() ? context_config{} : known->second);
     if (g.url.empty()) {
         print_error("context '" + ctx + "' has no gateway; add one with `latch context add " + ctx +
                     " --issuer URL --client-id ID --gateway URL`");

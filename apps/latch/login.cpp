@@ -49,25 +49,22 @@ result<client_config> resolve_client(const login_options& o, const context_confi
 
 asio::awaitable<int> run_login(app& a, login_options o) {
     diagnostics diag;
-    auto cfg = a.store.load_config(diag);
-    if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
-    const std::string ctx = a.context_name(*cfg);
-    if (!valid_context_name(ctx)) {
-        print_error("invalid context name '" + ctx + "'");
-        co_return 2;
-    }
-    if (o.with_token) co_return co_await run_login_import(a, std::move(*cfg), ctx, std::move(o));
-    auto it = cfg->contexts.find(ctx);
-    auto client = resolve_client(o, it == cfg->contexts.end() ? nullptr : &it->second, diag);
+    auto cur = load_current_context(a, diag);
+    if (cur.exit_code) co_return cur.exit_code;
+    const std::string ctx = cur.name;
+    auto& cfg = cur.cfg;
+    if (o.with_token) co_return co_await run_login_import(a, std::move(cfg), ctx, std::move(o));
+    auto it = cfg.contexts.find(ctx);
+    auto client = resolve_client(o, it == cfg.contexts.end() ? nullptr : &it->second, diag);
     if (!client) { print_error(describe(client.error(), diag)); co_return 2; }
-    if (o.machine) co_return co_await run_machine_login(a, std::move(*cfg), ctx, *client, o);
+    if (o.machine) co_return co_await run_machine_login(a, std::move(cfg), ctx, *client, o);
 
     auto meta = co_await a.async_discover(*client, diag);
     if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
     if (!o.callback_url.empty()) {
         auto got = co_await async_callback_url_login(a, *client, *meta, o, diag);
         if (!got) { print_error(describe(got.error(), diag)); co_return got.error() == client_errc::bad_input ? 2 : 1; }
-        co_return co_await async_store_login(a, std::move(*cfg), ctx, *client, *meta, std::move(*got));
+        co_return co_await async_store_login(a, std::move(cfg), ctx, *client, *meta, std::move(*got));
     }
     if (o.password || o.client_credentials) {
         auto got = co_await async_grant_login(a, *client, *meta, o, diag);
@@ -76,7 +73,7 @@ asio::awaitable<int> run_login(app& a, login_options o) {
             else print_error(describe(got.error(), diag));
             co_return got.error() == client_errc::cancelled ? 130 : 1;
         }
-        co_return co_await async_store_login(a, std::move(*cfg), ctx, *client, *meta, std::move(*got));
+        co_return co_await async_store_login(a, std::move(cfg), ctx, *client, *meta, std::move(*got));
     }
     const auto mode = choose_login_mode(o, *meta);
     if (mode != login_mode::browser && meta->device_authorization_endpoint.empty()) {
@@ -103,7 +100,7 @@ asio::awaitable<int> run_login(app& a, login_options o) {
         co_return ec == client_errc::cancelled ? 130 : 1;
     }
 
-    co_return co_await async_store_login(a, std::move(*cfg), ctx, *client, *meta, std::move(*tokens));
+    co_return co_await async_store_login(a, std::move(cfg), ctx, *client, *meta, std::move(*tokens));
 }
 
 asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::string& ctx,

@@ -16,7 +16,6 @@
 #include <fstream>
 #include <sstream>
 
-#include <termios.h>
 #include <unistd.h>
 
 namespace latchkey::cli {
@@ -67,23 +66,15 @@ flows::client_auth make_auth(const client_config& c, std::optional<secret> s) {
 // Prompts on the terminal and awaits one line from stdin (a TTY) without blocking the
 // io_context; with echo off for the password. Empty optional on EOF or cancellation.
 asio::awaitable<std::optional<std::string>> async_prompt(app& a, const char* prompt, bool echo) {
-    termios saved{};
-    const bool quiet = !echo && ::tcgetattr(STDIN_FILENO, &saved) == 0;
-    if (quiet) {
-        termios t = saved;
-        t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        ::tcsetattr(STDIN_FILENO, TCSANOW, &t);  // before the prompt: typing may follow at once
-    }
+    std::optional<echo_off> quiet;
+    if (!echo) quiet.emplace();  // before the prompt: typing may follow at once
     std::fputs(prompt, stderr);
     std::fflush(stderr);
     asio::posix::stream_descriptor in(a.io, ::dup(STDIN_FILENO));
     std::string buf;
     auto [ec, n] = co_await asio::async_read_until(in, asio::dynamic_buffer(buf), '\n',
                                                    asio::as_tuple(asio::use_awaitable));
-    if (quiet) {
-        ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-        std::fputc('\n', stderr);  // the user's Enter was not echoed
-    }
+    quiet.reset();
     if (ec) co_return std::nullopt;
     std::string line = buf.substr(0, n - 1);
     if (!line.empty() && line.back() == '\r') line.pop_back();

@@ -24,7 +24,6 @@
 #include <variant>
 
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 namespace latchkey::cli {
@@ -39,28 +38,6 @@ std::string env_or(const char* name, const std::string& fallback) {
     return v && *v ? std::string(v) : fallback;
 }
 
-// Echo off on the terminal for as long as it lives (the token is a secret).
-class echo_off {
-public:
-    echo_off() : on_(::tcgetattr(STDIN_FILENO, &saved_) == 0) {
-        if (!on_) return;
-        termios t = saved_;
-        t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        ::tcsetattr(STDIN_FILENO, TCSANOW, &t);
-    }
-    ~echo_off() {
-        if (!on_) return;
-        ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
-        std::fputc('\n', stderr);  // the user's Enter was not echoed
-    }
-    echo_off(const echo_off&) = delete;
-    echo_off& operator=(const echo_off&) = delete;
-
-private:
-    termios saved_{};
-    bool on_;
-};
-
 // A terminal: one line, prompted, echo off. A pipe or socket: everything up to EOF, awaited
 // (the writer may be slow). A regular file or /dev/null: read at once (local and bounded).
 asio::awaitable<result<std::string>> async_read_stdin(app& a, diagnostics& diag) {
@@ -73,7 +50,7 @@ asio::awaitable<result<std::string>> async_read_stdin(app& a, diagnostics& diag)
         while ((n = ::read(STDIN_FILENO, chunk, sizeof chunk)) > 0 && buf.size() <= max_token_size)
             buf.append(chunk, static_cast<std::size_t>(n));
     } else {
-        std::optional<echo_off> quiet;
+        std::optional<echo_off> quiet;  // the token is a secret
         if (tty) {
             quiet.emplace();
             std::fputs("Paste the token (input hidden), then press Enter: ", stderr);

@@ -6,6 +6,7 @@
 #include <qrencode.h>
 
 #include <cstdlib>
+#include <termios.h>
 #include <unistd.h>
 
 namespace latchkey::cli {
@@ -18,6 +19,21 @@ terminal_options detect_terminal(bool no_qr) {
     o.color = o.interactive && !(nc && *nc);
     o.qr = o.interactive && !no_qr;
     return o;
+}
+
+echo_off::echo_off() {
+    auto saved = std::make_unique<termios>();
+    if (::tcgetattr(STDIN_FILENO, saved.get()) != 0) return;
+    termios t = *saved;
+    t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &t);
+    saved_ = std::move(saved);
+}
+
+echo_off::~echo_off() {
+    if (!saved_) return;
+    ::tcsetattr(STDIN_FILENO, TCSANOW, saved_.get());
+    std::fputc('\n', stderr);  // the user's Enter was not echoed
 }
 
 std::string format_mmss(std::chrono::seconds s) {

@@ -7,7 +7,10 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdio>
+#include <memory>
 #include <string>
+
+struct termios;
 
 namespace latchkey::cli {
 
@@ -32,6 +35,20 @@ private:
     terminal_options opts_;
     std::optional<time_point> expires_at_;
     bool countdown_line_ = false;
+};
+
+// Echo off on the terminal (stdin) for as long as it lives, while a secret is typed or
+// pasted; on the way out the terminal is restored and the line the user's Enter did not
+// echo is ended. Does nothing when stdin is not a terminal.
+class echo_off {
+public:
+    echo_off();
+    ~echo_off();
+    echo_off(const echo_off&) = delete;
+    echo_off& operator=(const echo_off&) = delete;
+
+private:
+    std::unique_ptr<termios> saved_;  // null: echo was not turned off
 };
 
 // Renders `text` as a QR code with Unicode half blocks; empty on failure.

@@ -52,10 +52,9 @@ flows::grant_params exchange_params(const stored_credentials& c, const secret& s
 
 asio::awaitable<int> run_token_exchange(app& a, token_options o) {
     diagnostics diag;
-    auto cfg = a.store.load_config(diag);
-    if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
-    const auto ctx = a.context_name(*cfg);
-    if (!valid_context_name(ctx)) { print_error("invalid context name '" + ctx + "'"); co_return 2; }
+    auto cur = load_current_context(a, diag);
+    if (cur.exit_code) co_return cur.exit_code;
+    const auto& ctx = cur.name;
     auto creds = a.store.load(ctx, diag);
     if (!creds) { print_error(describe(creds.error(), diag)); co_return 1; }
     if (!*creds) { print_error("not logged in (context '" + ctx + "'); run `latch login`"); co_return 77; }

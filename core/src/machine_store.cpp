@@ -4,6 +4,8 @@
 #include <latchkey/core/registration.hpp>
 #include <latchkey/core/store.hpp>
 
+#include "json_util.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -20,6 +22,7 @@
 namespace latchkey {
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using detail::json_str;
 
 namespace {
 
@@ -29,12 +32,6 @@ struct fd_guard {
     int fd = -1;
     ~fd_guard() { if (fd >= 0) ::close(fd); }
 };
-
-std::string str(const json::object& o, std::string_view key) {
-    auto it = o.find(key);
-    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                    : std::string{};
-}
 
 error_code io_error(diagnostics& diag, const std::string& what, const fs::path& p, int err) {
     diag.client_message = what + " " + p.string() + ": " + std::strerror(err);
@@ -102,19 +99,19 @@ result<machine_record> machine_from_json(std::string_view text, diagnostics& dia
         return client_errc::store_corrupt;
     }
     machine_record m;
-    m.machine_id = str(o, "machine_id");
+    m.machine_id = json_str(o, "machine_id");
     if (m.machine_id.empty()) {
         diag.client_message = "machine file has no machine_id";
         return client_errc::store_corrupt;
     }
-    m.name = str(o, "name");
-    m.issuer = str(o, "issuer");
-    m.key_type = str(o, "key_type");
-    m.kid = str(o, "kid");
-    if (auto t = parse_time(str(o, "created_at"))) m.created_at = *t;
-    if (auto t = parse_time(str(o, "key_created_at"))) m.key_created_at = *t;
-    m.registration_client_uri = str(o, "registration_client_uri");
-    m.registration_access_token = secret{str(o, "registration_access_token")};
+    m.name = json_str(o, "name");
+    m.issuer = json_str(o, "issuer");
+    m.key_type = json_str(o, "key_type");
+    m.kid = json_str(o, "kid");
+    if (auto t = parse_time(json_str(o, "created_at"))) m.created_at = *t;
+    if (auto t = parse_time(json_str(o, "key_created_at"))) m.key_created_at = *t;
+    m.registration_client_uri = json_str(o, "registration_client_uri");
+    m.registration_access_token = secret{json_str(o, "registration_access_token")};
     return m;
 }
 

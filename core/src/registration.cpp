@@ -3,6 +3,8 @@
 
 #include <latchkey/core/jwk.hpp>
 
+#include "json_util.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -16,6 +18,7 @@
 
 namespace latchkey {
 namespace json = boost::json;
+using detail::json_str;
 
 namespace {
 
@@ -34,12 +37,6 @@ http_request with_json_body(http_request r, std::string body) {
     return r;
 }
 
-std::string str(const json::object& o, std::string_view key) {
-    auto it = o.find(key);
-    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                    : std::string{};
-}
-
 std::vector<std::string> strings(const json::object& o, std::string_view key) {
     std::vector<std::string> out;
     auto it = o.find(key);
@@ -56,7 +53,7 @@ std::vector<std::string> kids_of(const json::object& o) {
     auto keys = it->value().as_object().find("keys");
     if (keys == it->value().as_object().end() || !keys->value().is_array()) return out;
     for (const auto& k : keys->value().as_array())
-        if (k.is_object()) out.push_back(str(k.as_object(), "kid"));
+        if (k.is_object()) out.push_back(json_str(k.as_object(), "kid"));
     return out;
 }
 
@@ -141,20 +138,20 @@ result<client_registration> parse_registration_response(const http_response& res
     }
     const auto& o = v.as_object();
     client_registration r;
-    r.client_id = str(o, "client_id");
+    r.client_id = json_str(o, "client_id");
     if (r.client_id.empty()) {
         diag.client_message = "the registration response has no client_id";
         return client_errc::missing_field;
     }
-    r.client_name = str(o, "client_name");
-    r.token_endpoint_auth_method = str(o, "token_endpoint_auth_method");
+    r.client_name = json_str(o, "client_name");
+    r.token_endpoint_auth_method = json_str(o, "token_endpoint_auth_method");
     r.grant_types = strings(o, "grant_types");
     r.kids = kids_of(o);
-    r.registration_access_token = secret{str(o, "registration_access_token")};
-    r.registration_client_uri = str(o, "registration_client_uri");
+    r.registration_access_token = secret{json_str(o, "registration_access_token")};
+    r.registration_client_uri = json_str(o, "registration_client_uri");
     if (auto it = o.find("client_id_issued_at"); it != o.end() && it->value().is_int64())
         r.client_id_issued_at = sys_clock::from_time_t(static_cast<std::time_t>(it->value().as_int64()));
-    r.issued_client_secret = !str(o, "client_secret").empty();
+    r.issued_client_secret = !json_str(o, "client_secret").empty();
     return r;
 }
 

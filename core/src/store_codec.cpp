@@ -1,12 +1,15 @@
 // JSON codecs for the credential store (schema documented in README.md).
 #include <latchkey/core/store.hpp>
 
+#include "json_util.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 namespace latchkey {
 namespace json = boost::json;
+using detail::json_str;
 
 std::string identity::display() const {
     if (!name.empty()) return name;
@@ -20,11 +23,6 @@ namespace {
 const json::object* child(const json::object& o, std::string_view key) {
     auto it = o.find(key);
     return it != o.end() && it->value().is_object() ? &it->value().as_object() : nullptr;
-}
-std::string str(const json::object& o, std::string_view key) {
-    auto it = o.find(key);
-    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                    : std::string{};
 }
 void put_if(json::object& o, std::string_view key, const std::string& v) {
     if (!v.empty()) o[key] = v;
@@ -93,29 +91,29 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
     if (!parsed) return parsed.error();
     const json::object& o = *parsed;
     stored_credentials c;
-    c.context = str(o, "context");
-    c.issuer = str(o, "issuer");
-    c.client_id = str(o, "client_id");
-    c.login_method = str(o, "login_method");
-    c.expired = str(o, "status") == "expired";
-    if (auto t = parse_time(str(o, "obtained_at"))) c.obtained_at = *t;
+    c.context = json_str(o, "context");
+    c.issuer = json_str(o, "issuer");
+    c.client_id = json_str(o, "client_id");
+    c.login_method = json_str(o, "login_method");
+    c.expired = json_str(o, "status") == "expired";
+    if (auto t = parse_time(json_str(o, "obtained_at"))) c.obtained_at = *t;
     if (const auto* who = child(o, "identity")) {
-        c.who.subject = str(*who, "sub");
-        c.who.email = str(*who, "email");
-        c.who.name = str(*who, "name");
-        c.who.username = str(*who, "preferred_username");
+        c.who.subject = json_str(*who, "sub");
+        c.who.email = json_str(*who, "email");
+        c.who.name = json_str(*who, "name");
+        c.who.username = json_str(*who, "preferred_username");
     }
     const auto* t = child(o, "tokens");
-    if (!t || str(*t, "access_token").empty()) {
+    if (!t || json_str(*t, "access_token").empty()) {
         diag.client_message = "credentials file has no tokens.access_token";
         return client_errc::store_corrupt;
     }
-    c.tokens.access_token = secret{str(*t, "access_token")};
-    if (auto r = str(*t, "refresh_token"); !r.empty()) c.tokens.refresh_token = secret{r};
-    if (auto i = str(*t, "id_token"); !i.empty()) c.tokens.id_token = secret{i};
-    if (auto tt = str(*t, "token_type"); !tt.empty()) c.tokens.token_type = tt;
-    c.tokens.scope = str(*t, "scope");
-    if (auto e = str(*t, "expires_at"); !e.empty()) {
+    c.tokens.access_token = secret{json_str(*t, "access_token")};
+    if (auto r = json_str(*t, "refresh_token"); !r.empty()) c.tokens.refresh_token = secret{r};
+    if (auto i = json_str(*t, "id_token"); !i.empty()) c.tokens.id_token = secret{i};
+    if (auto tt = json_str(*t, "token_type"); !tt.empty()) c.tokens.token_type = tt;
+    c.tokens.scope = json_str(*t, "scope");
+    if (auto e = json_str(*t, "expires_at"); !e.empty()) {
         c.tokens.expires_at = parse_time(e);
         if (!c.tokens.expires_at) {
             diag.client_message = "credentials file has an unreadable tokens.expires_at";
@@ -123,13 +121,13 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
         }
     }
     // Optional (added within schema version 1): readers that predate it ignore it.
-    if (const auto* g = child(o, "gateway"); g && !str(*g, "session_token").empty()) {
+    if (const auto* g = child(o, "gateway"); g && !json_str(*g, "session_token").empty()) {
         gateway_session s;
-        s.url = str(*g, "url");
-        s.token = secret{str(*g, "session_token")};
+        s.url = json_str(*g, "url");
+        s.token = secret{json_str(*g, "session_token")};
         // An unreadable expiry counts as expired: the session is exchanged again.
-        if (auto e = str(*g, "expires_at"); !e.empty()) s.expires_at = parse_time(e).value_or(time_point{});
-        if (auto t = parse_time(str(*g, "obtained_at"))) s.obtained_at = *t;
+        if (auto e = json_str(*g, "expires_at"); !e.empty()) s.expires_at = parse_time(e).value_or(time_point{});
+        if (auto t = parse_time(json_str(*g, "obtained_at"))) s.obtained_at = *t;
         c.gateway = std::move(s);
     }
     return c;
@@ -159,7 +157,7 @@ result<config_file> config_from_json(std::string_view text, diagnostics& diag) {
     if (!parsed) return parsed.error();
     const json::object& o = *parsed;
     config_file c;
-    if (auto cur = str(o, "current_context"); !cur.empty()) c.current_context = cur;
+    if (auto cur = json_str(o, "current_context"); !cur.empty()) c.current_context = cur;
     if (const auto* ctxs = child(o, "contexts")) {
         for (const auto& [name, v] : *ctxs) {
             if (!v.is_object()) {
@@ -168,8 +166,8 @@ result<config_file> config_from_json(std::string_view text, diagnostics& diag) {
             }
             const auto& x = v.as_object();
             context_config ctx;
-            ctx.issuer = str(x, "issuer");
-            ctx.client_id = str(x, "client_id");
+            ctx.issuer = json_str(x, "issuer");
+            ctx.client_id = json_str(x, "client_id");
             if (auto it = x.find("scopes"); it != x.end() && it->value().is_array())
                 for (const auto& s : it->value().as_array())
                     if (s.is_string()) ctx.scopes.emplace_back(s.as_string());

@@ -2,6 +2,8 @@
 
 #include <latchkey/core/jwt.hpp>
 
+#include "json_util.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -10,6 +12,7 @@
 
 namespace latchkey {
 namespace json = boost::json;
+using detail::json_str;
 
 std::string trim_token(std::string_view s) {
     auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
@@ -44,16 +47,11 @@ result<identity> identity_from_json(std::string_view body, diagnostics& diag) {
         return client_errc::bad_json;
     }
     const auto& o = v.as_object();
-    auto str = [&](std::string_view k) {
-        auto it = o.find(k);
-        return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                        : std::string{};
-    };
     identity who;
-    who.subject = str("sub");
-    who.email = str("email");
-    who.name = str("name");
-    who.username = str("preferred_username");
+    who.subject = json_str(o, "sub");
+    who.email = json_str(o, "email");
+    who.name = json_str(o, "name");
+    who.username = json_str(o, "preferred_username");
     if (who.subject.empty() && who.email.empty() && who.name.empty() && who.username.empty()) {
         diag.client_message = "the identity lookup's answer names no sub, email, name or "
                               "preferred_username";

@@ -15,18 +15,6 @@ namespace {
 
 const std::string jwks_uri = "https://idp.example/jwks";
 
-std::string jwks_text(std::vector<std::pair<EVP_PKEY*, std::string>> keys) {
-    json::array arr;
-    for (auto& [k, kid] : keys) {
-        auto j = public_jwk(k, kid);
-        REQUIRE(j);
-        arr.push_back(std::move(*j));
-    }
-    json::object doc;
-    doc["keys"] = std::move(arr);
-    return json::serialize(doc);
-}
-
 struct rig {
     asio::io_context io;
     latchkey::test::fake_http http{io.get_executor()};

@@ -4,47 +4,19 @@
 // Needs LATCH_BIN.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  SKIP_WITHOUT_LATCH, approveDevice, browserLogin, cleanupTempDirs, closeBrowser, devicePolls,
-  devicePrompt, freshLatchHome, killAllLatch, makeTempDir, readJson, runLatch, startIdp,
+  SKIP_WITHOUT_LATCH, approveDevice, browserLogin, browserScript, cleanupTempDirs, closeBrowser,
+  devicePolls, devicePrompt, freshLatchHome, handedUrl, killAllLatch, portIsClosed, readJson, runLatch,
+  startIdp,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 120_000;
 const credentialsPath = (home) => join(home, 'credentials', 'default.json');
 const b64url = (buf) => buf.toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-
-// A BROWSER script that writes the URL it was given to a file.
-function browserScript() {
-  const dir = makeTempDir('latch-browser-');
-  const out = join(dir, 'url.txt');
-  const script = join(dir, 'browser.sh');
-  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" > "${out}.tmp" && mv "${out}.tmp" "${out}"\n`);
-  chmodSync(script, 0o755);
-  return { script, out };
-}
-
-// Polls (bounded) for the URL the script received.
-async function handedUrl(out, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (existsSync(out)) return readFileSync(out, 'utf8').trim();
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the BROWSER script was not run within ${ms} ms`);
-}
-
-function portIsClosed(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(false); });
-    s.once('error', () => resolve(true));
-  });
-}
 
 const baseArgs = (idp) => ['login', '--issuer', idp.issuer, '--client-id', 'latch-cli', '--no-qr', '--timeout', '120'];
 

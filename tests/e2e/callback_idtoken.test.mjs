@@ -4,45 +4,19 @@
 // Against the test IdP, whose /_test/sign mints tokens with its own signing keys.
 // Needs LATCH_BIN.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  SKIP_WITHOUT_LATCH, approveDevice, browser, cleanupTempDirs, closeBrowser, devicePolls, devicePrompt,
-  fileMode, freshLatchHome, killAllLatch, latch, makeTempDir, readJson, runLatch, startIdp,
+  SKIP_WITHOUT_LATCH, approveDevice, browser, browserScript, cleanupTempDirs, closeBrowser, devicePolls,
+  devicePrompt, fileMode, freshLatchHome, handedUrl, killAllLatch, latch, portIsClosed, readJson, runLatch,
+  startIdp,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 120_000;
 const credentialsPath = (home) => join(home, 'credentials', 'default.json');
 const epoch = () => Math.floor(Date.now() / 1000);
-
-function browserScript() {
-  const dir = makeTempDir('latch-browser-');
-  const out = join(dir, 'url.txt');
-  const script = join(dir, 'browser.sh');
-  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" > "${out}.tmp" && mv "${out}.tmp" "${out}"\n`);
-  chmodSync(script, 0o755);
-  return { script, out };
-}
-
-async function handedUrl(out, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (existsSync(out)) return readFileSync(out, 'utf8').trim();
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the BROWSER script was not run within ${ms} ms`);
-}
-
-function portIsClosed(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(false); });
-    s.once('error', () => resolve(true));
-  });
-}
 
 const loopbackOnly = (url) => {
   try { return ['127.0.0.1', 'localhost'].includes(new URL(url).hostname); } catch { return false; }

@@ -3,7 +3,8 @@
 // no downloaded browser) going through oidc-provider's own device and login pages.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -143,6 +144,35 @@ export async function devicePrompt(handle, timeoutMs = 15_000) {
   const [, completeUrl] = await handle.waitForStderr(/\(or open (\S+)\)/, timeoutMs);
   const [, url] = await handle.waitForStderr(/open this URL in a browser:\s*(\S+)/, timeoutMs);
   return { userCode, url, completeUrl };
+}
+
+// A BROWSER script that writes the URL it was given to a file.
+export function browserScript() {
+  const dir = makeTempDir('latch-browser-');
+  const out = join(dir, 'url.txt');
+  const script = join(dir, 'browser.sh');
+  writeFileSync(script, `#!/bin/sh\nprintf '%s\\n' "$1" > "${out}.tmp" && mv "${out}.tmp" "${out}"\n`);
+  chmodSync(script, 0o755);
+  return { script, out };
+}
+
+// Polls (bounded) for the URL the script received.
+export async function handedUrl(out, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (existsSync(out)) return readFileSync(out, 'utf8').trim();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the BROWSER script was not run within ${ms} ms`);
+}
+
+// True when nothing listens on 127.0.0.1:port (e.g. latch's loopback listener has closed).
+export function portIsClosed(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('error', () => resolve(true));
+  });
 }
 
 // ---- the browser ---------------------------------------------------------------------

@@ -1,4 +1,6 @@
 // Errors, diagnostics, secrets, token responses, discovery documents.
+#include "test_support.hpp"
+
 #include <latchkey/core/error.hpp>
 #include <latchkey/core/provider.hpp>
 #include <latchkey/core/secret.hpp>
@@ -9,15 +11,9 @@
 #include <sstream>
 
 using namespace latchkey;
+using unit_test::json_reply;
 
 namespace {
-http_response json_reply(int status, std::string body) {
-    http_response r;
-    r.status = status;
-    r.content_type = "application/json";
-    r.body = std::move(body);
-    return r;
-}
 const time_point t0 = sys_clock::from_time_t(1'790'000'000);
 }  // namespace
 

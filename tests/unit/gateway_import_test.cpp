@@ -1,6 +1,8 @@
 // Gateway session exchange (request/reply JSON, expiry forms) and token import helpers
 // (trim, expiry from --expires-in / JWT exp / 30 days, identity claims), and the optional
 // `gateway` member of the credentials file.
+#include "test_support.hpp"
+
 #include <latchkey/core/base64url.hpp>
 #include <latchkey/core/gateway.hpp>
 #include <latchkey/core/token_import.hpp>
@@ -10,19 +12,12 @@
 #include <catch2/catch.hpp>
 
 using namespace latchkey;
+using unit_test::json_reply;
 namespace json = boost::json;
 
 namespace {
 
 const time_point now = time_point{seconds{1'800'000'000}};
-
-http_response reply(int status, std::string body) {
-    http_response r;
-    r.status = status;
-    r.content_type = "application/json";
-    r.body = std::move(body);
-    return r;
-}
 
 std::string jwt_with(std::string payload) {
     return base64url_encode(R"({"alg":"RS256","typ":"JWT"})") + "." + base64url_encode(payload) + ".c2ln";
@@ -63,7 +58,7 @@ TEST_CASE("gateway reply: session token and each form of expiry", "[unit][gatewa
     g.url = "https://gw";
     diagnostics d;
     SECTION("RFC 3339 expires_at") {
-        auto s = parse_gateway_response(g, reply(200, R"({"session_token":"abc","expires_at":"2027-01-15T08:00:00.250+01:00"})"), now, d);
+        auto s = parse_gateway_response(g, json_reply(200, R"({"session_token":"abc","expires_at":"2027-01-15T08:00:00.250+01:00"})"), now, d);
         REQUIRE(s.has_value());
         CHECK(s->token.reveal() == "abc");
         CHECK(s->url == "https://gw");
@@ -72,27 +67,27 @@ TEST_CASE("gateway reply: session token and each form of expiry", "[unit][gatewa
         CHECK(format_time(*s->expires_at) == "2027-01-15T07:00:00Z");
     }
     SECTION("Unix time") {
-        auto s = parse_gateway_response(g, reply(200, R"({"session_token":"abc","expires_at":1900000000})"), now, d);
+        auto s = parse_gateway_response(g, json_reply(200, R"({"session_token":"abc","expires_at":1900000000})"), now, d);
         REQUIRE(s.has_value());
         CHECK(*s->expires_at == time_point{seconds{1'900'000'000}});
     }
     SECTION("a small number is a lifetime; expires_in when expires_at is absent") {
-        auto s = parse_gateway_response(g, reply(200, R"({"session_token":"abc","expires_at":90})"), now, d);
+        auto s = parse_gateway_response(g, json_reply(200, R"({"session_token":"abc","expires_at":90})"), now, d);
         REQUIRE(s.has_value());
         CHECK(*s->expires_at == now + seconds{90});
-        auto t = parse_gateway_response(g, reply(201, R"({"session_token":"abc","expires_in":3600})"), now, d);
+        auto t = parse_gateway_response(g, json_reply(201, R"({"session_token":"abc","expires_in":3600})"), now, d);
         REQUIRE(t.has_value());
         CHECK(*t->expires_at == now + seconds{3600});
     }
     SECTION("no expiry at all") {
-        auto s = parse_gateway_response(g, reply(200, R"({"session_token":"abc"})"), now, d);
+        auto s = parse_gateway_response(g, json_reply(200, R"({"session_token":"abc"})"), now, d);
         REQUIRE(s.has_value());
         CHECK_FALSE(s->expires_at);
     }
     SECTION("nested members") {
         g.token_field = "data.session.token";
         g.expiry_field = "data.session.exp";
-        auto s = parse_gateway_response(g, reply(200, R"({"data":{"session":{"token":"n","exp":60}}})"), now, d);
+        auto s = parse_gateway_response(g, json_reply(200, R"({"data":{"session":{"token":"n","exp":60}}})"), now, d);
         REQUIRE(s.has_value());
         CHECK(s->token.reveal() == "n");
         CHECK(*s->expires_at == now + seconds{60});
@@ -102,27 +97,27 @@ TEST_CASE("gateway reply: session token and each form of expiry", "[unit][gatewa
 TEST_CASE("gateway reply errors", "[unit][gateway]") {
     gateway_config g;
     diagnostics d;
-    auto e401 = parse_gateway_response(g, reply(401, R"({"error":"Invalid credentials"})"), now, d);
+    auto e401 = parse_gateway_response(g, json_reply(401, R"({"error":"Invalid credentials"})"), now, d);
     REQUIRE_FALSE(e401.has_value());
     CHECK(e401.error() == client_errc::session_expired);
     CHECK(needs_login(e401.error()));
     CHECK(d.server_message.find("Invalid credentials") != std::string::npos);
 
-    auto e500 = parse_gateway_response(g, reply(502, "bad gateway"), now, d);
+    auto e500 = parse_gateway_response(g, json_reply(502, "bad gateway"), now, d);
     REQUIRE_FALSE(e500.has_value());
     CHECK(e500.error() == client_errc::bad_http_status);
     CHECK(d.client_message.find("HTTP 502") != std::string::npos);
 
-    auto html = parse_gateway_response(g, reply(200, "<html>"), now, d);
+    auto html = parse_gateway_response(g, json_reply(200, "<html>"), now, d);
     REQUIRE_FALSE(html.has_value());
     CHECK(html.error() == client_errc::bad_json);
 
-    auto missing = parse_gateway_response(g, reply(200, R"({"token":"x"})"), now, d);
+    auto missing = parse_gateway_response(g, json_reply(200, R"({"token":"x"})"), now, d);
     REQUIRE_FALSE(missing.has_value());
     CHECK(missing.error() == client_errc::missing_field);
     CHECK(d.client_message.find("\"session_token\"") != std::string::npos);
 
-    auto bad_exp = parse_gateway_response(g, reply(200, R"({"session_token":"x","expires_at":"tomorrow"})"), now, d);
+    auto bad_exp = parse_gateway_response(g, json_reply(200, R"({"session_token":"x","expires_at":"tomorrow"})"), now, d);
     REQUIRE_FALSE(bad_exp.has_value());
     CHECK(bad_exp.error() == client_errc::bad_input);
 }

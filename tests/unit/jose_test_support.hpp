@@ -47,8 +47,8 @@ inline EVP_PKEY* shared_key(key_type t) {
     return cache.back().second.get();
 }
 
-// A JWKS as a provider would publish it: our public_jwk exports, parsed back.
-inline jwk_set jwks_of(std::vector<std::pair<EVP_PKEY*, std::string>> keys) {
+// A JWKS document as a provider would publish it: our public_jwk exports.
+inline std::string jwks_text(const std::vector<std::pair<EVP_PKEY*, std::string>>& keys) {
     json::array arr;
     for (auto& [k, kid] : keys) {
         auto j = public_jwk(k, kid);
@@ -57,8 +57,13 @@ inline jwk_set jwks_of(std::vector<std::pair<EVP_PKEY*, std::string>> keys) {
     }
     json::object doc;
     doc["keys"] = std::move(arr);
+    return json::serialize(doc);
+}
+
+// The same, parsed back.
+inline jwk_set jwks_of(std::vector<std::pair<EVP_PKEY*, std::string>> keys) {
     diagnostics diag;
-    auto set = parse_jwks(json::serialize(doc), diag);
+    auto set = parse_jwks(jwks_text(keys), diag);
     REQUIRE(set);
     REQUIRE(set->keys.size() == keys.size());
     return std::move(*set);

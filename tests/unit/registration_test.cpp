@@ -1,6 +1,7 @@
 // Dynamic Client Registration (RFC 7591/7592) requests and replies, the machine store and
 // key files, and the Date-header clock skew check.
 #include "jose_test_support.hpp"
+#include "test_support.hpp"
 
 #include <latchkey/core/machine_store.hpp>
 #include <latchkey/core/registration.hpp>
@@ -12,17 +13,10 @@
 #include <unistd.h>
 
 using namespace jose_test;
+using unit_test::json_reply;
 namespace fs = std::filesystem;
 
 namespace {
-
-http_response json_reply(int status, std::string body) {
-    http_response r;
-    r.status = status;
-    r.content_type = "application/json";
-    r.body = std::move(body);
-    return r;
-}
 
 std::string header_of(const http_request& r, std::string_view name) {
     for (const auto& [k, v] : r.headers)
