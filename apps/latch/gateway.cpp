@@ -10,6 +10,8 @@
 // --gateway` tries the exchange again.
 #include "app.hpp"
 
+#include <cmath>
+
 #include <latchkey/core/gateway.hpp>
 #include <latchkey/core/jwt.hpp>
 #include <latchkey/core/token_import.hpp>
@@ -58,7 +60,9 @@ std::optional<time_point> jwt_expiry(const secret& t) {
     if (!claims) return std::nullopt;
     auto it = claims->find("exp");
     if (it == claims->end() || !it->value().is_number()) return std::nullopt;
-    return time_point{seconds{static_cast<long long>(it->value().to_number<double>())}};
+    const double exp = it->value().to_number<double>();
+    if (!std::isfinite(exp) || exp <= 0) return std::nullopt;
+    return from_unix_seconds(exp);
 }
 
 asio::awaitable<result<gateway_session>> async_exchange(app& a, gateway_config g, secret subject,

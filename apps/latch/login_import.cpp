@@ -24,6 +24,7 @@
 #include <variant>
 
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace latchkey::cli {
@@ -56,6 +57,12 @@ asio::awaitable<result<std::string>> async_read_stdin(app& a, diagnostics& diag)
             std::fputs("Paste the token (input hidden), then press Enter: ", stderr);
             std::fflush(stderr);
         }
+        // Asio sets O_NONBLOCK on the open file description, which the shell shares with
+        // us: put the original flags back however this ends.
+        struct restore_flags {
+            int flags = ::fcntl(STDIN_FILENO, F_GETFL);
+            ~restore_flags() { if (flags != -1) ::fcntl(STDIN_FILENO, F_SETFL, flags); }
+        } restore;
         asio::posix::stream_descriptor in(a.io, ::dup(STDIN_FILENO));
         auto dyn = asio::dynamic_buffer(buf, max_token_size + 1);
         error_code ec;

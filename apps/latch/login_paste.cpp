@@ -29,8 +29,7 @@ token_set id_token_only(const std::string& id_token) {
         if (const auto* exp = c->if_contains("exp"); exp && exp->is_number()) {
             error_code ec;
             double d = exp->to_number<double>(ec);
-            if (!ec && std::isfinite(d) && d > 0 && d < 3e11)
-                t.expires_at = time_point{std::chrono::seconds{static_cast<std::int64_t>(d)}};
+            if (!ec && std::isfinite(d) && d > 0) t.expires_at = from_unix_seconds(d);
         }
     }
     return t;

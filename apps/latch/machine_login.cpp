@@ -238,7 +238,10 @@ asio::awaitable<int> run_token_machine(app& a, stored_credentials creds) {
     auto got = co_await async_timed_machine_grant(a, c, *key, default_timeout, diag);
     if (!got) {
         print_error(again + "could not be re-obtained: " + describe(got.error(), diag));
-        co_return got.error() == client_errc::cancelled ? 130 : 77;
+        // 77 only when the IdP refused the machine (a new `latch login --machine` or a new
+        // key is needed); an IdP that is down or slow is an ordinary error (1).
+        if (got.error() == oauth_errc::invalid_client) co_return 77;
+        co_return exit_code_for(got.error());
     }
     creds.tokens = std::move(got->tokens);
     creds.obtained_at = a.clock.now();

@@ -144,6 +144,15 @@ asio::awaitable<int> machine_rotate(app& a, machine_options o) {
         diag.client_message = "the identity provider answered the update without the new key";
         reg = client_errc::missing_field;
     }
+    if (!reg && ec) {
+        // The request may have reached the IdP and the answer been lost: either key may be
+        // the registered one now, so both are kept.
+        print_error("rotating the key of machine " + m->machine_id + " failed without an answer from the "
+                    "identity provider (" + describe(ec, diag) + "); it may or may not have accepted the new key, "
+                    "so both were kept: old " + key_path.string() + ", new " + pending.string() +
+                    ". Check with `latch machine list --remote`, then run `latch machine rotate` again");
+        co_return 1;
+    }
     if (!reg) {
         ::unlink(pending.c_str());
         print_error("the key of machine " + m->machine_id + " was not rotated: " + describe(reg.error(), diag) +

@@ -45,9 +45,8 @@ std::optional<double> number_of(const json::value& v) {
 std::optional<time_point> expiry_of(const json::value& v, time_point now) {
     if (v.is_string()) return parse_rfc3339(v.as_string());
     auto n = number_of(v);
-    if (!n || !std::isfinite(*n) || *n < 0 || *n > 1e11) return std::nullopt;
-    const auto s = seconds{static_cast<long long>(*n)};
-    return *n >= 1e9 ? time_point{s} : now + s;
+    if (!n || !std::isfinite(*n) || *n < 0) return std::nullopt;
+    return *n >= 1e9 ? from_unix_seconds(*n) : now + seconds{static_cast<long long>(*n)};
 }
 
 }  // namespace

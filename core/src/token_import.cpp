@@ -32,8 +32,8 @@ import_expiry imported_token_expiry(std::string_view token, std::optional<second
             if (v.is_int64()) exp = static_cast<double>(v.as_int64());
             else if (v.is_uint64()) exp = static_cast<double>(v.as_uint64());
             else if (v.is_double() && std::isfinite(v.as_double())) exp = v.as_double();
-            if (exp && *exp > 0 && *exp < 1e11)  // RFC 7519 §4.1.4: NumericDate
-                return {time_point{seconds{static_cast<long long>(*exp)}}, expiry_source::jwt_exp};
+            if (exp && *exp > 0)  // RFC 7519 §4.1.4: NumericDate
+                return {from_unix_seconds(*exp), expiry_source::jwt_exp};
         }
     }
     return {now + default_import_lifetime, expiry_source::default_lifetime};

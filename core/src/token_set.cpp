@@ -91,6 +91,12 @@ result<token_set> parse_token_response(const http_response& resp, time_point now
     return t;
 }
 
+time_point from_unix_seconds(double s) {
+    constexpr double max_s = 9e9;
+    if (!(s > 0)) return time_point{};
+    return time_point{std::chrono::seconds{static_cast<long long>(s < max_s ? s : max_s)}};
+}
+
 std::string format_time(time_point t) {
     std::time_t tt = sys_clock::to_time_t(t);
     std::tm tm{};

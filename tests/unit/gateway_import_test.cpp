@@ -202,3 +202,13 @@ TEST_CASE("credentials file: the optional gateway session round-trips", "[unit][
         CHECK(back->gateway->expires_at == time_point{});
     }
 }
+
+TEST_CASE("far-future expiries (the 'never' 9999999999) do not overflow", "[unit][import][gateway]") {
+    // time_point counts nanoseconds and overflows after 2262; such values are clamped.
+    auto never = imported_token_expiry(jwt_with(R"({"exp":9999999999})"), std::nullopt, now);
+    CHECK(never.from == expiry_source::jwt_exp);
+    CHECK(never.at > now + std::chrono::hours{24 * 365 * 200});
+    CHECK(from_unix_seconds(1e300) == from_unix_seconds(9e9));
+    CHECK(from_unix_seconds(-5) == time_point{});
+    CHECK(from_unix_seconds(1'900'000'000) == time_point{seconds{1'900'000'000}});
+}

@@ -42,6 +42,10 @@ error_code parse_oauth_error(const http_response& resp, diagnostics& diag);
 
 // ISO 8601 UTC with seconds, e.g. 2026-11-23T05:10:23Z, and back.
 std::string format_time(time_point t);
+// A JWT NumericDate / Unix time in seconds as a time_point. time_point counts nanoseconds,
+// so it overflows after 2262: larger values (e.g. the "never" 9999999999) are clamped to
+// 9e9 s (year 2255), which every expiry check treats as far in the future.
+time_point from_unix_seconds(double s);
 std::optional<time_point> parse_time(std::string_view s);
 
 }  // namespace latchkey
