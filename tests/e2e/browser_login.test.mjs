@@ -12,13 +12,13 @@ import {
   SKIP_WITHOUT_LATCH, approveDevice, browserLogin, browserScript, cleanupTempDirs, closeBrowser,
   devicePolls, devicePrompt, freshLatchHome, handedUrl, killAllLatch, portIsClosed, readJson, runLatch,
   startIdp,
+  loginArgs,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 120_000;
 const credentialsPath = (home) => join(home, 'credentials', 'default.json');
 const b64url = (buf) => buf.toString('base64').replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
-const baseArgs = (idp) => ['login', '--issuer', idp.issuer, '--client-id', 'latch-cli', '--no-qr', '--timeout', '120'];
 
 describe('browser and hybrid login', { skip: SKIP_WITHOUT_LATCH }, () => {
   let idp;
@@ -33,7 +33,7 @@ describe('browser and hybrid login', { skip: SKIP_WITHOUT_LATCH }, () => {
   test('--browser: chromium signs in, the code is exchanged with the PKCE verifier', { timeout: TEST_TIMEOUT }, async () => {
     const home = freshLatchHome();
     const b = browserScript();
-    const h = runLatch([...baseArgs(idp), '--browser'], { home, env: { BROWSER: b.script } });
+    const h = runLatch([...loginArgs(idp), '--browser'], { home, env: { BROWSER: b.script } });
     const url = await handedUrl(b.out);
     assert.match(h.stderr, /redirect URI http:\/\/127\.0\.0\.1:\d+\/callback/);
     const authUrl = new URL(url);
@@ -63,7 +63,7 @@ describe('browser and hybrid login', { skip: SKIP_WITHOUT_LATCH }, () => {
   test('hybrid: approving the device code wins; the listener closes', { timeout: TEST_TIMEOUT }, async () => {
     const home = freshLatchHome();
     const b = browserScript();
-    const h = runLatch(baseArgs(idp), { home, env: { BROWSER: b.script } });
+    const h = runLatch(loginArgs(idp), { home, env: { BROWSER: b.script } });
     const url = await handedUrl(b.out);  // the browser side is up...
     const port = Number(new URL(new URL(url).searchParams.get('redirect_uri')).port);
     const prompt = await devicePrompt(h);  // ...and so is the device side
@@ -79,7 +79,7 @@ describe('browser and hybrid login', { skip: SKIP_WITHOUT_LATCH }, () => {
   test('hybrid: the browser wins and the IdP sees no device polls after the win', { timeout: TEST_TIMEOUT }, async () => {
     const home = freshLatchHome();
     const b = browserScript();
-    const h = runLatch(baseArgs(idp), { home, env: { BROWSER: b.script } });
+    const h = runLatch(loginArgs(idp), { home, env: { BROWSER: b.script } });
     const url = await handedUrl(b.out);
     const prompt = await devicePrompt(h);
     await browserLogin(url, { login: 'alice' });
@@ -104,7 +104,7 @@ describe('browser and hybrid login', { skip: SKIP_WITHOUT_LATCH }, () => {
   test('hybrid: Ctrl-C stops both sides, writes nothing, exits 130', { timeout: TEST_TIMEOUT }, async () => {
     const home = freshLatchHome();
     const b = browserScript();
-    const h = runLatch(baseArgs(idp), { home, env: { BROWSER: b.script } });
+    const h = runLatch(loginArgs(idp), { home, env: { BROWSER: b.script } });
     const url = await handedUrl(b.out);
     const port = Number(new URL(new URL(url).searchParams.get('redirect_uri')).port);
     await devicePrompt(h);

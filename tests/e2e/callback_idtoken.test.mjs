@@ -12,6 +12,7 @@ import {
   SKIP_WITHOUT_LATCH, approveDevice, browser, browserScript, cleanupTempDirs, closeBrowser, devicePolls,
   devicePrompt, fileMode, freshLatchHome, handedUrl, killAllLatch, latch, portIsClosed, readJson, runLatch,
   startIdp,
+  loginArgs,
 } from './lib.mjs';
 
 const TEST_TIMEOUT = 120_000;
@@ -83,7 +84,6 @@ async function mintIdToken(idp, overrides = {}, key = 'idp') {
 }
 
 const jwksFetchesSince = (idp, t) => idp.log.filter((e) => e.route === 'jwks' && e.t >= t).length;
-const loginArgs = (idp) => ['login', '--issuer', idp.issuer, '--client-id', 'latch-cli', '--no-qr', '--timeout', '120'];
 const spaUrl = (token) => `https://app.example.com/login#id_token=${token}&token_type=Bearer`;
 
 describe('ID-token verification and callback URLs', { skip: SKIP_WITHOUT_LATCH }, () => {

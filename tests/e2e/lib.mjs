@@ -11,6 +11,9 @@ import { chromium } from 'playwright-core';
 
 export { startIdp } from '../idp/idp.mjs';
 
+// `latch login` against the test IdP's public client, no QR code, bounded.
+export const loginArgs = (idp) => ['login', '--issuer', idp.issuer, '--client-id', 'latch-cli', '--no-qr', '--timeout', '120'];
+
 export const LATCH_BIN = process.env.LATCH_BIN;
 // For `test(name, { skip: SKIP_WITHOUT_LATCH }, ...)`.
 export const SKIP_WITHOUT_LATCH = LATCH_BIN ? false
