@@ -21,7 +21,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <thread>
+#include <mutex>
+#include <vector>
 
 extern char** environ;
 
@@ -235,19 +236,26 @@ int spawn(const browser_decision& d, const std::string& url, pid_t& pid) {
     return rc;
 }
 
-// Past the wait bound (or on cancellation) the child may live for hours (BROWSER=firefox):
-// a detached thread waits for it so it never stays a zombie, and the io_context keeps no
-// pending work on its behalf.
-void reap_in_background(pid_t pid) {
-    try {
-        std::thread([pid] {
-            int status = 0;
-            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-            }
-        }).detach();
-    } catch (...) {
-        // No thread: the child stays a zombie until latch exits; harmless for a CLI.
-    }
+// Past the wait bound (or on cancellation) the child may live for hours (BROWSER=firefox).
+// It is not waited for: no thread, and no work left on the io_context on its behalf. Each
+// later launch reaps (WNOHANG) the ones that have ended since, so an embedding server keeps
+// at most the zombies of browsers that ended since its last launch; a CLI exits first and
+// init reaps them.
+std::mutex unreaped_mutex;
+std::vector<pid_t> unreaped;
+
+void reap_ended_children() {
+    std::lock_guard lock(unreaped_mutex);
+    std::erase_if(unreaped, [](pid_t p) {
+        int status = 0;
+        pid_t r = ::waitpid(p, &status, WNOHANG);
+        return r == p || (r < 0 && errno != EINTR);  // reaped, or not ours any more
+    });
+}
+
+void reap_later(pid_t pid) {
+    std::lock_guard lock(unreaped_mutex);
+    unreaped.push_back(pid);
 }
 
 error_code exit_status_error(const browser_decision& d, int status, diagnostics& diag) {
@@ -271,6 +279,7 @@ asio::awaitable<error_code> async_launch_browser(asio::any_io_executor ex, brows
         diag.client_message = "no browser to open" + (d.reason.empty() ? "" : ": " + d.reason);
         co_return client_errc::browser_failed;
     }
+    reap_ended_children();
     pid_t pid = -1;
     if (int rc = spawn(d, url, pid)) {
         diag.client_message = "cannot start the browser " + d.program + ": " + std::strerror(rc);
@@ -287,13 +296,13 @@ asio::awaitable<error_code> async_launch_browser(asio::any_io_executor ex, brows
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) co_return error_code{};  // ECHILD: SIGCHLD ignored by the embedder; reaped
         if (std::chrono::steady_clock::now() >= until) {
-            reap_in_background(pid);  // still running: a browser, not a launcher; opened
+            reap_later(pid);  // still running: a browser, not a launcher; opened
             co_return error_code{};
         }
         timer.expires_after(interval);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (cs.cancelled() != asio::cancellation_type::none) {
-            reap_in_background(pid);
+            reap_later(pid);
             co_return asio::error::operation_aborted;
         }
         interval = std::min(interval * 2, std::chrono::milliseconds(100));
