@@ -44,6 +44,8 @@ async function post(path, form, headers = {}) {
   return { status: res.status, json };
 }
 
+// Only for the device interval a polling client must keep between polls (RFC 8628 §3.5),
+// never to wait for an event.
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
 async function pollDevice(deviceCode, interval, clientId = 'latch-cli') {
@@ -106,7 +108,7 @@ try {
       const auth = await post('/device/auth', { client_id: 'latch-cli', scope: 'openid' });
       const got = [];
       for (let i = 0; i < 2; i += 1) {
-        await sleep(1000);
+        await sleep(auth.json.interval * 1000);  // the device interval
         got.push((await post('/token', { grant_type: DEVICE, device_code: auth.json.device_code, client_id: 'latch-cli' })).json.error);
       }
       assert.deepEqual(got, ['authorization_pending', 'slow_down']);
@@ -118,8 +120,13 @@ try {
     try {
       const auth = await post('/device/auth', { client_id: 'latch-cli', scope: 'openid' });
       assert.equal(auth.json.expires_in, 1);
-      await sleep(1500);
-      const r = await post('/token', { grant_type: DEVICE, device_code: auth.json.device_code, client_id: 'latch-cli' });
+      // Poll at the device interval (as a client must) until the code has expired; bounded.
+      let r;
+      for (let i = 0; i < 5; i += 1) {
+        await sleep(auth.json.interval * 1000);
+        r = await post('/token', { grant_type: DEVICE, device_code: auth.json.device_code, client_id: 'latch-cli' });
+        if (r.json.error !== 'authorization_pending') break;
+      }
       assert.equal(r.json.error, 'expired_token');
     } finally { idp.setOption('ttl.DeviceCode', undefined); }
   });
