@@ -40,7 +40,7 @@ int write_creds(const char* home, const char* issuer) {
     stored_credentials c;
     c.issuer = issuer;
     c.client_id = "latch-bench";
-    c.login_method = "device";
+    c.method = latchkey::login_method::device;
     c.obtained_at = sys_clock::now();
     c.who.subject = "bench-user";
     c.tokens.access_token = secret(std::string(900, 'a'));

@@ -33,7 +33,7 @@ void fill_identity(identity& who, const json::object& claims) {
 
 app::app(asio::io_context& io_, global_options g, credential_store s)
     : io(io_), global(std::move(g)), store(std::move(s)),
-      http(io_.get_executor(), http_opts(global)), clock(io_.get_executor()) {}
+      http(io_.get_executor(), http_opts(global)), clock(io_.get_executor()), client(http, clock) {}
 
 std::string app::context_name(const config_file& cfg) const {
     if (!global.context.empty()) return global.context;
@@ -61,18 +61,7 @@ current_context load_current_context(app& a, diagnostics& diag) {
 
 asio::awaitable<result<provider_metadata>> app::async_discover(const client_config& c,
                                                                diagnostics& diag) {
-    const auto& e = c.endpoints;
-    if (!e.token_endpoint.empty() && !e.device_authorization_endpoint.empty())
-        co_return e;  // everything given explicitly: no discovery round trip
-    error_code ec;
-    auto resp = co_await http.async_send(make_get(discovery_url(c.issuer)), ec, diag);
-    if (ec) {
-        diag.client_message = "cannot reach the identity provider: " + diag.client_message;
-        co_return ec;
-    }
-    auto m = parse_provider_metadata(resp, c.issuer, diag);
-    if (!m) co_return m.error();
-    co_return merge_endpoints(e, *m);
+    co_return co_await client.async_discover(c, diag);
 }
 
 asio::awaitable<identity> app::async_identify(const provider_metadata& m, const token_set& t,

@@ -5,6 +5,7 @@
 
 #include <latchkey/core/provider.hpp>
 #include <latchkey/core/store.hpp>
+#include <latchkey/transport/client_services.hpp>
 #include <latchkey/transport/http_client.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -62,6 +63,7 @@ public:
     credential_store store;
     transport::http_client http;
     transport::real_clock clock;
+    transport::client_services client;  // discovery and JWKS caches of this process's client
 
     // The context this invocation acts on (flag > LATCH_CONTEXT > current > "default").
     std::string context_name(const config_file& cfg) const;
@@ -90,7 +92,7 @@ current_context load_current_context(app& a, diagnostics& diag);
 enum class login_mode { device, browser, hybrid };
 struct login_outcome {
     token_set tokens;
-    std::string method;  // "device", "browser", "browser-pasted", "callback-url", ...: who won
+    login_method method = login_method::unknown;  // who won
     std::optional<std::string> nonce{};  // the nonce the ID token must carry, if one was sent
 };
 login_mode choose_login_mode(const login_options& o, const provider_metadata& m);

@@ -40,18 +40,6 @@ std::string not_logged_in(const std::string& ctx) {
     return "not logged in (context '" + ctx + "'); run `latch login`";
 }
 
-std::string method_label(const std::string& m) {
-    if (m == "device") return "device flow";
-    if (m == "browser") return "browser (authorization code + PKCE)";
-    if (m == "browser-pasted") return "browser (authorization code + PKCE, pasted URL)";
-    if (m == "callback-url") return "ID token from a callback URL (no refresh)";
-    if (m == "password") return "password grant";
-    if (m == "client_credentials") return "client credentials";
-    if (m == "token") return "imported token (no refresh)";
-    if (m == "machine") return "machine key (client credentials, private_key_jwt)";
-    return m.empty() ? "unknown" : m;
-}
-
 void print_status_text(const stored_credentials& c, time_point now, bool valid) {
     const auto who = c.who.display();
     std::printf("%s %s as %s (context '%s')\n", valid ? "Logged in to" : "Session expired at",
@@ -69,7 +57,7 @@ void print_status_text(const stored_credentials& c, time_point now, bool valid) 
         std::printf("  expires:  unknown (the identity provider gave no lifetime)\n");
     }
     std::printf("  refresh:  %s\n", c.tokens.refresh_token ? "yes" : "no");
-    std::printf("  login:    %s\n", method_label(c.login_method).c_str());
+    std::printf("  login:    %s\n", std::string(describe_method(c.method)).c_str());
     std::printf("  token:    %s\n", c.tokens.access_token.redacted().c_str());
     if (auto g = gateway_status_line(c, now); !g.empty()) std::printf("%s\n", g.c_str());
 }
@@ -94,7 +82,7 @@ void print_status_json(const std::string& ctx, const stored_credentials* c, bool
         }
         o["scopes"] = std::move(scopes);
         o["expires_at"] = c->tokens.expires_at ? json::value(format_time(*c->tokens.expires_at)) : nullptr;
-        o["login_method"] = c->login_method;
+        o["login_method"] = to_string(c->method);
         o["status"] = c->expired ? "expired" : valid ? "active" : "access_token_expired";
         o["has_refresh_token"] = c->tokens.refresh_token.has_value();
         o["access_token"] = c->tokens.access_token.redacted();
@@ -141,8 +129,8 @@ std::unique_ptr<transport::token_source> make_source(app& a, const std::string& 
     transport::token_source_options o;
     o.refresh_window = std::chrono::seconds{300};
     o.auto_refresh = !a.global.no_auto_refresh;
-    return std::make_unique<transport::token_source>(a.io.get_executor(), a.http, a.clock,
-                                                     a.store, ctx, o);
+    return std::make_unique<transport::token_source>(a.io.get_executor(), a.client, a.store,
+                                                     ctx, o);
 }
 
 int report_source_error(const error_code& ec, const diagnostics& diag, const std::string& ctx) {
@@ -160,9 +148,9 @@ asio::awaitable<int> run_token(app& a) {
     auto l = load_current(a, diag);
     if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
-    if (l->creds->login_method == "client_credentials")  // no refresh token: see login_grants.cpp
+    if (l->creds->method == login_method::client_credentials)  // no refresh token: see login_grants.cpp
         co_return co_await run_token_client_credentials(a, std::move(*l->creds));
-    if (l->creds->login_method == "machine")  // signs a new assertion: see machine_login.cpp
+    if (l->creds->method == login_method::machine)  // signs a new assertion: see machine_login.cpp
         co_return co_await run_token_machine(a, std::move(*l->creds));
     auto source = make_source(a, l->context);
     auto tok = co_await source->token(diag);
@@ -179,7 +167,7 @@ asio::awaitable<int> run_refresh(app& a) {
     auto l = load_current(a, diag);
     if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
-    if (l->creds->login_method == "token") {  // login_import.cpp
+    if (l->creds->method == login_method::token) {  // login_import.cpp
         print_error("context '" + l->context + "' holds an imported token, which has no refresh "
                     "token; when it expires, import a new one: latch login --with-token --context " +
                     l->context);

@@ -50,7 +50,7 @@ void print_secret_line(const secret& s) {
 // the imported token itself, as seed 001's raw-token mode does.
 std::optional<secret> gateway_subject(const stored_credentials& c) {
     if (c.tokens.id_token) return c.tokens.id_token;
-    if (c.login_method == "token") return c.tokens.access_token;
+    if (c.method == login_method::token) return c.tokens.access_token;
     return std::nullopt;
 }
 
@@ -107,7 +107,7 @@ asio::awaitable<result<secret>> async_fresh_subject(app& a, const stored_credent
                                                     diagnostics& diag) {
     const auto now = a.clock.now();
     const auto& ctx = c.context;
-    if (c.login_method == "token") {
+    if (c.method == login_method::token) {
         if (!c.expired && c.tokens.valid_at(now, gateway_margin)) co_return c.tokens.access_token;
         diag.client_message = "the imported token of context '" + ctx +
                               "' has expired; import a new one: latch login --with-token --context " + ctx;

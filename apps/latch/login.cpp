@@ -111,7 +111,7 @@ asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::strin
     creds.context = ctx;
     creds.issuer = client.issuer;
     creds.client_id = client.client_id;
-    creds.login_method = outcome.method;
+    creds.method = outcome.method;
     creds.obtained_at = a.clock.now();
     creds.tokens = std::move(outcome.tokens);
     // OIDC Core §3.1.3.7: every ID token is verified before anything is stored.
@@ -119,11 +119,12 @@ asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::strin
     if (creds.tokens.id_token) {
         auto v = co_await transport::async_verify_id_token(a.http, meta, client.client_id,
                                                            creds.tokens.id_token->reveal(),
-                                                           outcome.nonce, a.clock.now(), diag);
+                                                           outcome.nonce, a.clock.now(), diag,
+                                                           a.client.jwks);
         if (!v) { print_error(describe(v.error(), diag) + "; nothing was stored"); co_return 1; }
         claims = std::move(*v);
     }
-    if (creds.login_method == "client_credentials" || creds.login_method == "machine")
+    if (creds.method == login_method::client_credentials || creds.method == login_method::machine)
         creds.who.subject = client.client_id;  // no user
     else creds.who = co_await a.async_identify(meta, creds.tokens, claims ? &*claims : nullptr);
 
@@ -136,16 +137,10 @@ asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::strin
     if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
     if (auto ec = a.store.save_config(cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
 
-    const auto& m = creds.login_method;
     std::fprintf(stderr, "Logged in to %s as %s (context '%s', %s).\n", client.issuer.c_str(),
                  creds.who.display().empty() ? "an unnamed account"
                                              : escape_untrusted(creds.who.display(), 120).c_str(),
-                 ctx.c_str(),
-                 m == "browser" ? "browser" : m == "password" ? "password grant"
-                 : m == "client_credentials" ? "client credentials"
-                 : m == "machine" ? "machine key"
-                 : m == "browser-pasted" ? "browser, pasted URL"
-                 : m == "callback-url" ? "ID token from a callback URL" : "device flow");
+                 ctx.c_str(), std::string(short_method_label(creds.method)).c_str());
     co_return co_await async_gateway_after_login(a, std::move(remembered), std::move(creds));
 }
 

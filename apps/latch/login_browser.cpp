@@ -42,7 +42,7 @@ bool wants_offline(const client_config& c) {
 struct hybrid_state {
     int failures = 0;
     bool hybrid = false;
-    std::string browser_method = "browser";  // or "browser-pasted", "callback-url"
+    login_method browser_method = login_method::browser;  // or browser_pasted, callback_url
     std::string browser_nonce;               // the nonce the browser side sent
 };
 
@@ -129,11 +129,11 @@ asio::awaitable<result<token_set>> browser_side(app& a, const client_config& c,
     auto r = co_await transport::async_drive(flow, ports, diag);
     listener->close();
     if (const auto& t = port.id_token_login()) {  // a verified pasted #id_token= won
-        st.browser_method = "callback-url";
+        st.browser_method = login_method::callback_url;
         diag.clear();
         r = *t;
     } else if (port.pasted()) {
-        st.browser_method = "browser-pasted";
+        st.browser_method = login_method::browser_pasted;
     }
     co_return co_await settle(a, std::move(r), st, "browser", diag);
 }
@@ -165,7 +165,7 @@ asio::awaitable<result<login_outcome>> run_mode(app& a, const client_config& c,
     if (mode == login_mode::device) {
         auto r = co_await device_side(a, c, m, o, user, st, diag);
         if (!r) co_return r.error();
-        co_return login_outcome{std::move(*r), "device"};
+        co_return login_outcome{std::move(*r), login_method::device};
     }
     if (mode == login_mode::browser) {
         auto r = co_await browser_side(a, c, m, o, user, st, diag);
@@ -182,7 +182,7 @@ asio::awaitable<result<login_outcome>> run_mode(app& a, const client_config& c,
     auto tokens = device_won ? std::get<0>(std::move(r)) : std::get<1>(std::move(r));
     diag = device_won ? device_diag : browser_diag;
     if (!tokens) co_return tokens.error();
-    if (device_won) co_return login_outcome{std::move(*tokens), "device", std::nullopt};
+    if (device_won) co_return login_outcome{std::move(*tokens), login_method::device, std::nullopt};
     co_return login_outcome{std::move(*tokens), st.browser_method, st.browser_nonce};
 }
 

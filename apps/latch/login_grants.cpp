@@ -163,7 +163,7 @@ asio::awaitable<result<login_outcome>> async_grant_login(app& a, const client_co
     transport::ports ports{a.http, a.clock, user};
     auto tokens = co_await transport::async_drive(flow, ports, diag);
     if (!tokens) co_return tokens.error();
-    co_return login_outcome{std::move(*tokens), o.password ? "password" : "client_credentials"};
+    co_return login_outcome{std::move(*tokens), o.password ? login_method::password : login_method::client_credentials};
 }
 
 // `latch token` for a client-credentials context: there is no refresh token, so within

@@ -195,7 +195,7 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
     creds.context = ctx;
     creds.issuer = set.issuer;
     creds.client_id = set.client_id;
-    creds.login_method = "token";
+    creds.method = login_method::token;
     creds.obtained_at = now;
     creds.tokens.access_token = token;
     creds.tokens.expires_at = expiry.at;

@@ -49,7 +49,7 @@ asio::awaitable<bool> paste_or_listener::async_accept_id_token(const std::string
     std::optional<std::string> nonce;
     if (!b_.nonce.empty()) nonce = b_.nonce;
     auto claims = co_await transport::async_verify_id_token(a_.http, meta_, b_.client_id, id_token,
-                                                            nonce, a_.clock.now(), d);
+                                                            nonce, a_.clock.now(), d, a_.client.jwks);
     if (claims) {
         id_login_ = id_token_only(id_token);
         co_return true;
@@ -162,7 +162,7 @@ asio::awaitable<result<login_outcome>> async_callback_url_login(
     case kind::id_token:
         // Verified (signature, iss, aud, exp) by async_store_login before it is stored.
         // No nonce: no authorization request of this process preceded it.
-        co_return login_outcome{id_token_only(p.id_token), "callback-url", std::nullopt};
+        co_return login_outcome{id_token_only(p.id_token), login_method::callback_url, std::nullopt};
     case kind::code:
         diag.client_message =
             "a callback URL with ?code= can only be redeemed by the `latch login` that "

@@ -98,7 +98,7 @@ asio::awaitable<result<secret>> async_registration_bearer(app& a, const machine_
                               "); " + how;
         co_return client_errc::not_logged_in;
     }
-    if ((*creds)->login_method == "machine") {
+    if ((*creds)->method == login_method::machine) {
         diag.client_message = "context '" + ctx + "' is a machine login; " + how;
         co_return client_errc::not_logged_in;
     }

@@ -111,7 +111,7 @@ asio::awaitable<result<login_outcome>> async_machine_grant(app& a, client_config
             co_await explain_invalid_client(a, c, k, diag);
         co_return tokens.error();
     }
-    co_return login_outcome{std::move(*tokens), "machine"};
+    co_return login_outcome{std::move(*tokens), login_method::machine};
 }
 
 // The grant raced against the deadline; the loser is cancelled (its connection closed).

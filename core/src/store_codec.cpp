@@ -58,7 +58,7 @@ std::string to_json(const stored_credentials& c) {
     o["context"] = c.context;
     o["issuer"] = c.issuer;
     o["client_id"] = c.client_id;
-    o["login_method"] = c.login_method;
+    o["login_method"] = to_string(c.method);
     o["status"] = c.expired ? "expired" : "active";
     o["obtained_at"] = format_time(c.obtained_at);
     json::object who;
@@ -94,7 +94,7 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
     c.context = json_str(o, "context");
     c.issuer = json_str(o, "issuer");
     c.client_id = json_str(o, "client_id");
-    c.login_method = json_str(o, "login_method");
+    c.method = login_method_from_string(json_str(o, "login_method"));
     c.expired = json_str(o, "status") == "expired";
     if (auto t = parse_time(json_str(o, "obtained_at"))) c.obtained_at = *t;
     if (const auto* who = child(o, "identity")) {

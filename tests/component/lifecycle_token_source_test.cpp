@@ -4,6 +4,7 @@
 #include "support/lifecycle_run.hpp"
 #include "support/transport_helpers.hpp"
 
+#include <latchkey/transport/client_services.hpp>
 #include <latchkey/transport/token_source.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -279,17 +280,23 @@ TEST_CASE("force_refresh refreshes a fresh token and stores the rotation",
     CHECK(f.idp.current_refresh == "rt-2");
 }
 
-TEST_CASE("the token endpoint is discovered once per process", "[component][lifecycle]") {
+TEST_CASE("the token endpoint is discovered once per client_services, and only there",
+          "[component][lifecycle]") {
     fixture f;
-    f.idp.issuer = "http://127.0.0.1:2";  // an issuer no other test uses
-    f.home.save("at-0", "rt-0", seconds{-5}, f.idp.issuer);
+    f.home.save("at-0", "rt-0", seconds{-5}, issuer);
     token_source_options o;  // no token_endpoint: discover
-    auto src = f.make(o);
+    client_services shared(f.idp, f.clock);
+    token_source src(f.io.get_executor(), shared, f.home.store, "default", o);
     REQUIRE(run_to_end(f.io, async_force(&src)).has_value());
-    auto other = f.make(o);
+    token_source other(f.io.get_executor(), shared, f.home.store, "default", o);
     REQUIRE(run_to_end(f.io, async_force(&other)).has_value());
     CHECK(f.idp.discovery_requests == 1);
-    CHECK(f.idp.refresh_requests == 2);
+    CHECK(shared.discovery.fetches() == 1);
+    // A client of its own shares no hidden state with the first one: it discovers again.
+    auto independent = f.make(o);
+    REQUIRE(run_to_end(f.io, async_force(&independent)).has_value());
+    CHECK(f.idp.discovery_requests == 2);
+    CHECK(f.idp.refresh_requests == 3);
 }
 
 TEST_CASE("two sources of one context (two 'processes') refresh once between them",

@@ -128,7 +128,7 @@ void temp_store::save(const std::string& access, const std::string& refresh,
     stored_credentials c;
     c.issuer = issuer;
     c.client_id = "latch-cli";
-    c.login_method = "device";
+    c.method = latchkey::login_method::device;
     c.obtained_at = std::chrono::time_point_cast<seconds>(sys_clock::now());
     c.who.subject = "alice";
     c.tokens.access_token = secret{access};

@@ -173,7 +173,7 @@ TEST_CASE("credentials file: the optional gateway session round-trips", "[unit][
     stored_credentials c;
     c.issuer = "https://idp";
     c.client_id = "cli";
-    c.login_method = "token";
+    c.method = login_method::token;
     c.tokens.access_token = secret{"access"};
     diagnostics d;
     SECTION("absent: no member, and old files read as before") {

@@ -41,7 +41,7 @@ stored_credentials sample(std::string access = "access-token-0123456789abcdef") 
     stored_credentials c;
     c.issuer = "https://idp.example";
     c.client_id = "latch-cli";
-    c.login_method = "device";
+    c.method = login_method::device;
     c.obtained_at = sys_clock::from_time_t(1'790'000'000);
     c.who.subject = "alice";
     c.who.email = "alice@example.com";

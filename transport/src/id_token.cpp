@@ -1,15 +1,10 @@
-// ID token verification with a per-process JWKS cache (see id_token.hpp).
+// ID token verification with the client's JWKS cache (see id_token.hpp).
 #include <latchkey/transport/id_token.hpp>
 
 #include <latchkey/core/jwt_verify.hpp>
 
 namespace latchkey::transport {
 namespace asio = boost::asio;
-
-jwks_cache& jwks_cache::process() {
-    static jwks_cache cache;
-    return cache;
-}
 
 std::size_t jwks_cache::fetches(const std::string& uri) const {
     std::lock_guard lk(mutex_);

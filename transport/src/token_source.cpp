@@ -5,6 +5,7 @@
 #include <latchkey/core/provider.hpp>
 #include <latchkey/flows/refresh_flow.hpp>
 #include <latchkey/transport/async_lock.hpp>
+#include <latchkey/transport/client_services.hpp>
 #include <latchkey/transport/drive.hpp>
 #include <latchkey/transport/id_token.hpp>
 
@@ -15,8 +16,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <exception>
-#include <map>
-#include <mutex>
 
 namespace latchkey::transport {
 namespace asio = boost::asio;
@@ -42,21 +41,20 @@ public:
     void show(const flows::show_user&) override {}
 };
 
-// Provider metadata discovered in this process, per issuer.
-std::mutex discovered_mutex;
-std::map<std::string, provider_metadata> discovered_metadata;
-
 }  // namespace
 
 namespace detail {
 
 struct token_source_state {
-    token_source_state(asio::any_io_executor e, http_port& h, clock_port& c,
-                       credential_store s, std::string ctx, token_source_options o)
-        : ex(std::move(e)), http(h), clock(c), store(std::move(s)), context(std::move(ctx)),
-          opts(std::move(o)) {}
+    token_source_state(asio::any_io_executor e, std::unique_ptr<client_services> own,
+                       client_services& cl, credential_store s, std::string ctx,
+                       token_source_options o)
+        : ex(std::move(e)), owned(std::move(own)), client(cl), http(cl.http), clock(cl.clock),
+          store(std::move(s)), context(std::move(ctx)), opts(std::move(o)) {}
 
     asio::any_io_executor ex;
+    std::unique_ptr<client_services> owned;  // when constructed from bare ports
+    client_services& client;
     http_port& http;
     clock_port& clock;
     credential_store store;
@@ -109,30 +107,21 @@ asio::awaitable<result<provider_metadata>> async_metadata(state& s, std::string 
         m.token_endpoint = s.opts.token_endpoint;
         co_return m;
     }
-    {
-        std::lock_guard lk(discovered_mutex);
-        if (auto it = discovered_metadata.find(issuer); it != discovered_metadata.end())
-            co_return it->second;
-    }
     if (issuer.empty()) {
         diag.client_message = "the stored credentials name no issuer; run `latch login`";
         co_return client_errc::config_missing;
     }
-    error_code ec;
-    diagnostics http_diag;
-    auto resp = co_await s.http.async_send(make_get(discovery_url(issuer)), ec, http_diag);
-    if (ec) {
-        diag = std::move(http_diag);
-        diag.client_message = "cannot refresh: OpenID discovery at " + discovery_url(issuer) +
-                              " failed: " + (diag.client_message.empty() ? ec.message()
-                                                                         : diag.client_message);
-        co_return ec;
+    client_config c;
+    c.issuer = issuer;
+    diagnostics d;
+    auto meta = co_await s.client.discovery.async_get(s.http, c, d);
+    if (!meta) {
+        diag = std::move(d);
+        diag.client_message = "cannot refresh: " + (diag.client_message.empty()
+                                                        ? meta.error().message()
+                                                        : diag.client_message);
     }
-    auto meta = parse_provider_metadata(resp, issuer, diag);
-    if (!meta) co_return meta.error();
-    std::lock_guard lk(discovered_mutex);
-    discovered_metadata[issuer] = *meta;
-    co_return *meta;
+    co_return meta;
 }
 
 // OIDC Core §12.2: a new ID token from a refresh is verified like the first (no nonce),
@@ -147,7 +136,7 @@ asio::awaitable<std::string> async_check_refreshed_id_token(state& s, const prov
     diagnostics vd;
     auto claims = co_await async_verify_id_token(s.http, m, current.client_id,
                                                  fresh.id_token->reveal(), std::nullopt,
-                                                 s.clock.now(), vd);
+                                                 s.clock.now(), vd, s.client.jwks);
     std::string problem;
     if (!claims) problem = vd.client_message;
     else if (const auto* sub = claims->if_contains("sub");
@@ -283,11 +272,20 @@ bool may_fall_back(const error_code& ec) {
 
 }  // namespace
 
-token_source::token_source(asio::any_io_executor ex, http_port& http, clock_port& clock,
+token_source::token_source(asio::any_io_executor ex, client_services& client,
                            credential_store store, std::string context,
                            token_source_options opts)
-    : state_(std::make_shared<state>(std::move(ex), http, clock, std::move(store),
+    : state_(std::make_shared<state>(std::move(ex), nullptr, client, std::move(store),
                                      std::move(context), std::move(opts))) {}
+
+token_source::token_source(asio::any_io_executor ex, http_port& http, clock_port& clock,
+                           credential_store store, std::string context,
+                           token_source_options opts) {
+    auto own = std::make_unique<client_services>(http, clock);
+    auto& client = *own;
+    state_ = std::make_shared<state>(std::move(ex), std::move(own), client, std::move(store),
+                                     std::move(context), std::move(opts));
+}
 
 token_source::~token_source() = default;
 

@@ -39,12 +39,35 @@ struct gateway_session {
     time_point obtained_at{};
 };
 
+// How a context logged in; decides how its token is renewed (transport/token_source.hpp)
+// and what `latch status` says. Stored as a string (to_string); one mapping, here.
+enum class login_method {
+    unknown,             // a file written by a later version, or none given
+    device,              // RFC 8628
+    browser,             // authorization code + PKCE, loopback listener
+    browser_pasted,      // the same, the callback URL pasted by the user
+    callback_url,        // an ID token from a callback URL (#id_token=), no refresh
+    password,            // RFC 6749 §4.3
+    client_credentials,  // RFC 6749 §4.4 with a client secret
+    token,               // an imported token (no refresh)
+    machine,             // client credentials with private_key_jwt (RFC 7523)
+};
+// The stored spelling: "device", "browser", "browser-pasted", "callback-url", "password",
+// "client_credentials", "token", "machine"; "" for unknown.
+std::string_view to_string(login_method m);
+// login_method::unknown for anything else.
+login_method login_method_from_string(std::string_view s);
+// For `latch status`: "browser (authorization code + PKCE)".
+std::string_view describe_method(login_method m);
+// For the line a login prints: "browser", "device flow", "machine key".
+std::string_view short_method_label(login_method m);
+
 struct stored_credentials {
     static constexpr int schema_version = 1;
     std::string context = "default";
     std::string issuer;
     std::string client_id;
-    std::string login_method;  // device, browser, password, client_credentials, token, machine
+    login_method method = login_method::unknown;
     bool expired = false;      // marked when the IdP ended the session (invalid_grant)
     time_point obtained_at{};
     identity who;

@@ -1,10 +1,10 @@
 // Verifying an ID token as it arrives (OIDC Core 1.0 §3.1.3.7): the issuer's JWKS is
-// fetched from its `jwks_uri` and cached per process; an unknown `kid` refetches it ONCE
+// fetched from its `jwks_uri` and cached per client (client_services); an unknown `kid` refetches it ONCE
 // (the provider may have rotated its keys), then fails.
 //
 //   diagnostics diag;
-//   auto claims = co_await transport::async_verify_id_token(http, meta, client_id,
-//                                                           id_token, nonce, clock.now(), diag);
+//   auto claims = co_await transport::async_verify_id_token(http, meta, client_id, id_token,
+//                                                           nonce, clock.now(), diag, jwks);
 //   if (!claims) { print(diag.client_message); /* e.g. "ID token rejected: expired at ..." */ }
 //
 // Every login of the CLI calls it before storing anything; the SDK may use it the same way.
@@ -26,7 +26,7 @@
 
 namespace latchkey::transport {
 
-// JWKS documents by URI. One per process (process()); tests make their own.
+// JWKS documents by URI. Each client has its own (client_services::jwks); tests make theirs.
 // Thread-safe: the map is guarded; fetches run on the caller's executor.
 class jwks_cache {
 public:
@@ -38,8 +38,6 @@ public:
 
     // GETs of `uri` sent so far (tests, and the one-refetch rule).
     std::size_t fetches(const std::string& uri) const;
-
-    static jwks_cache& process();
 
 private:
     mutable std::mutex mutex_;
@@ -57,6 +55,6 @@ private:
 boost::asio::awaitable<result<boost::json::object>> async_verify_id_token(
     http_port& http, const provider_metadata& meta, const std::string& client_id,
     const std::string& id_token, std::optional<std::string> nonce, time_point now,
-    diagnostics& diag, jwks_cache& cache = jwks_cache::process());
+    diagnostics& diag, jwks_cache& cache);
 
 }  // namespace latchkey::transport

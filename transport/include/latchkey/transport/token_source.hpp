@@ -33,7 +33,7 @@
 //   refresh (flows::refresh_flow: never retried), saves the merged credentials atomically,
 //   then releases the lock. The lock is held only around refresh-and-save.
 // * The token endpoint comes from options.token_endpoint, else from the issuer's discovery
-//   document, fetched once per process per issuer (before taking the lock).
+//   document, fetched once per client_services per issuer (before taking the lock).
 //
 // Errors (result's error, with a printable diag.client_message; the IdP's text, if any, in
 // diag.server_message — escape it before printing):
@@ -96,8 +96,16 @@ namespace detail {
 struct token_source_state;
 }
 
+class client_services;
+
 class token_source {
 public:
+    // Shares `client`'s discovery and JWKS caches (and its ports) with the embedder's
+    // logins and other token_sources; `client` must outlive this and any refresh running.
+    token_source(boost::asio::any_io_executor ex, client_services& client,
+                 credential_store store, std::string context,
+                 token_source_options opts = {});
+    // With caches of its own.
     token_source(boost::asio::any_io_executor ex, http_port& http, clock_port& clock,
                  credential_store store, std::string context,
                  token_source_options opts = {});
