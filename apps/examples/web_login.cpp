@@ -2,7 +2,7 @@
 // PKCE), with transport::web_login and transport::web_sessions on the server's io_context.
 //
 // usage: web_login --issuer URL --client-id ID [--client-secret-file F]
-//                  [--listen 127.0.0.1:0] [--max-pending N]
+//                  [--listen 127.0.0.1:0] [--scope "openid profile email"] [--max-pending N]
 //   The client must be registered at the IdP with the redirect URI
 //   http://HOST:PORT/callback. With --client-secret-file it authenticates with
 //   client_secret_basic (the secret never goes on argv); without, it is a public client.
@@ -13,8 +13,8 @@
 //         GET /callback  the IdP's redirect: 303 to / with a session cookie, or 400 and
 //                        no session when it does not belong to this browser's login
 //         GET /me        {"sub":...,"name":...,"email":...} or 401
-//         POST /logout   revokes the user's refresh token at the IdP (RFC 7009), drops the
-//                        session, clears the cookie, 303 to /
+//         POST /logout   revokes the user's refresh token (else the access token) at the
+//                        IdP (RFC 7009), drops the session, clears the cookie, 303 to /
 #include <latchkey/transport/http_client.hpp>
 #include <latchkey/transport/web_login.hpp>
 
@@ -184,7 +184,7 @@ asio::awaitable<void> async_connection(site app, tcp::socket socket) {
 }
 
 struct settings {
-    std::string issuer, client_id, secret_file, host = "127.0.0.1";
+    std::string issuer, client_id, secret_file, scope, host = "127.0.0.1";
     unsigned short port = 0;
     std::size_t max_pending = 4096;
 };
@@ -237,6 +237,7 @@ bool parse_args(int argc, char** argv, settings& s) {
         else if (a == "--client-id") s.client_id = v;
         else if (a == "--client-secret-file") s.secret_file = v;
         else if (a == "--max-pending") s.max_pending = std::stoul(v);
+        else if (a == "--scope") s.scope = v;
         else if (a == "--listen" && v.rfind(':') != std::string::npos) {
             s.host = v.substr(0, v.rfind(':'));
             s.port = static_cast<unsigned short>(std::stoul(v.substr(v.rfind(':') + 1)));
@@ -253,13 +254,14 @@ int main(int argc, char** argv) {
     try { ok = parse_args(argc, argv, cfg); } catch (const std::exception&) { ok = false; }
     if (!ok) {
         std::fprintf(stderr, "usage: web_login --issuer URL --client-id ID [--client-secret-file F] "
-                             "[--listen 127.0.0.1:0] [--max-pending N]\n");
+                             "[--listen 127.0.0.1:0] [--scope S] [--max-pending N]\n");
         return 2;
     }
     transport::web_login_options opts;
     opts.issuer = cfg.issuer;
     opts.client_id = cfg.client_id;
     opts.max_pending = cfg.max_pending;
+    if (!cfg.scope.empty()) opts.scope = cfg.scope;
     if (!cfg.secret_file.empty()) {
         auto secret = read_secret(cfg.secret_file);
         if (!secret) {

@@ -107,6 +107,8 @@ TEST_CASE("web_login: a good callback exchanges the code with that login's verif
     CHECK(s.authorize_url.rfind(issuer + "/auth?", 0) == 0);
     CHECK(param(s.authorize_url, "code_challenge_method") == "S256");
     CHECK(param(s.authorize_url, "redirect_uri") == "https://app.example/callback");
+    CHECK(param(s.authorize_url, "scope") == "openid profile email");
+    CHECK(param(s.authorize_url, "prompt").empty());  // consent only with offline_access
     CHECK(s.set_cookie.find("; Path=/callback") != std::string::npos);
     CHECK(s.set_cookie.find("; HttpOnly; SameSite=Lax") != std::string::npos);
     CHECK(r.login->pending() == 1);

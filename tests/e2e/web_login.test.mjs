@@ -72,6 +72,7 @@ describe('web_login example', { skip }, () => {
   let server;
   let base;
   const contexts = [];
+  const issued = [];
   before(async () => {
     const port = await freePort();
     idp = await startIdp({
@@ -85,10 +86,16 @@ describe('web_login example', { skip }, () => {
         redirect_uris: [`http://127.0.0.1:${port}/callback`],
       }],
     });
+    // Token values as the IdP issues them (opaque tokens: the value is the jti), so the
+    // test can ask the IdP about a user's tokens before and after /logout.
+    for (const [event, kind] of [['refresh_token.saved', 'RefreshToken'], ['access_token.saved', 'AccessToken']]) {
+      idp.provider.on(event, (t) => issued.push({ kind, value: t.jti, accountId: t.accountId, clientId: t.clientId }));
+    }
     const secretFile = join(makeTempDir('latch-web-'), 'secret');
     writeFileSync(secretFile, 'web-secret\n', { mode: 0o600 });
     server = startExample(['--issuer', idp.issuer, '--client-id', CLIENT_ID,
-      '--client-secret-file', secretFile, '--listen', `127.0.0.1:${port}`, '--max-pending', '1000']);
+      '--client-secret-file', secretFile, '--listen', `127.0.0.1:${port}`, '--max-pending', '1000',
+      '--scope', 'openid profile email offline_access']);
     base = await server.ready;
   });
   after(async () => {
@@ -117,10 +124,12 @@ describe('web_login example', { skip }, () => {
     assert.ok(auth, 'the IdP logged the authorization request');
     assert.equal(auth.params.code_challenge_method, 'S256');
     assert.ok(auth.params.nonce && auth.params.state);
+    assert.equal(auth.params.prompt, 'consent', 'offline_access is asked for with prompt=consent');
     const exchange = idp.log.find((e) => e.route === 'token' && e.grant_type === 'authorization_code' && e.client_id === CLIENT_ID);
     assert.ok(exchange, 'the IdP logged the code exchange');
     assert.equal(exchange.status, 200);
     assert.equal(exchange.client_auth, 'basic');
+    assert.deepEqual(exchange.issued, ['access_token', 'refresh_token', 'id_token']);
     assert.equal(b64url(createHash('sha256').update(exchange.params.code_verifier).digest()), auth.params.code_challenge);
   });
 
@@ -176,6 +185,13 @@ describe('web_login example', { skip }, () => {
     const frank = await signIn(base, 'frank');
     const grace = await signIn(base, 'grace');
     contexts.push(frank.context, grace.context);
+    const tokensOf = (who) => issued.filter((t) => t.accountId === who && t.clientId === CLIENT_ID);
+    const active = async (t) => (await idpIntrospect(idp, t.value)).active;
+    const [franks, graces] = [tokensOf('frank'), tokensOf('grace')];
+    const frankRefresh = franks.find((t) => t.kind === 'RefreshToken');
+    assert.ok(frankRefresh && franks.length === 2 && graces.length === 2, JSON.stringify(issued));
+    for (const t of [...franks, ...graces]) assert.equal(await active(t), true, `${t.kind} active before`);
+
     await Promise.all([
       frank.page.waitForNavigation({ waitUntil: 'load' }),
       frank.page.locator('button[type=submit]', { hasText: 'Sign out' }).click(),
@@ -189,10 +205,10 @@ describe('web_login example', { skip }, () => {
     assert.equal(revocation.status, 200);
     assert.equal(revocation.client_auth, 'basic');
     assert.equal(revocation.params.token_type_hint, 'refresh_token');
-    const token = await idpIntrospect(idp, revocation.params.token);
-    assert.equal(token.kind, 'RefreshToken');
-    assert.equal(token.accountId, 'frank');
-    assert.equal(token.active, false, 'the refresh token is no longer active at the IdP');
+    assert.equal(revocation.params.token, frankRefresh.value, "frank's refresh token was revoked");
+    // Revoking the refresh token ended frank's grant at the IdP: his access token too.
+    for (const t of franks) assert.equal(await active(t), false, `frank's ${t.kind} is no longer active`);
+    for (const t of graces) assert.equal(await active(t), true, `grace's ${t.kind} is still active`);
   });
 
   test('a flood of /login stays bounded: the oldest pending logins are dropped', { timeout: TEST_TIMEOUT }, async () => {

@@ -119,6 +119,9 @@ struct web_login::impl {
         p.timeout = opts.pending_ttl;
         p.nudge_after = std::chrono::seconds{0};
         p.extra_auth_params = opts.extra_auth_params;
+        // OIDC Core §11: offline_access is only granted with prompt=consent.
+        if ((" " + opts.scope + " ").find(" offline_access ") != std::string::npos)
+            p.prompt = "consent";
         return p;
     }
 

@@ -57,7 +57,9 @@ struct web_login_options {
     // client_secret. `none`: a public client (PKCE only). private_key_jwt is not supported.
     flows::client_auth auth;
     std::string redirect_uri;  // this server's callback, registered at the IdP exactly
-    std::string scope = "openid profile email offline_access";
+    // A signed-in web session needs no offline access; add offline_access (prompt=consent
+    // is then sent, OIDC Core §11) to get a refresh token for calling APIs later.
+    std::string scope = "openid profile email";
     std::vector<std::pair<std::string, std::string>> extra_auth_params;  // e.g. login_hint
     std::chrono::seconds pending_ttl{600};  // a login not completed within this is dropped
     std::size_t max_pending = 4096;         // when full, the oldest pending login is dropped
