@@ -132,7 +132,7 @@ asio::awaitable<reply> route(site app, http::verb method, std::string target, st
         if (auto s = app.sessions.take(cookies)) {
             auto ec = co_await app.login.async_revoke(s->tokens, diag);
             std::fprintf(stderr, "web_login: %s signed out; revocation at the IdP: %s\n",
-                         s->user.subject.c_str(), ec ? diag.to_string().c_str() : "ok");
+                         escape_untrusted(s->user.subject, 80).c_str(), ec ? diag.to_string().c_str() : "ok");
         }
         co_return redirect(303, "/", {app.sessions.clear_cookie()});
     }
@@ -172,7 +172,8 @@ asio::awaitable<void> async_connection(site app, tcp::socket socket) {
         stream.expires_never();  // a callback waits for the IdP: the http client bounds it
         auto r = co_await route(app, req.method(), std::string(req.target()), std::move(cookies));
         std::fprintf(stderr, "web_login: %s %s -> %u\n", std::string(req.method_string()).c_str(),
-                     std::string(req.target().substr(0, req.target().find('?'))).c_str(), r.status);
+                     escape_untrusted(req.target().substr(0, req.target().find('?')), 120).c_str(),
+                     r.status);
         auto res = to_beast(std::move(r), req.version(), req.keep_alive());
         stream.expires_after(std::chrono::seconds(30));
         auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
