@@ -2,7 +2,8 @@
 // through the test IdP with authorization code + PKCE. Real chromium users go through the
 // IdP's login and consent pages; the server's /me says who is signed in. Two browsers at
 // once get two sessions; forged callbacks get 400 and no session; /logout revokes at the
-// IdP; a flood of /login stays bounded. Needs LATCH_WEB_LOGIN_BIN.
+// IdP; a user who cancels gets 403; a flood of /login stays bounded. Needs
+// LATCH_WEB_LOGIN_BIN.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -179,6 +180,23 @@ describe('web_login example', { skip }, () => {
     assert.match(last.text, /Signed in as Erin/);
     assert.equal((await me(victim.context, base)).body.sub, 'erin');
     assert.equal((await me(stranger.context, base)).status, 401);
+  });
+
+  test('a user who cancels on the consent page gets 403 and no session', { timeout: TEST_TIMEOUT }, async () => {
+    const { context, page } = await newPage();
+    contexts.push(context);
+    const statuses = [];
+    page.on('response', (r) => { if (r.url().startsWith(`${base}/callback`)) statuses.push(r.status()); });
+    await page.goto(`${base}/login`, { waitUntil: 'load' });
+    const last = await walkPages(page, { login: 'heidi', password: 'x', deny: 'consent' });
+    assert.deepEqual(statuses, [403]);
+    assert.equal(new URL(last.url).origin, base, `ended on ${last.url}`);
+    assert.equal(new URL(last.url).searchParams.get('error'), 'access_denied');
+    assert.match(last.text, /Sign-in failed: the identity provider did not authorize the login \(error=access_denied\)/);
+    assert.equal((await me(context, base)).status, 401);
+    assert.equal(await sessionCookie(context), undefined);
+    const res = await context.request.get(last.url);  // the same response again: its login is used up
+    assert.equal(res.status(), 400);
   });
 
   test('/logout revokes the token at the IdP and ends only that session', { timeout: TEST_TIMEOUT }, async () => {
