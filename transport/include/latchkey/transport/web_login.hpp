@@ -102,7 +102,8 @@ public:
     boost::asio::awaitable<error_code> async_discover(diagnostics& diag);
     const provider_metadata& metadata() const noexcept;
 
-    // Starts a login: a new pending entry with fresh state/nonce/verifier. Errors:
+    // Starts a login: a new pending entry with fresh state/nonce/verifier (the oldest
+    // pending login is dropped when the table is full). Errors (HTTP 503):
     // endpoint_missing before a successful async_discover(), bad_url for an unusable
     // redirect_uri or authorization endpoint.
     result<web_login_start> begin(diagnostics& diag);
