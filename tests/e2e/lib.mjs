@@ -212,7 +212,7 @@ const isLoopback = (url) => {
 
 // A fresh browser context (no cookies: a new user) whose requests may only reach
 // loopback addresses (oidc-provider's pages import a web font; there is no network).
-async function newPage() {
+export async function newPage() {
   const context = await (await browser()).newContext();
   await context.route('**/*', (route) => (isLoopback(route.request().url())
     ? route.continue() : route.abort()));
@@ -249,7 +249,7 @@ async function lastPage(page, seen) {
 // Steps through oidc-provider's pages as a user would, until none of them shows.
 // deny: false | 'consent' (the [ Cancel ] link on the consent page) | 'confirm'
 // (the [ Abort ] button on the device confirmation page); true means 'consent'.
-async function walkPages(page, { userCode, login, password, deny }) {
+export async function walkPages(page, { userCode, login, password, deny }) {
   const denyAt = deny === true ? 'consent' : deny;
   const seen = [];
   for (let step = 0; step < 12; step += 1) {
