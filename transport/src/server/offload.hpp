@@ -13,20 +13,29 @@
 
 #include <atomic>
 #include <cstddef>
+#include <type_traits>
 
 namespace latchkey::transport::server::detail {
+
+// An error as R: R is error_code or a result<T> (in_place_error: result<bool> would
+// otherwise read an error_code as a bool).
+template <class R>
+R failure(boost::system::error_code ec) {
+    if constexpr (std::is_same_v<R, boost::system::error_code>) return ec;
+    else return R(boost::system::in_place_error, ec);
+}
 
 class offload_pool {
 public:
     offload_pool(std::size_t threads, std::size_t max_queued) : pool_(threads), max_(max_queued) {}
     ~offload_pool() { pool_.join(); }
 
-    // R must be constructible from an error_code (result<T> or error_code).
+    // R is error_code or result<T>.
     template <class R, class F>
     boost::asio::awaitable<R> run(F f) {
         if (in_flight_.fetch_add(1) >= max_) {
             in_flight_.fetch_sub(1);
-            co_return R(make_error_code(flows::server::server_errc::busy));
+            co_return failure<R>(make_error_code(flows::server::server_errc::busy));
         }
         struct release {
             std::atomic<std::size_t>& n;

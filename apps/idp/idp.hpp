@@ -1,0 +1,103 @@
+// latch-idp's wiring (the composition root): shared declarations of the executable.
+#pragma once
+
+#include <latchkey/core/error.hpp>
+#include <latchkey/core/http.hpp>
+#include <latchkey/core/pkey.hpp>
+#include <latchkey/transport/server/http_server.hpp>
+#include <latchkey/transport/server/store.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace latchkey::idp {
+
+namespace ts = latchkey::transport::server;
+
+// Exit codes: 0 ok, 1 bad input or a failed operation, 2 usage (CLI11).
+int fail(const std::string& message);
+
+// The data directory (created 0700) and the database in it.
+result<std::unique_ptr<ts::store>> open_data_dir(const std::string& dir, diagnostics& diag);
+
+// Runs one awaitable to its end on a private io_context (the admin commands).
+template <class T>
+T await_sync(boost::asio::awaitable<T> aw) {
+    boost::asio::io_context io;
+    std::optional<T> out;
+    std::exception_ptr failure;
+    boost::asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T v) {
+        failure = e;
+        if (!e) out.emplace(std::move(v));
+    });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+    return std::move(*out);
+}
+
+std::int64_t unix_now();
+
+// ---- admin commands (admin.cpp)
+struct user_add_options {
+    std::string data, username, password_file;
+};
+int user_add(const user_add_options& o);
+int user_list(const std::string& data);
+int user_rm(const std::string& data, const std::string& username);
+
+struct client_add_options {
+    std::string data, client_id, name, scope = "openid";
+    bool confidential = false;
+    bool public_client = false;  // the default; the flag only documents it
+    std::vector<std::string> redirect_uris, grants;
+};
+int client_add(const client_add_options& o);
+int client_list(const std::string& data);
+int client_rm(const std::string& data, const std::string& client_id);
+
+// ---- the signing keys (keys.cpp)
+struct signing_keys {
+    pkey_ptr active;
+    std::string active_kid;
+    boost::json::object jwks;  // {"keys": [...]}: active and retired public keys
+};
+// Loads the keys, generating and storing an ES256 key at first start.
+boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag);
+
+// ---- the endpoints (endpoints.cpp)
+struct idp_config {
+    std::string issuer;                 // no trailing slash
+    std::int64_t access_token_ttl = 3600;
+};
+struct idp_state {
+    idp_config config;
+    ts::store& store;
+    signing_keys keys;
+    std::string discovery;  // serialized once
+    std::string jwks;       // serialized once
+};
+// The router: every request of the server goes through here.
+boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
+boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req);
+
+// Responses shared by the handlers.
+http_response json_response(int status, std::string body);
+http_response oauth_error(error_code ec, std::string_view description);
+
+// ---- serve (serve.cpp)
+struct serve_options {
+    std::string data, listen = "127.0.0.1:0", issuer;
+    std::int64_t access_token_ttl = 3600;
+};
+int serve(const serve_options& o);
+
+}  // namespace latchkey::idp

@@ -1,0 +1,190 @@
+// latch-idp's SQLite store against a real database file in a temp dir: records, the
+// single-use steps under concurrency (one file, two connections), durability settings.
+#include "support/lifecycle_run.hpp"
+#include "support/test_cert.hpp"
+
+#include <latchkey/flows/server/server_error.hpp>
+#include <latchkey/flows/server/token_hash.hpp>
+#include <latchkey/transport/server/sqlite_store.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <map>
+
+namespace asio = boost::asio;
+using namespace latchkey;
+using namespace latchkey::transport::server;
+using latchkey::flows::server::server_errc;
+using latchkey::flows::server::hash_token;
+
+namespace {
+
+std::unique_ptr<store> open_store(const std::filesystem::path& dir) {
+    diagnostics diag;
+    auto s = open_sqlite_store((dir / "idp.db").string(), diag);
+    INFO(diag.client_message);
+    REQUIRE(s);
+    return std::move(*s);
+}
+
+std::string pragma(const std::filesystem::path& db, const char* sql) {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h, sql, -1, &s, nullptr) == SQLITE_OK);
+    std::string out;
+    if (sqlite3_step(s) == SQLITE_ROW) out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return out;
+}
+
+records::client_record service_client() {
+    records::client_record c;
+    c.client_id = "svc";
+    c.name = "service";
+    c.auth_method = "client_secret_basic";
+    c.secret_hash = hash_token("s3cret");
+    c.redirect_uris = {"http://127.0.0.1/cb", "https://app.example.com/cb"};
+    c.grant_types = {"client_credentials", "authorization_code"};
+    c.scope = "openid api";
+    c.created_at = 1000;
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("SQLite store: clients round-trip, duplicates and deletes are reported", "[component][server][store]") {
+    test::temp_dir dir;
+    asio::io_context io;
+    auto st = open_store(dir.path());
+    auto r = test::run_to_end(io, [&]() -> asio::awaitable<std::map<std::string, error_code>> {
+        std::map<std::string, error_code> out;
+        out["put"] = co_await st->put_client(service_client());
+        out["dup"] = co_await st->put_client(service_client());
+        auto found = co_await st->find_client("svc");
+        REQUIRE(found);
+        CHECK(found->redirect_uris == service_client().redirect_uris);
+        CHECK(found->grant_types == service_client().grant_types);
+        CHECK(found->secret_hash == hash_token("s3cret"));
+        CHECK((co_await st->list_clients())->size() == 1);
+        out["del"] = co_await st->delete_client("svc");
+        out["del2"] = co_await st->delete_client("svc");
+        out["find"] = (co_await st->find_client("svc")).error();
+        co_return out;
+    }());
+    CHECK_FALSE(r["put"]);
+    CHECK(r["dup"] == server_errc::already_exists);
+    CHECK_FALSE(r["del"]);
+    CHECK(r["del2"] == server_errc::not_found);
+    CHECK(r["find"] == server_errc::not_found);
+}
+
+TEST_CASE("SQLite store: the file is private, in WAL mode, migrated once", "[component][server][store]") {
+    test::temp_dir dir;
+    { auto st = open_store(dir.path()); }
+    { auto again = open_store(dir.path()); }  // re-opening applies nothing twice
+    const auto db = dir.path() / "idp.db";
+    struct stat sb {};
+    REQUIRE(::stat(db.c_str(), &sb) == 0);
+    CHECK((sb.st_mode & 0777) == 0600);
+    CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
+    CHECK(pragma(db, "SELECT COUNT(*) FROM schema_migrations") == "1");
+    CHECK(pragma(db, "PRAGMA integrity_check") == "ok");
+}
+
+TEST_CASE("SQLite store: 32 concurrent redemptions of one code, exactly one wins", "[component][server][store]") {
+    test::temp_dir dir;
+    asio::io_context io;
+    // Two connections on one file, as two processes would have.
+    auto a = open_store(dir.path());
+    auto b = open_store(dir.path());
+    records::code_record code;
+    code.code_hash = hash_token("the-code");
+    code.grant_id = "grant-1";
+    code.client_id = "svc";
+    code.user_id = "u1";
+    code.expires_at = 2000;
+    records::refresh_record issued{hash_token("rt-1"), "grant-1", "svc", "u1", "openid", 9000, 0, 0};
+    test::run_to_end(io, [&]() -> asio::awaitable<int> {
+        REQUIRE_FALSE(co_await a->put_code(code));
+        REQUIRE_FALSE(co_await a->put_refresh(issued));
+        co_return 0;
+    }());
+
+    std::map<consume_status, int> outcomes;
+    for (int i = 0; i < 32; ++i) {
+        store& s = i % 2 ? *a : *b;
+        asio::co_spawn(io, [&s, &outcomes, h = code.code_hash]() -> asio::awaitable<void> {
+            auto r = co_await s.consume_code(h, 1500);
+            REQUIRE(r);
+            ++outcomes[r->status];
+        }, asio::detached);
+    }
+    io.restart();
+    io.run();
+    CHECK(outcomes[consume_status::consumed] == 1);
+    CHECK(outcomes[consume_status::replayed] == 31);
+
+    // The replay revoked what the code issued; unknown and expired codes are told apart.
+    auto after = test::run_to_end(io, [&]() -> asio::awaitable<std::vector<consume_status>> {
+        records::refresh_record next{hash_token("rt-2"), "", "svc", "", "", 9000, 0, 0};
+        auto rot = co_await a->rotate_refresh(hash_token("rt-1"), next, 1600);
+        auto unknown = co_await a->consume_code(hash_token("nope"), 1600);
+        records::code_record old = code;
+        old.code_hash = hash_token("old-code");
+        REQUIRE_FALSE(co_await a->put_code(old));
+        auto expired = co_await a->consume_code(old.code_hash, 2500);
+        co_return std::vector<consume_status>{rot->status, unknown->status, expired->status};
+    }());
+    CHECK(after == std::vector<consume_status>{consume_status::expired, consume_status::unknown, consume_status::expired});
+}
+
+TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins, the family is revoked",
+          "[component][server][store]") {
+    test::temp_dir dir;
+    asio::io_context io;
+    auto a = open_store(dir.path());
+    auto b = open_store(dir.path());
+    records::refresh_record rt{hash_token("rt-0"), "fam", "svc", "u1", "openid", 9000, 0, 0};
+    test::run_to_end(io, [&]() -> asio::awaitable<int> {
+        REQUIRE_FALSE(co_await a->put_refresh(rt));
+        co_return 0;
+    }());
+    std::map<consume_status, int> outcomes;
+    std::string winner;
+    for (int i = 0; i < 32; ++i) {
+        store& s = i % 2 ? *a : *b;
+        asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
+            records::refresh_record next{hash_token("rt-next-" + std::to_string(i)), "", "svc", "", "", 9000, 0, 0};
+            auto r = co_await s.rotate_refresh(rt.token_hash, next, 100);
+            REQUIRE(r);
+            ++outcomes[r->status];
+            if (r->status == consume_status::consumed) winner = next.token_hash;
+        }, asio::detached);
+    }
+    io.restart();
+    io.run();
+    CHECK(outcomes[consume_status::consumed] == 1);
+    CHECK(outcomes[consume_status::replayed] == 31);
+    // The winner's new token was revoked with its family by the replays.
+    auto last = test::run_to_end(io, [&]() -> asio::awaitable<consume_status> {
+        records::refresh_record next{hash_token("rt-after"), "", "svc", "", "", 9000, 0, 0};
+        co_return (co_await a->rotate_refresh(winner, next, 200))->status;
+    }());
+    CHECK(last == consume_status::expired);
+    // Another client cannot rotate someone else's token: unknown, nothing revoked.
+    records::refresh_record other{hash_token("rt-x"), "fam2", "svc", "u1", "openid", 9000, 0, 0};
+    auto stolen = test::run_to_end(io, [&]() -> asio::awaitable<consume_status> {
+        REQUIRE_FALSE(co_await a->put_refresh(other));
+        records::refresh_record next{hash_token("rt-y"), "", "attacker", "", "", 9000, 0, 0};
+        co_return (co_await a->rotate_refresh(other.token_hash, next, 300))->status;
+    }());
+    CHECK(stolen == consume_status::unknown);
+}
