@@ -29,7 +29,7 @@ std::unique_ptr<store> open_store(const std::filesystem::path& dir) {
     diagnostics diag;
     auto s = open_sqlite_store((dir / "idp.db").string(), diag);
     INFO(diag.client_message);
-    REQUIRE(s);
+    REQUIRE(s.has_value());
     return std::move(*s);
 }
 
@@ -69,7 +69,7 @@ TEST_CASE("SQLite store: clients round-trip, duplicates and deletes are reported
         out["put"] = co_await st->put_client(service_client());
         out["dup"] = co_await st->put_client(service_client());
         auto found = co_await st->find_client("svc");
-        REQUIRE(found);
+        REQUIRE(found.has_value());
         CHECK(found->redirect_uris == service_client().redirect_uris);
         CHECK(found->grant_types == service_client().grant_types);
         CHECK(found->secret_hash == hash_token("s3cret"));
@@ -123,7 +123,7 @@ TEST_CASE("SQLite store: 32 concurrent redemptions of one code, exactly one wins
         store& s = i % 2 ? *a : *b;
         asio::co_spawn(io, [&s, &outcomes, h = code.code_hash]() -> asio::awaitable<void> {
             auto r = co_await s.consume_code(h, 1500);
-            REQUIRE(r);
+            REQUIRE(r.has_value());
             ++outcomes[r->status];
         }, asio::detached);
     }
@@ -164,7 +164,7 @@ TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins,
         asio::co_spawn(io, [&, i]() -> asio::awaitable<void> {
             records::refresh_record next{hash_token("rt-next-" + std::to_string(i)), "", "svc", "", "", 9000, 0, 0};
             auto r = co_await s.rotate_refresh(rt.token_hash, next, 100);
-            REQUIRE(r);
+            REQUIRE(r.has_value());
             ++outcomes[r->status];
             if (r->status == consume_status::consumed) winner = next.token_hash;
         }, asio::detached);

@@ -48,24 +48,24 @@ TEST_CASE("client_secret_basic: both halves form-url-decoded (RFC 6749 §2.3.1)"
     // id "my client", secret "p:s+w%rd" as a client encodes them.
     const auto header = "Basic " + base64_encode("my+client:p%3As%2Bw%25rd");
     auto p = parse_client_auth(header, body("grant_type=client_credentials"), diag);
-    REQUIRE(p);
+    REQUIRE(p.has_value());
     CHECK(p->method == client_auth_method::client_secret_basic);
     CHECK(p->client_id == "my client");
     CHECK(p->client_secret.reveal() == "p:s+w%rd");
     // The scheme name is case-insensitive; a matching body client_id is allowed.
     auto q = parse_client_auth("basic " + base64_encode("svc:pw"), body("client_id=svc"), diag);
-    REQUIRE(q);
+    REQUIRE(q.has_value());
     CHECK(q->client_id == "svc");
 }
 
 TEST_CASE("client_secret_post and none", "[unit][server][client_auth]") {
     diagnostics diag;
     auto p = parse_client_auth("", body("client_id=svc&client_secret=s3cret"), diag);
-    REQUIRE(p);
+    REQUIRE(p.has_value());
     CHECK(p->method == client_auth_method::client_secret_post);
     CHECK(p->client_secret.reveal() == "s3cret");
     auto n = parse_client_auth("", body("client_id=cli"), diag);
-    REQUIRE(n);
+    REQUIRE(n.has_value());
     CHECK(n->method == client_auth_method::none);
     CHECK(n->client_secret.empty());
 }

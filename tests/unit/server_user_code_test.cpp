@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 TEST_CASE("user code length meets 2^-32 for the default limits, and not one shorter", "[unit][server][user_code]") {
     user_code_limits limits;  // 60/min, 10 min, 1000 pending
     auto len = user_code_length(limits);
-    REQUIRE(len);
+    REQUIRE(len.has_value());
     // G = 600 guesses, P = 1000 codes: 6e5 / 20^L <= 2^-32  ->  L >= 11.25.
     CHECK(*len == 12);
     CHECK(log2_guess_probability(limits, *len) <= -32.0);
@@ -28,8 +28,8 @@ TEST_CASE("user code length grows with every limit", "[unit][server][user_code]"
     user_code_limits big{1000, 1800s, 100000};
     auto a = user_code_length(small);
     auto b = user_code_length(big);
-    REQUIRE(a);
-    REQUIRE(b);
+    REQUIRE(a.has_value());
+    REQUIRE(b.has_value());
     CHECK(*a < *b);
     CHECK(guess_budget(small) == 50);
     CHECK(guess_budget(big) == 30000);
@@ -40,8 +40,8 @@ TEST_CASE("limits that cannot work are refused at start-up", "[unit][server][use
     CHECK(user_code_length({0, 600s, 10}).error() == server_errc::bad_config);
     CHECK(user_code_length({60, 0s, 10}).error() == server_errc::bad_config);
     CHECK(user_code_length({60, 600s, 0}).error() == server_errc::bad_config);
-    // 2^64-ish guesses: no length up to 32 characters is enough.
-    CHECK(user_code_length({UINT64_C(1) << 40, 86400s * 365, UINT64_C(1) << 40}).error() ==
+    // 2^119 guesses against 2^50 codes: no length up to 32 characters is enough.
+    CHECK(user_code_length({UINT64_C(1) << 50, 86400s * 365, UINT64_C(1) << 50}).error() ==
           server_errc::bad_config);
 }
 
