@@ -48,6 +48,8 @@ http_response method_not_allowed(const char* allow) {
     return r;
 }
 
+}  // namespace
+
 // Storage trouble, as the client sees it: busy -> 503 + Retry-After, else 500.
 http_response storage_error(error_code ec) {
     if (ec == fs::server_errc::busy) return oauth_error(oauth_errc::temporarily_unavailable, "server busy, retry");
@@ -61,7 +63,19 @@ result<std::string> issue_access_token(idp_state& st, const std::string& subject
     return sign_jwt(st.keys.active.get(), st.keys.active_kid, fs::access_token_claims(p));
 }
 
-}  // namespace
+boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const ts::server_request& req,
+                                                           const fs::form& params) {
+    diagnostics diag;
+    auto presented = fs::parse_client_auth(req.header("Authorization"), params, diag);
+    if (!presented) co_return authenticated{{}, oauth_error(presented.error(), diag.client_message)};
+    auto client = co_await st.store.find_client(presented->client_id);
+    if (!client && client.error() != fs::server_errc::not_found)
+        co_return authenticated{{}, storage_error(client.error())};
+    if (!client) co_return authenticated{{}, oauth_error(oauth_errc::invalid_client, "client authentication failed")};
+    if (auto ec = fs::authenticate_client(*presented, *client, diag))
+        co_return authenticated{{}, oauth_error(ec, diag.client_message)};
+    co_return authenticated{std::move(*client), {}};
+}
 
 boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req) {
     if (req.method != http_method::post) co_return method_not_allowed("POST");
@@ -70,16 +84,15 @@ boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::se
         co_return oauth_error(oauth_errc::invalid_request, "expected application/x-www-form-urlencoded");
     auto params = fs::form::parse(req.body);
     if (!params) co_return oauth_error(oauth_errc::invalid_request, "malformed or repeated parameters");
-    diagnostics diag;
-    auto presented = fs::parse_client_auth(req.header("Authorization"), *params, diag);
-    if (!presented) co_return oauth_error(presented.error(), diag.client_message);
-    auto client = co_await st.store.find_client(presented->client_id);
-    if (!client && client.error() != fs::server_errc::not_found) co_return storage_error(client.error());
-    if (!client) co_return oauth_error(oauth_errc::invalid_client, "client authentication failed");
-    if (auto ec = fs::authenticate_client(*presented, *client, diag)) co_return oauth_error(ec, diag.client_message);
+    auto auth = co_await authenticate_request(st, req, *params);
+    if (auth.error) co_return std::move(*auth.error);
+    const auto& client = auth.client;
 
+    diagnostics diag;
     const auto grant = params->value_or_empty("grant_type");
     if (grant.empty()) co_return oauth_error(oauth_errc::invalid_request, "grant_type is missing");
+    if (grant == "urn:ietf:params:oauth:grant-type:device_code")
+        co_return co_await device_code_grant(st, *params, *client);
     if (grant != "client_credentials")
         co_return oauth_error(oauth_errc::unsupported_grant_type, "this server does not support that grant yet");
     auto scope = fs::decide_client_credentials(*params, *client, diag);
@@ -108,6 +121,8 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
         co_return r;
     }
     if (path == "/oauth2/token") co_return co_await token_endpoint(st, req);
+    if (path == "/oauth2/device_authorization") co_return co_await device_authorization(st, req);
+    if (path == "/device") co_return co_await device_page(st, req);
     co_return not_found();
 }
 

@@ -4,7 +4,12 @@
 #include <latchkey/core/error.hpp>
 #include <latchkey/core/http.hpp>
 #include <latchkey/core/pkey.hpp>
+#include <latchkey/flows/server/form.hpp>
+#include <latchkey/flows/server/records.hpp>
+#include <latchkey/flows/server/page_guard.hpp>
+#include <latchkey/flows/server/user_code.hpp>
 #include <latchkey/transport/server/http_server.hpp>
+#include <latchkey/transport/server/password_hasher.hpp>
 #include <latchkey/transport/server/store.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -82,16 +87,38 @@ struct idp_state {
     idp_config config;
     ts::store& store;
     signing_keys keys;
+    ts::password_hasher& hasher;
     std::string discovery;  // serialized once
     std::string jwks;       // serialized once
+    // Device flow (RFC 8628): user code length sized from the limits at start-up.
+    flows::server::user_code_limits code_limits;
+    std::size_t user_code_length = 12;
+    std::string csrf_key;                          // random per process
+    flows::server::attempt_limiter code_attempts;  // per IP and global, per minute
 };
 // The router: every request of the server goes through here.
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
 boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req);
 
+// Device authorization (device.cpp): the endpoint, the verification page and the grant.
+boost::asio::awaitable<http_response> device_authorization(idp_state& st, const ts::server_request& req);
+boost::asio::awaitable<http_response> device_page(idp_state& st, const ts::server_request& req);
+boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const flows::server::form& params,
+                                                        const flows::server::client_record& client);
+result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
+                                       const std::string& scope);
+// The authenticated client of a token-endpoint-style request, or the error response.
+struct authenticated {
+    std::optional<flows::server::client_record> client;
+    std::optional<http_response> error;
+};
+boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const ts::server_request& req,
+                                                           const flows::server::form& params);
+
 // Responses shared by the handlers.
 http_response json_response(int status, std::string body);
 http_response oauth_error(error_code ec, std::string_view description);
+http_response storage_error(error_code ec);  // busy: 503 + Retry-After; else 500
 
 // ---- serve (serve.cpp)
 struct serve_options {

@@ -5,10 +5,15 @@
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/user_code.hpp>
 
+#include <latchkey/core/random.hpp>
+
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+#include <csignal>
 #include <cstdio>
+#include <thread>
 #include <iostream>
 
 namespace latchkey::idp {
@@ -36,16 +41,15 @@ std::string url_host(const std::string& host) {
 }
 
 // RFC 8628 §5.1: refuse limits under which a user code could be guessed (user_code.hpp).
-bool check_user_code_limits() {
-    flows::server::user_code_limits limits;
+std::size_t checked_user_code_length(const flows::server::user_code_limits& limits) {
     auto len = flows::server::user_code_length(limits);
     if (!len) {
         fail("latch-idp: the device-flow limits allow too many guesses for any user code length");
-        return false;
+        return 0;
     }
     std::fprintf(stderr, "latch-idp: user codes have %zu characters (guess probability 2^%.1f)\n", *len,
                  flows::server::log2_guess_probability(limits, *len));
-    return true;
+    return *len;
 }
 
 }  // namespace
@@ -54,7 +58,9 @@ int serve(const serve_options& o) {
     std::string host;
     std::uint16_t port = 0;
     if (!split_listen(o.listen, host, port)) return fail("latch-idp: --listen wants ADDRESS:PORT, e.g. 127.0.0.1:0");
-    if (!check_user_code_limits()) return 1;
+    const flows::server::user_code_limits limits;
+    const std::size_t code_length = checked_user_code_length(limits);
+    if (code_length == 0) return 1;
     diagnostics diag;
     auto store = open_data_dir(o.data, diag);
     if (!store) return fail("latch-idp: " + diag.client_message);
@@ -62,7 +68,18 @@ int serve(const serve_options& o) {
     if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
 
     boost::asio::io_context io(1);
-    idp_state state{{}, **store, std::move(*keys), {}, {}};
+    // Hashing: one thread per core, at most 64 sign-ins waiting (then 503 + Retry-After).
+    ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), 64);
+    idp_state state{.config = {},
+                    .store = **store,
+                    .keys = std::move(*keys),
+                    .hasher = hasher,
+                    .discovery = {},
+                    .jwks = {},
+                    .code_limits = limits,
+                    .user_code_length = code_length,
+                    .csrf_key = random_urlsafe(32),
+                    .code_attempts = flows::server::attempt_limiter(10, limits.max_attempts_per_minute)};
     ts::http_server server(io.get_executor(),
                            [&state](ts::server_request r) { return handle(state, std::move(r)); });
     auto bound = server.listen(host, port, diag);

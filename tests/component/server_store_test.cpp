@@ -95,7 +95,7 @@ TEST_CASE("SQLite store: the file is private, in WAL mode, migrated once", "[com
     REQUIRE(::stat(db.c_str(), &sb) == 0);
     CHECK((sb.st_mode & 0777) == 0600);
     CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
-    CHECK(pragma(db, "SELECT COUNT(*) FROM schema_migrations") == "1");
+    CHECK(pragma(db, "SELECT COUNT(*) FROM schema_migrations") == "2");
     CHECK(pragma(db, "PRAGMA integrity_check") == "ok");
 }
 
@@ -187,4 +187,66 @@ TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins,
         co_return (co_await a->rotate_refresh(other.token_hash, next, 300))->status;
     }());
     CHECK(stolen == consume_status::unknown);
+}
+
+TEST_CASE("SQLite store: device codes: answered once, redeemed once by 32 pollers, slow_down persisted",
+          "[component][server][store][device]") {
+    test::temp_dir dir;
+    asio::io_context io;
+    auto a = open_store(dir.path());
+    auto b = open_store(dir.path());
+    records::device_record d;
+    d.device_code_hash = hash_token("dc");
+    d.user_code = "BCDFGHJKLMNP";
+    d.client_id = "cli";
+    d.scope = "openid";
+    d.created_at = 1000;
+    d.expires_at = 1600;
+    d.interval = 5;
+    auto setup = test::run_to_end(io, [&]() -> asio::awaitable<std::vector<error_code>> {
+        std::vector<error_code> out;
+        out.push_back(co_await a->put_device(d, 10));
+        auto dup = d;
+        dup.device_code_hash = hash_token("dc2");
+        out.push_back(co_await a->put_device(dup, 10));  // same user code
+        auto full = d;
+        full.device_code_hash = hash_token("dc3");
+        full.user_code = "ZZZZZZZZZZZZ";
+        out.push_back(co_await a->put_device(full, 1));  // one pending already
+        // slow_down is written: a second store (another connection) sees the grown interval.
+        auto p1 = co_await a->poll_device(d.device_code_hash, "cli", 1005);
+        auto p2 = co_await b->poll_device(d.device_code_hash, "cli", 1007);
+        CHECK(p1->outcome == flows::server::device_poll_outcome::authorization_pending);
+        CHECK(p2->outcome == flows::server::device_poll_outcome::slow_down);
+        auto p3 = co_await a->poll_device(d.device_code_hash, "cli", 1012);
+        CHECK(p3->outcome == flows::server::device_poll_outcome::slow_down);  // stored 10 s, only 5 s passed
+        CHECK(p3->updated.interval == 15);
+        CHECK((co_await a->find_pending_device(d.user_code, 1010)).has_value());
+        CHECK((co_await a->answer_device(d.user_code, "u1", true, 1010)).has_value());
+        out.push_back((co_await b->answer_device(d.user_code, "u2", true, 1011)).error());  // already answered
+        out.push_back((co_await a->find_pending_device(d.user_code, 1012)).error());
+        co_return out;
+    }());
+    CHECK_FALSE(setup[0]);
+    CHECK(setup[1] == server_errc::already_exists);
+    CHECK(setup[2] == server_errc::busy);
+    CHECK(setup[3] == server_errc::not_found);
+    CHECK(setup[4] == server_errc::not_found);
+
+    std::map<flows::server::device_poll_outcome, int> outcomes;
+    std::string user;
+    for (int i = 0; i < 32; ++i) {
+        store& s = i % 2 ? *a : *b;
+        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            auto r = co_await s.poll_device(d.device_code_hash, "cli", 1100);
+            REQUIRE(r.has_value());
+            ++outcomes[r->outcome];
+            if (r->outcome == flows::server::device_poll_outcome::issue) user = r->updated.user_id;
+        }, asio::detached);
+    }
+    io.restart();
+    io.run();
+    CHECK(outcomes[flows::server::device_poll_outcome::issue] == 1);
+    CHECK(user == "u1");
+    CHECK(outcomes[flows::server::device_poll_outcome::invalid_grant] + outcomes[flows::server::device_poll_outcome::slow_down] == 31);
 }

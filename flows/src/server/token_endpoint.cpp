@@ -28,16 +28,19 @@ result<std::string> decide_client_credentials(const form& params, const client_r
         diag.client_message = "this client may not use the client_credentials grant";
         return make_error_code(oauth_errc::unauthorized_client);
     }
-    const auto requested = params.get("scope");
-    if (!requested) return client.scope;
+    return grant_scope(params.value_or_empty("scope"), client, diag);
+}
+
+result<std::string> grant_scope(std::string_view requested, const client_record& client, diagnostics& diag) {
+    if (requested.empty()) return client.scope;
     const auto allowed = scope_set(client.scope);
-    for (auto s : scope_set(*requested)) {
+    for (auto s : scope_set(requested)) {
         if (!allowed.count(s)) {
             diag.client_message = "a requested scope is not allowed for this client";
             return make_error_code(oauth_errc::invalid_scope);
         }
     }
-    return std::string(*requested);
+    return std::string(requested);
 }
 
 json::object access_token_claims(const access_token_params& p) {
@@ -82,8 +85,9 @@ std::string discovery_document(std::string_view issuer) {
     o["issuer"] = base;
     o["token_endpoint"] = base + "/oauth2/token";
     o["jwks_uri"] = base + "/.well-known/jwks.json";
-    o["grant_types_supported"] = json::array{"client_credentials"};
-    o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_basic", "client_secret_post"};
+    o["device_authorization_endpoint"] = base + "/oauth2/device_authorization";
+    o["grant_types_supported"] = json::array{"client_credentials", "urn:ietf:params:oauth:grant-type:device_code"};
+    o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_basic", "client_secret_post", "none"};
     o["response_types_supported"] = json::array{"code"};
     o["subject_types_supported"] = json::array{"public"};
     o["id_token_signing_alg_values_supported"] = json::array{"ES256"};

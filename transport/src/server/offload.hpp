@@ -41,9 +41,11 @@ public:
             std::atomic<std::size_t>& n;
             ~release() { n.fetch_sub(1); }
         } guard{in_flight_};
-        co_return co_await boost::asio::co_spawn(
-            pool_, [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); },
-            boost::asio::use_awaitable);
+        // Named, not a temporary inside the co_await expression: GCC 12 destroys such
+        // temporaries twice (GCC PR 99576).
+        auto job = [f = std::move(f)]() mutable -> boost::asio::awaitable<R> { co_return f(); };
+        auto op = boost::asio::co_spawn(pool_, std::move(job), boost::asio::use_awaitable);
+        co_return co_await std::move(op);
     }
 
     std::size_t in_flight() const { return in_flight_.load(); }

@@ -38,6 +38,13 @@ error_code put_refresh(sqlite_db& db, const refresh_record& r);
 result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& old_hash,
                                              const refresh_record& next, std::int64_t now);
 
+error_code put_device(sqlite_db& db, const records::device_record& d, std::int64_t max_pending);
+result<records::device_record> find_pending_device(sqlite_db& db, const std::string& user_code, std::int64_t now);
+result<records::device_record> answer_device(sqlite_db& db, const std::string& user_code,
+                                             const std::string& user_id, bool approve, std::int64_t now);
+result<flows::server::device_poll_decision> poll_device(sqlite_db& db, const std::string& device_code_hash,
+                                                        const std::string& client_id, std::int64_t now);
+
 // Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
 error_code step_error(int rc);
 

@@ -66,6 +66,23 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
 )sql"},
+    {2, R"sql(
+CREATE TABLE device_codes (
+    device_code_hash TEXT PRIMARY KEY,
+    user_code        TEXT NOT NULL UNIQUE,
+    client_id        TEXT NOT NULL,
+    scope            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    user_id          TEXT NOT NULL,
+    requester_ip     TEXT NOT NULL,
+    requester_ua     TEXT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    expires_at       BIGINT NOT NULL,
+    poll_interval    BIGINT NOT NULL,
+    last_poll_at     BIGINT NOT NULL
+);
+CREATE INDEX device_codes_expiry ON device_codes(expires_at);
+)sql"},
 };
 
 }  // namespace

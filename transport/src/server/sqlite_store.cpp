@@ -75,6 +75,29 @@ public:
             });
     }
 
+    asio::awaitable<error_code> put_device(device_record d, std::int64_t max_pending) override {
+        return pool_.run<error_code>(
+            [this, d = std::move(d), max_pending] { return detail::put_device(*db_, d, max_pending); });
+    }
+    asio::awaitable<result<device_record>> find_pending_device(std::string code, std::int64_t now) override {
+        return pool_.run<result<device_record>>(
+            [this, code = std::move(code), now] { return detail::find_pending_device(*db_, code, now); });
+    }
+    asio::awaitable<result<device_record>> answer_device(std::string code, std::string user_id, bool approve,
+                                                         std::int64_t now) override {
+        return pool_.run<result<device_record>>([this, code = std::move(code), user_id = std::move(user_id),
+                                                 approve, now] {
+            return detail::answer_device(*db_, code, user_id, approve, now);
+        });
+    }
+    asio::awaitable<result<flows::server::device_poll_decision>> poll_device(std::string hash, std::string client_id,
+                                                                             std::int64_t now) override {
+        return pool_.run<result<flows::server::device_poll_decision>>(
+            [this, hash = std::move(hash), client_id = std::move(client_id), now] {
+                return detail::poll_device(*db_, hash, client_id, now);
+            });
+    }
+
 private:
     std::unique_ptr<detail::sqlite_db> db_;  // declared first: destroyed after the thread joined
     detail::offload_pool pool_;

@@ -21,6 +21,10 @@ namespace latchkey::flows::server {
 result<std::string> decide_client_credentials(const form& params, const client_record& client,
                                               diagnostics& diag);
 
+// The scope to grant: `requested` when every scope in it is among the client's, the
+// client's whole scope when nothing was requested. Errors: invalid_scope.
+result<std::string> grant_scope(std::string_view requested, const client_record& client, diagnostics& diag);
+
 struct access_token_params {
     std::string issuer;
     std::string subject;    // user id, or the client id for client_credentials

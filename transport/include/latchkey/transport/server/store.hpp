@@ -14,6 +14,7 @@
 #pragma once
 
 #include <latchkey/core/error.hpp>
+#include <latchkey/flows/server/device_grant.hpp>
 #include <latchkey/flows/server/records.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -82,6 +83,24 @@ public:
     // §4.14.2); a revoked or expired one gets `expired`.
     virtual boost::asio::awaitable<result<refresh_rotate_result>> rotate_refresh(
         std::string old_hash, records::refresh_record next, std::int64_t now) = 0;
+
+    // ---- device authorization (RFC 8628)
+    // already_exists when the user code is taken (the caller draws a new one); busy when
+    // `max_pending` authorizations are already pending (the bound user codes are sized for).
+    virtual boost::asio::awaitable<error_code> put_device(records::device_record d, std::int64_t max_pending) = 0;
+    // A pending, unexpired authorization by its canonical user code; not_found otherwise.
+    virtual boost::asio::awaitable<result<records::device_record>> find_pending_device(std::string user_code,
+                                                                                       std::int64_t now) = 0;
+    // pending -> approved (with user_id) or denied, atomically; not_found when it is no
+    // longer pending or has expired (someone else answered first).
+    virtual boost::asio::awaitable<result<records::device_record>> answer_device(std::string user_code,
+                                                                                 std::string user_id,
+                                                                                 bool approve,
+                                                                                 std::int64_t now) = 0;
+    // One token-endpoint poll: runs flows::server::decide_device_poll on the stored row and
+    // writes its update in the same transaction. not_found for an unknown device code.
+    virtual boost::asio::awaitable<result<flows::server::device_poll_decision>> poll_device(
+        std::string device_code_hash, std::string client_id, std::int64_t now) = 0;
 };
 
 }  // namespace latchkey::transport::server
