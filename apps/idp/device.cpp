@@ -110,15 +110,20 @@ boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::serve
     if (!st.code_attempts.allow(req.peer_ip, now))
         co_return message_page(429, "Too many attempts", "Too many codes were tried. Wait a minute and try again.");
     const std::string code = fs::normalize_user_code(f->value_or_empty("user_code"));
-    auto device = code.size() == st.user_code_length ? co_await st.store.find_pending_device(code, now)
-                                                      : result<fs::device_record>(make_error_code(fs::server_errc::not_found));
+    // No co_await inside a conditional expression or with temporaries around it: GCC 12
+    // miscompiles those (double destruction); named values only.
+    result<fs::device_record> device = make_error_code(fs::server_errc::not_found);
+    if (code.size() == st.user_code_length) device = co_await st.store.find_pending_device(code, now);
     if (!device && device.error() != fs::server_errc::not_found) co_return storage_error(device.error());
     if (!device) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");
-    auto user = co_await st.store.find_user(std::string(f->value_or_empty("username")));
+    std::string username(f->value_or_empty("username"));
+    auto user = co_await st.store.find_user(std::move(username));
     if (!user && user.error() != fs::server_errc::not_found) co_return storage_error(user.error());
     // An unknown user costs a hash too, so timing does not tell which names exist.
     static const std::string dummy = ts::hash_password(secret("latch-idp-dummy")).value();
-    auto ok = co_await st.hasher.async_verify(user ? user->password_hash : dummy, secret(std::string(f->value_or_empty("password"))));
+    std::string stored_hash = user ? user->password_hash : dummy;
+    secret password(std::string(f->value_or_empty("password")));
+    auto ok = co_await st.hasher.async_verify(std::move(stored_hash), std::move(password));
     if (!ok) co_return storage_error(ok.error());
     if (!user || !*ok) co_return message_page(401, "Sign-in failed", "Wrong user name or password.");
     const bool approve = f->value_or_empty("action") == "approve";

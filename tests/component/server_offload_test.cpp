@@ -69,7 +69,8 @@ TEST_CASE("argon2id pool: results come back on the io_context; a full queue says
             if (std::this_thread::get_id() != loop_thread) ++wrong_thread;
             if (r) {
                 ++ok;
-                CHECK((co_await hasher.async_verify(*r, secret("pw"))).value());
+                auto aw1 = co_await hasher.async_verify(*r, secret("pw"));
+                CHECK(aw1.value());
             } else {
                 CHECK(r.error() == server_errc::busy);
                 ++busy;
@@ -95,11 +96,13 @@ TEST_CASE("SQLite session look-ups stay fast while the io_context is busy; commi
     bool done = false;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
         records::user_record u{"u1", "alice", "x", 1};
-        REQUIRE_FALSE(co_await st->put_user(u));
+        auto aw2 = co_await st->put_user(u);
+        REQUIRE_FALSEaw2;
         for (int i = 0; i < sessions; ++i) {
             auto t0 = clk::now();
             records::session_record s{flows::server::hash_token("s" + std::to_string(i)), "u1", "127.0.0.1", "ua", 1, 1, 1'000'000};
-            REQUIRE_FALSE(co_await st->put_session(s));
+            auto aw3 = co_await st->put_session(s);
+            REQUIRE_FALSEaw3;
             commit_ms.push_back(ms_since(t0));
         }
         for (int i = 0; i < 5000; ++i) {

@@ -66,17 +66,23 @@ TEST_CASE("SQLite store: clients round-trip, duplicates and deletes are reported
     auto st = open_store(dir.path());
     auto r = test::run_to_end(io, [&]() -> asio::awaitable<std::map<std::string, error_code>> {
         std::map<std::string, error_code> out;
-        out["put"] = co_await st->put_client(service_client());
-        out["dup"] = co_await st->put_client(service_client());
+        auto aw1 = co_await st->put_client(service_client());
+        out["put"] = aw1;
+        auto aw2 = co_await st->put_client(service_client());
+        out["dup"] = aw2;
         auto found = co_await st->find_client("svc");
         REQUIRE(found.has_value());
         CHECK(found->redirect_uris == service_client().redirect_uris);
         CHECK(found->grant_types == service_client().grant_types);
         CHECK(found->secret_hash == hash_token("s3cret"));
-        CHECK((co_await st->list_clients())->size() == 1);
-        out["del"] = co_await st->delete_client("svc");
-        out["del2"] = co_await st->delete_client("svc");
-        out["find"] = (co_await st->find_client("svc")).error();
+        auto aw3 = co_await st->list_clients();
+        CHECK(aw3->size() == 1);
+        auto aw4 = co_await st->delete_client("svc");
+        out["del"] = aw4;
+        auto aw5 = co_await st->delete_client("svc");
+        out["del2"] = aw5;
+        auto aw6 = co_await st->find_client("svc");
+        out["find"] = aw6.error();
         co_return out;
     }());
     CHECK_FALSE(r["put"]);
@@ -113,8 +119,10 @@ TEST_CASE("SQLite store: 32 concurrent redemptions of one code, exactly one wins
     code.expires_at = 2000;
     records::refresh_record issued{hash_token("rt-1"), "grant-1", "svc", "u1", "openid", 9000, 0, 0};
     test::run_to_end(io, [&]() -> asio::awaitable<int> {
-        REQUIRE_FALSE(co_await a->put_code(code));
-        REQUIRE_FALSE(co_await a->put_refresh(issued));
+        auto aw7 = co_await a->put_code(code);
+        REQUIRE_FALSEaw7;
+        auto aw8 = co_await a->put_refresh(issued);
+        REQUIRE_FALSEaw8;
         co_return 0;
     }());
 
@@ -139,7 +147,8 @@ TEST_CASE("SQLite store: 32 concurrent redemptions of one code, exactly one wins
         auto unknown = co_await a->consume_code(hash_token("nope"), 1600);
         records::code_record old = code;
         old.code_hash = hash_token("old-code");
-        REQUIRE_FALSE(co_await a->put_code(old));
+        auto aw9 = co_await a->put_code(old);
+        REQUIRE_FALSEaw9;
         auto expired = co_await a->consume_code(old.code_hash, 2500);
         co_return std::vector<consume_status>{rot->status, unknown->status, expired->status};
     }());
@@ -154,7 +163,8 @@ TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins,
     auto b = open_store(dir.path());
     records::refresh_record rt{hash_token("rt-0"), "fam", "svc", "u1", "openid", 9000, 0, 0};
     test::run_to_end(io, [&]() -> asio::awaitable<int> {
-        REQUIRE_FALSE(co_await a->put_refresh(rt));
+        auto aw10 = co_await a->put_refresh(rt);
+        REQUIRE_FALSEaw10;
         co_return 0;
     }());
     std::map<consume_status, int> outcomes;
@@ -176,15 +186,18 @@ TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins,
     // The winner's new token was revoked with its family by the replays.
     auto last = test::run_to_end(io, [&]() -> asio::awaitable<consume_status> {
         records::refresh_record next{hash_token("rt-after"), "", "svc", "", "", 9000, 0, 0};
-        co_return (co_await a->rotate_refresh(winner, next, 200))->status;
+        auto aw11 = co_await a->rotate_refresh(winner, next, 200);
+        co_return aw11->status;
     }());
     CHECK(last == consume_status::expired);
     // Another client cannot rotate someone else's token: unknown, nothing revoked.
     records::refresh_record other{hash_token("rt-x"), "fam2", "svc", "u1", "openid", 9000, 0, 0};
     auto stolen = test::run_to_end(io, [&]() -> asio::awaitable<consume_status> {
-        REQUIRE_FALSE(co_await a->put_refresh(other));
+        auto aw12 = co_await a->put_refresh(other);
+        REQUIRE_FALSEaw12;
         records::refresh_record next{hash_token("rt-y"), "", "attacker", "", "", 9000, 0, 0};
-        co_return (co_await a->rotate_refresh(other.token_hash, next, 300))->status;
+        auto aw13 = co_await a->rotate_refresh(other.token_hash, next, 300);
+        co_return aw13->status;
     }());
     CHECK(stolen == consume_status::unknown);
 }
@@ -205,14 +218,17 @@ TEST_CASE("SQLite store: device codes: answered once, redeemed once by 32 poller
     d.interval = 5;
     auto setup = test::run_to_end(io, [&]() -> asio::awaitable<std::vector<error_code>> {
         std::vector<error_code> out;
-        out.push_back(co_await a->put_device(d, 10));
+        auto aw14 = co_await a->put_device(d, 10);
+        out.push_backaw14;
         auto dup = d;
         dup.device_code_hash = hash_token("dc2");
-        out.push_back(co_await a->put_device(dup, 10));  // same user code
+        auto aw15 = co_await a->put_device(dup, 10);
+        out.push_backaw15;  // same user code
         auto full = d;
         full.device_code_hash = hash_token("dc3");
         full.user_code = "ZZZZZZZZZZZZ";
-        out.push_back(co_await a->put_device(full, 1));  // one pending already
+        auto aw16 = co_await a->put_device(full, 1);
+        out.push_backaw16;  // one pending already
         // slow_down is written: a second store (another connection) sees the grown interval.
         auto p1 = co_await a->poll_device(d.device_code_hash, "cli", 1005);
         auto p2 = co_await b->poll_device(d.device_code_hash, "cli", 1007);
@@ -221,10 +237,14 @@ TEST_CASE("SQLite store: device codes: answered once, redeemed once by 32 poller
         auto p3 = co_await a->poll_device(d.device_code_hash, "cli", 1012);
         CHECK(p3->outcome == flows::server::device_poll_outcome::slow_down);  // stored 10 s, only 5 s passed
         CHECK(p3->updated.interval == 15);
-        CHECK((co_await a->find_pending_device(d.user_code, 1010)).has_value());
-        CHECK((co_await a->answer_device(d.user_code, "u1", true, 1010)).has_value());
-        out.push_back((co_await b->answer_device(d.user_code, "u2", true, 1011)).error());  // already answered
-        out.push_back((co_await a->find_pending_device(d.user_code, 1012)).error());
+        auto aw17 = co_await a->find_pending_device(d.user_code, 1010);
+        CHECK(aw17.has_value());
+        auto aw18 = co_await a->answer_device(d.user_code, "u1", true, 1010);
+        CHECK(aw18.has_value());
+        auto aw19 = co_await b->answer_device(d.user_code, "u2", true, 1011);
+        out.push_back(aw19.error());  // already answered
+        auto aw20 = co_await a->find_pending_device(d.user_code, 1012);
+        out.push_back(aw20.error());
         co_return out;
     }());
     CHECK_FALSE(setup[0]);
