@@ -8,6 +8,7 @@
 #include <latchkey/transport/server/sqlite_store.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -120,9 +121,9 @@ TEST_CASE("SQLite store: 32 concurrent redemptions of one code, exactly one wins
     records::refresh_record issued{hash_token("rt-1"), "grant-1", "svc", "u1", "openid", 9000, 0, 0};
     test::run_to_end(io, [&]() -> asio::awaitable<int> {
         auto aw7 = co_await a->put_code(code);
-        REQUIRE_FALSEaw7;
+        REQUIRE_FALSE(aw7);
         auto aw8 = co_await a->put_refresh(issued);
-        REQUIRE_FALSEaw8;
+        REQUIRE_FALSE(aw8);
         co_return 0;
     }());
 
@@ -148,7 +149,7 @@ TEST_CASE("SQLite store: 32 concurrent redemptions of one code, exactly one wins
         records::code_record old = code;
         old.code_hash = hash_token("old-code");
         auto aw9 = co_await a->put_code(old);
-        REQUIRE_FALSEaw9;
+        REQUIRE_FALSE(aw9);
         auto expired = co_await a->consume_code(old.code_hash, 2500);
         co_return std::vector<consume_status>{rot->status, unknown->status, expired->status};
     }());
@@ -164,7 +165,7 @@ TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins,
     records::refresh_record rt{hash_token("rt-0"), "fam", "svc", "u1", "openid", 9000, 0, 0};
     test::run_to_end(io, [&]() -> asio::awaitable<int> {
         auto aw10 = co_await a->put_refresh(rt);
-        REQUIRE_FALSEaw10;
+        REQUIRE_FALSE(aw10);
         co_return 0;
     }());
     std::map<consume_status, int> outcomes;
@@ -194,7 +195,7 @@ TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins,
     records::refresh_record other{hash_token("rt-x"), "fam2", "svc", "u1", "openid", 9000, 0, 0};
     auto stolen = test::run_to_end(io, [&]() -> asio::awaitable<consume_status> {
         auto aw12 = co_await a->put_refresh(other);
-        REQUIRE_FALSEaw12;
+        REQUIRE_FALSE(aw12);
         records::refresh_record next{hash_token("rt-y"), "", "attacker", "", "", 9000, 0, 0};
         auto aw13 = co_await a->rotate_refresh(other.token_hash, next, 300);
         co_return aw13->status;
@@ -219,16 +220,16 @@ TEST_CASE("SQLite store: device codes: answered once, redeemed once by 32 poller
     auto setup = test::run_to_end(io, [&]() -> asio::awaitable<std::vector<error_code>> {
         std::vector<error_code> out;
         auto aw14 = co_await a->put_device(d, 10);
-        out.push_backaw14;
+        out.push_back(aw14);
         auto dup = d;
         dup.device_code_hash = hash_token("dc2");
         auto aw15 = co_await a->put_device(dup, 10);
-        out.push_backaw15;  // same user code
+        out.push_back(aw15);  // same user code
         auto full = d;
         full.device_code_hash = hash_token("dc3");
         full.user_code = "ZZZZZZZZZZZZ";
         auto aw16 = co_await a->put_device(full, 1);
-        out.push_backaw16;  // one pending already
+        out.push_back(aw16);  // one pending already
         // slow_down is written: a second store (another connection) sees the grown interval.
         auto p1 = co_await a->poll_device(d.device_code_hash, "cli", 1005);
         auto p2 = co_await b->poll_device(d.device_code_hash, "cli", 1007);
