@@ -194,7 +194,14 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs:
         co_return oauth_error(fs::device_poll_error(d->outcome), "");
     auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
-    auto r = json_response(200, fs::token_response_body(*token, st.config.access_token_ttl, d->updated.scope));
+    secret refresh;
+    if (fs::wants_refresh_token(client, d->updated.scope)) {
+        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope);
+        if (!minted) co_return storage_error(minted.error());
+        refresh = std::move(*minted);
+    }
+    auto r = json_response(200, fs::token_response_body(*token, st.config.access_token_ttl, d->updated.scope,
+                                                        refresh.reveal()));
     r.headers.emplace_back("Cache-Control", "no-store");
     r.headers.emplace_back("Pragma", "no-cache");
     co_return r;

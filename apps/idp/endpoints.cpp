@@ -93,6 +93,7 @@ boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::se
     if (grant.empty()) co_return oauth_error(oauth_errc::invalid_request, "grant_type is missing");
     if (grant == "urn:ietf:params:oauth:grant-type:device_code")
         co_return co_await device_code_grant(st, *params, *client);
+    if (grant == "refresh_token") co_return co_await refresh_token_grant(st, *params, *client);
     if (grant != "client_credentials")
         co_return oauth_error(oauth_errc::unsupported_grant_type, "this server does not support that grant yet");
     auto scope = fs::decide_client_credentials(*params, *client, diag);

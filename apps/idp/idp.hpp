@@ -4,6 +4,7 @@
 #include <latchkey/core/error.hpp>
 #include <latchkey/core/http.hpp>
 #include <latchkey/core/pkey.hpp>
+#include <latchkey/core/secret.hpp>
 #include <latchkey/flows/server/form.hpp>
 #include <latchkey/flows/server/records.hpp>
 #include <latchkey/flows/server/page_guard.hpp>
@@ -82,6 +83,7 @@ boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, 
 struct idp_config {
     std::string issuer;                 // no trailing slash
     std::int64_t access_token_ttl = 3600;
+    std::int64_t refresh_token_ttl = 30 * 86400;
 };
 struct idp_state {
     idp_config config;
@@ -105,6 +107,11 @@ boost::asio::awaitable<http_response> device_authorization(idp_state& st, const 
 boost::asio::awaitable<http_response> device_page(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const flows::server::form& params,
                                                         const flows::server::client_record& client);
+// Refresh tokens (refresh.cpp).
+boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
+                                                          const std::string& user_id, const std::string& scope);
+boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
+                                                          const flows::server::client_record& client);
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
                                        const std::string& scope);
 // The authenticated client of a token-endpoint-style request, or the error response.

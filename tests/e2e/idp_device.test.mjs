@@ -40,6 +40,18 @@ async function startDeviceLogin(idp, home) {
   return { handle, userCode, completeUrl };
 }
 
+// A completed device login (approved on the page): returns the LATCH_HOME.
+async function deviceLogin(idp) {
+  const home = freshLatchHome();
+  const { handle, userCode } = await startDeviceLogin(idp, home);
+  const page = await openPage(`${idp.url}/device`);
+  const ok = await submit(idp, { csrf: page.csrf, user_code: userCode, username: 'alice', password: PASSWORD, action: 'approve' }, page.cookie);
+  assert.equal(ok.status, 200);
+  const r = await handle.exit;
+  assert.equal(r.code, 0, r.stderr);
+  return home;
+}
+
 describe('latch-idp: device flow', { skip }, () => {
   let idp;
   let aliceId;
@@ -103,6 +115,30 @@ describe('latch-idp: device flow', { skip }, () => {
     const r = await handle.exit;
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /login denied at the identity provider/);
+  });
+
+  test('latch refresh rotates the refresh token; replaying the old one revokes the family', { timeout: 180_000 }, async () => {
+    const home = await deviceLogin(idp);
+    const credsFile = join(home, 'credentials', 'default.json');
+    const before = readJson(credsFile).tokens;
+    assert.ok(before.refresh_token, 'offline_access gave a refresh token');
+    const refreshed = await latch(['refresh'], { home });
+    assert.equal(refreshed.code, 0, `${refreshed.stderr}\nserver:\n${idp.stderr()}`);
+    const after = readJson(credsFile).tokens;
+    assert.notEqual(after.refresh_token, before.refresh_token, 'the refresh token was rotated');
+    assert.notEqual(after.access_token, before.access_token);
+
+    const useRefresh = (rt) => fetch(`${idp.url}/oauth2/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'cli', refresh_token: rt }).toString(),
+    }).then(async (res) => ({ status: res.status, body: await res.json() }));
+    const replay = await useRefresh(before.refresh_token);
+    assert.equal(replay.status, 400);
+    assert.equal(replay.body.error, 'invalid_grant');
+    // The replay revoked the family: the current token is dead too, and latch says to log in.
+    assert.equal((await useRefresh(after.refresh_token)).body.error, 'invalid_grant');
+    const again = await latch(['refresh'], { home });
+    assert.equal(again.code, 77, again.stderr);
   });
 
   test('polling faster than the interval: slow_down, and the stored interval grows', async () => {

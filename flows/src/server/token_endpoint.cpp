@@ -56,13 +56,19 @@ json::object access_token_claims(const access_token_params& p) {
     return c;
 }
 
-std::string token_response_body(std::string_view access_token, std::int64_t expires_in, std::string_view scope) {
+std::string token_response_body(std::string_view access_token, std::int64_t expires_in, std::string_view scope,
+                                std::string_view refresh_token) {
     json::object o;
     o["access_token"] = access_token;
     o["token_type"] = "Bearer";
     o["expires_in"] = expires_in;
     if (!scope.empty()) o["scope"] = scope;
+    if (!refresh_token.empty()) o["refresh_token"] = refresh_token;
     return json::serialize(o);
+}
+
+bool wants_refresh_token(const client_record& client, std::string_view granted_scope) {
+    return client.allows_grant("refresh_token") && scope_set(granted_scope).count("offline_access") > 0;
 }
 
 std::string oauth_error_body(error_code ec, std::string_view description) {
@@ -86,13 +92,14 @@ std::string discovery_document(std::string_view issuer) {
     o["token_endpoint"] = base + "/oauth2/token";
     o["jwks_uri"] = base + "/.well-known/jwks.json";
     o["device_authorization_endpoint"] = base + "/oauth2/device_authorization";
-    o["grant_types_supported"] = json::array{"client_credentials", "urn:ietf:params:oauth:grant-type:device_code"};
+    o["grant_types_supported"] =
+        json::array{"client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "refresh_token"};
     o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_basic", "client_secret_post", "none"};
     o["response_types_supported"] = json::array{"code"};
     o["subject_types_supported"] = json::array{"public"};
     o["id_token_signing_alg_values_supported"] = json::array{"ES256"};
     o["code_challenge_methods_supported"] = json::array{"S256"};
-    o["scopes_supported"] = json::array{"openid"};
+    o["scopes_supported"] = json::array{"openid", "offline_access"};
     return json::serialize(o);
 }
 

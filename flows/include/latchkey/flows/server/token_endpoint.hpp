@@ -39,8 +39,14 @@ struct access_token_params {
 // RFC 9068 §2.2 claims: iss, sub, aud, exp, iat, jti, client_id, scope (when not empty).
 boost::json::object access_token_claims(const access_token_params& p);
 
-// {"access_token", "token_type": "Bearer", "expires_in", "scope"} (RFC 6749 §5.1).
-std::string token_response_body(std::string_view access_token, std::int64_t expires_in, std::string_view scope);
+// {"access_token", "token_type": "Bearer", "expires_in", "scope", "refresh_token"} (RFC 6749
+// §5.1); refresh_token only when not empty.
+std::string token_response_body(std::string_view access_token, std::int64_t expires_in, std::string_view scope,
+                                std::string_view refresh_token = {});
+
+// Whether a grant gets a refresh token: the client may use the refresh_token grant and the
+// granted scope holds offline_access (OIDC Core §11).
+bool wants_refresh_token(const client_record& client, std::string_view granted_scope);
 
 // {"error", "error_description"} (§5.2); the description is ours, never user input.
 std::string oauth_error_body(error_code ec, std::string_view description);
