@@ -1,6 +1,7 @@
 // RFC 8628 on latch-idp: the device authorization endpoint, the verification page (sign in
 // and approve or deny, CSRF-protected, rate limited) and the device_code grant.
 #include "idp.hpp"
+#include "pages.hpp"
 
 #include <latchkey/flows/server/device_grant.hpp>
 #include <latchkey/flows/server/server_error.hpp>
@@ -17,42 +18,6 @@ namespace {
 
 constexpr std::string_view device_grant = "urn:ietf:params:oauth:grant-type:device_code";
 constexpr std::int64_t poll_interval = 5;
-constexpr const char* csrf_cookie = "latch_idp_csrf";
-
-std::string cookie_value(const ts::server_request& req, std::string_view name) {
-    const std::string all = req.header("Cookie");
-    std::string_view rest = all;
-    while (!rest.empty()) {
-        const auto semi = rest.find(';');
-        auto part = rest.substr(0, semi);
-        while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-        if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
-            return std::string(part.substr(name.size() + 1));
-        if (semi == std::string_view::npos) break;
-        rest.remove_prefix(semi + 1);
-    }
-    return {};
-}
-
-// Pages: no scripts, no framing, forms only to ourselves, never cached.
-http_response page(int status, const std::string& title, const std::string& body) {
-    http_response r;
-    r.status = status;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + fs::html_escape(title) +
-             "</title></head><body><h1>" + fs::html_escape(title) + "</h1>" + body + "</body></html>\n";
-    r.headers = {{"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                             "frame-ancestors 'none'; base-uri 'none'"},
-                 {"X-Frame-Options", "DENY"},
-                 {"X-Content-Type-Options", "nosniff"},
-                 {"Referrer-Policy", "no-referrer"},
-                 {"Cache-Control", "no-store"}};
-    return r;
-}
-
-http_response message_page(int status, const std::string& title, const std::string& text) {
-    return page(status, title, "<p>" + fs::html_escape(text) + "</p>");
-}
 
 // The first three octets of an IPv4 address, or the first four groups of an IPv6 one:
 // "the same network" for the warning on the page.
@@ -85,8 +50,7 @@ http_response device_form(idp_state& st, const std::string& user_code, const std
                          "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>"
                          "<p><button name=\"action\" value=\"approve\">Approve</button> "
                          "<button name=\"action\" value=\"deny\">Deny</button></p></form>");
-    r.headers.emplace_back("Set-Cookie", std::string(csrf_cookie) + "=" + csrf.cookie +
-                                             "; Path=/device; HttpOnly; SameSite=Strict");
+    r.headers.emplace_back("Set-Cookie", csrf_set_cookie(csrf.cookie, "/device"));
     return r;
 }
 
@@ -104,30 +68,22 @@ boost::asio::awaitable<http_response> show_form(idp_state& st, const ts::server_
 
 boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::server_request& req) {
     auto f = fs::form::parse(req.body);
-    if (!f || !fs::check_csrf(st.csrf_key, cookie_value(req, csrf_cookie), f->value_or_empty("csrf")))
+    if (!f || !csrf_ok(st, req, *f))
         co_return message_page(403, "Request refused", "The form expired or did not come from this site. Reload the page and try again.");
     const auto now = unix_now();
     if (!st.code_attempts.allow(req.peer_ip, now))
         co_return message_page(429, "Too many attempts", "Too many codes were tried. Wait a minute and try again.");
     const std::string code = fs::normalize_user_code(f->value_or_empty("user_code"));
-    // No co_await inside a conditional expression or with temporaries around it: GCC 12
-    // miscompiles those (double destruction); named values only.
+    // No co_await inside a conditional expression: GCC 12 destroys its temporaries twice.
     result<fs::device_record> device = make_error_code(fs::server_errc::not_found);
     if (code.size() == st.user_code_length) device = co_await st.store.find_pending_device(code, now);
     if (!device && device.error() != fs::server_errc::not_found) co_return storage_error(device.error());
     if (!device) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");
-    std::string username(f->value_or_empty("username"));
-    auto user = co_await st.store.find_user(std::move(username));
-    if (!user && user.error() != fs::server_errc::not_found) co_return storage_error(user.error());
-    // An unknown user costs a hash too, so timing does not tell which names exist.
-    static const std::string dummy = ts::hash_password(secret("latch-idp-dummy")).value();
-    std::string stored_hash = user ? user->password_hash : dummy;
-    secret password(std::string(f->value_or_empty("password")));
-    auto ok = co_await st.hasher.async_verify(std::move(stored_hash), std::move(password));
-    if (!ok) co_return storage_error(ok.error());
-    if (!user || !*ok) co_return message_page(401, "Sign-in failed", "Wrong user name or password.");
+    auto user = co_await sign_in(st, *f);
+    if (!user) co_return storage_error(user.error());
+    if (!*user) co_return message_page(401, "Sign-in failed", "Wrong user name or password.");
     const bool approve = f->value_or_empty("action") == "approve";
-    auto answered = co_await st.store.answer_device(code, user->id, approve, now);
+    auto answered = co_await st.store.answer_device(code, (*user)->id, approve, now);
     if (!answered) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");
     co_return approve ? message_page(200, "Device approved", "You can close this page and return to your device.")
                       : message_page(200, "Request denied", "The device was not signed in.");

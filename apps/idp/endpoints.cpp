@@ -94,6 +94,7 @@ boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::se
     if (grant == "urn:ietf:params:oauth:grant-type:device_code")
         co_return co_await device_code_grant(st, *params, *client);
     if (grant == "refresh_token") co_return co_await refresh_token_grant(st, *params, *client);
+    if (grant == "authorization_code") co_return co_await authorization_code_grant(st, *params, *client);
     if (grant != "client_credentials")
         co_return oauth_error(oauth_errc::unsupported_grant_type, "this server does not support that grant yet");
     auto scope = fs::decide_client_credentials(*params, *client, diag);
@@ -124,6 +125,7 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
     if (path == "/oauth2/token") co_return co_await token_endpoint(st, req);
     if (path == "/oauth2/device_authorization") co_return co_await device_authorization(st, req);
     if (path == "/device") co_return co_await device_page(st, req);
+    if (path == "/oauth2/authorize") co_return co_await authorize_endpoint(st, req);
     co_return not_found();
 }
 

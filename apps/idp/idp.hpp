@@ -107,11 +107,17 @@ boost::asio::awaitable<http_response> device_authorization(idp_state& st, const 
 boost::asio::awaitable<http_response> device_page(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const flows::server::form& params,
                                                         const flows::server::client_record& client);
-// Refresh tokens (refresh.cpp).
+// Refresh tokens (refresh.cpp). `family_id`: the grant (a code's grant_id, so that replaying
+// the code revokes them); empty: a new family.
 boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
-                                                          const std::string& user_id, const std::string& scope);
+                                                          const std::string& user_id, const std::string& scope,
+                                                          std::string family_id = {});
 boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
                                                           const flows::server::client_record& client);
+// The authorization endpoint and the authorization_code grant (authorize.cpp).
+boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts::server_request& req);
+boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const flows::server::form& params,
+                                                               const flows::server::client_record& client);
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
                                        const std::string& scope);
 // The authenticated client of a token-endpoint-style request, or the error response.

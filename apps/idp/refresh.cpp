@@ -15,9 +15,11 @@ namespace latchkey::idp {
 namespace fs = latchkey::flows::server;
 
 boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
-                                                          const std::string& user_id, const std::string& scope) {
+                                                          const std::string& user_id, const std::string& scope,
+                                                          std::string family_id) {
     secret raw = fs::make_opaque_token();
-    fs::refresh_record r{fs::hash_token(raw.reveal()), random_urlsafe(16), client_id, user_id, scope,
+    if (family_id.empty()) family_id = random_urlsafe(16);
+    fs::refresh_record r{fs::hash_token(raw.reveal()), std::move(family_id), client_id, user_id, scope,
                          unix_now() + st.config.refresh_token_ttl, 0, 0};
     if (auto ec = co_await st.store.put_refresh(std::move(r))) co_return ec;
     co_return raw;

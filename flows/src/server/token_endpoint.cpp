@@ -89,11 +89,14 @@ std::string discovery_document(std::string_view issuer) {
     const std::string base(issuer);
     json::object o;
     o["issuer"] = base;
+    o["authorization_endpoint"] = base + "/oauth2/authorize";
     o["token_endpoint"] = base + "/oauth2/token";
     o["jwks_uri"] = base + "/.well-known/jwks.json";
     o["device_authorization_endpoint"] = base + "/oauth2/device_authorization";
     o["grant_types_supported"] =
-        json::array{"client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "refresh_token"};
+        json::array{"authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code",
+                    "refresh_token"};
+    o["authorization_response_iss_parameter_supported"] = true;  // RFC 9207
     o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_basic", "client_secret_post", "none"};
     o["response_types_supported"] = json::array{"code"};
     o["subject_types_supported"] = json::array{"public"};
