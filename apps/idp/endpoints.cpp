@@ -126,6 +126,7 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
     if (path == "/oauth2/device_authorization") co_return co_await device_authorization(st, req);
     if (path == "/device") co_return co_await device_page(st, req);
     if (path == "/oauth2/authorize") co_return co_await authorize_endpoint(st, req);
+    if (path == "/oauth2/revoke") co_return co_await revocation_endpoint(st, req);
     co_return not_found();
 }
 

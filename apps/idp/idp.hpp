@@ -112,6 +112,7 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const flo
 boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
                                                           const std::string& user_id, const std::string& scope,
                                                           std::string family_id = {});
+boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
                                                           const flows::server::client_record& client);
 // The authorization endpoint and the authorization_code grant (authorize.cpp).

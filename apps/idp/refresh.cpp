@@ -1,6 +1,7 @@
 // Refresh tokens on latch-idp: minted with a grant that asked for offline_access, rotated
 // on every use; a rotated token presented again revokes its whole family (RFC 9700
 // §4.14.2). The rotation is one atomic store operation (store.hpp rotate_refresh).
+// Revocation (RFC 7009) revokes a refresh token's family.
 #include "idp.hpp"
 
 #include <latchkey/core/random.hpp>
@@ -61,6 +62,24 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
     auto r = json_response(200, fs::token_response_body(*token, st.config.access_token_ttl, scope, next_raw.reveal()));
     r.headers.emplace_back("Cache-Control", "no-store");
     r.headers.emplace_back("Pragma", "no-cache");
+    co_return r;
+}
+
+boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req) {
+    if (req.method != http_method::post) co_return oauth_error(oauth_errc::invalid_request, "POST required");
+    auto params = fs::form::parse(req.body);
+    if (!params) co_return oauth_error(oauth_errc::invalid_request, "malformed or repeated parameters");
+    auto auth = co_await authenticate_request(st, req, *params);
+    if (auth.error) co_return std::move(*auth.error);
+    const auto token = params->get("token");
+    if (!token) co_return oauth_error(oauth_errc::invalid_request, "token is missing");
+    // Access tokens are self-contained JWTs that expire on their own (short-lived); only
+    // refresh tokens are looked up. Unknown tokens get 200 too (RFC 7009 §2.2).
+    std::string hash = fs::hash_token(*token);
+    auto revoked = co_await st.store.revoke_refresh(std::move(hash), auth.client->client_id, unix_now());
+    if (!revoked) co_return storage_error(revoked.error());
+    auto r = json_response(200, "{}");
+    r.headers.emplace_back("Cache-Control", "no-store");
     co_return r;
 }
 

@@ -271,3 +271,25 @@ TEST_CASE("SQLite store: device codes: answered once, redeemed once by 32 poller
     CHECK(user == "u1");
     CHECK(outcomes[flows::server::device_poll_outcome::invalid_grant] + outcomes[flows::server::device_poll_outcome::slow_down] == 31);
 }
+
+TEST_CASE("SQLite store: revoking a refresh token revokes its family, only for its own client",
+          "[component][server][store]") {
+    test::temp_dir dir;
+    asio::io_context io;
+    auto st = open_store(dir.path());
+    auto r = test::run_to_end(io, [&]() -> asio::awaitable<std::vector<int>> {
+        records::refresh_record a{hash_token("a"), "fam", "cli", "u1", "openid", 9000, 0, 0};
+        records::refresh_record b{hash_token("b"), "fam", "cli", "u1", "openid", 9000, 0, 0};
+        auto put_a = co_await st->put_refresh(a);
+        auto put_b = co_await st->put_refresh(b);
+        REQUIRE_FALSE(put_a);
+        REQUIRE_FALSE(put_b);
+        auto other_client = co_await st->revoke_refresh(hash_token("a"), "evil", 100);
+        auto unknown = co_await st->revoke_refresh(hash_token("zzz"), "cli", 100);
+        auto own = co_await st->revoke_refresh(hash_token("a"), "cli", 100);
+        records::refresh_record next{hash_token("c"), "", "cli", "", "", 9000, 0, 0};
+        auto rotate_b = co_await st->rotate_refresh(hash_token("b"), next, 200);
+        co_return std::vector<int>{*other_client, *unknown, *own, static_cast<int>(rotate_b->status)};
+    }());
+    CHECK(r == std::vector<int>{0, 0, 1, static_cast<int>(consume_status::expired)});
+}

@@ -141,6 +141,19 @@ describe('latch-idp: device flow', { skip }, () => {
     assert.equal(again.code, 77, again.stderr);
   });
 
+  test('latch logout revokes the refresh token at latch-idp', { timeout: 180_000 }, async () => {
+    const home = await deviceLogin(idp);
+    const rt = readJson(join(home, 'credentials', 'default.json')).tokens.refresh_token;
+    const out = await latch(['logout'], { home });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /revoked the refresh token at the identity provider/);
+    const r = await fetch(`${idp.url}/oauth2/token`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'cli', refresh_token: rt }).toString(),
+    });
+    assert.equal((await r.json()).error, 'invalid_grant');
+  });
+
   test('polling faster than the interval: slow_down, and the stored interval grows', async () => {
     const post = (body) => fetch(`${idp.url}/oauth2/${body.grant_type ? 'token' : 'device_authorization'}`, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body).toString(),

@@ -92,6 +92,7 @@ std::string discovery_document(std::string_view issuer) {
     o["authorization_endpoint"] = base + "/oauth2/authorize";
     o["token_endpoint"] = base + "/oauth2/token";
     o["jwks_uri"] = base + "/.well-known/jwks.json";
+    o["revocation_endpoint"] = base + "/oauth2/revoke";
     o["device_authorization_endpoint"] = base + "/oauth2/device_authorization";
     o["grant_types_supported"] =
         json::array{"authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code",

@@ -38,6 +38,9 @@ error_code put_refresh(sqlite_db& db, const refresh_record& r);
 result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& old_hash,
                                              const refresh_record& next, std::int64_t now);
 
+result<bool> revoke_refresh(sqlite_db& db, const std::string& token_hash, const std::string& client_id,
+                            std::int64_t now);
+
 error_code put_device(sqlite_db& db, const records::device_record& d, std::int64_t max_pending);
 result<records::device_record> find_pending_device(sqlite_db& db, const std::string& user_code, std::int64_t now);
 result<records::device_record> answer_device(sqlite_db& db, const std::string& user_code,

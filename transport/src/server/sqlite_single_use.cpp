@@ -125,4 +125,13 @@ result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& o
     return out;
 }
 
+result<bool> revoke_refresh(sqlite_db& db, const std::string& token_hash, const std::string& client_id,
+                            std::int64_t now) {
+    auto s = db.prepare("UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at = 0 AND family_id = "
+                        "(SELECT family_id FROM refresh_tokens WHERE token_hash = ?1 AND client_id = ?2)");
+    s.bind(1, token_hash).bind(2, client_id).bind(3, now);
+    if (auto ec = step_error(s.step())) return result<bool>(boost::system::in_place_error, ec);
+    return sqlite3_changes(db.handle()) > 0;
+}
+
 }  // namespace latchkey::transport::server::detail

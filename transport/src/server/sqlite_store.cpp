@@ -75,6 +75,11 @@ public:
             });
     }
 
+    asio::awaitable<result<bool>> revoke_refresh(std::string hash, std::string client_id, std::int64_t now) override {
+        return pool_.run<result<bool>>([this, hash = std::move(hash), client_id = std::move(client_id), now] {
+            return detail::revoke_refresh(*db_, hash, client_id, now);
+        });
+    }
     asio::awaitable<error_code> put_device(device_record d, std::int64_t max_pending) override {
         return pool_.run<error_code>(
             [this, d = std::move(d), max_pending] { return detail::put_device(*db_, d, max_pending); });

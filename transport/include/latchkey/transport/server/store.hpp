@@ -84,6 +84,11 @@ public:
     virtual boost::asio::awaitable<result<refresh_rotate_result>> rotate_refresh(
         std::string old_hash, records::refresh_record next, std::int64_t now) = 0;
 
+    // RFC 7009: revokes the family of the refresh token `token_hash` if it was issued to
+    // `client_id`. false when there is no such token (the endpoint answers 200 anyway).
+    virtual boost::asio::awaitable<result<bool>> revoke_refresh(std::string token_hash, std::string client_id,
+                                                                std::int64_t now) = 0;
+
     // ---- device authorization (RFC 8628)
     // already_exists when the user code is taken (the caller draws a new one); busy when
     // `max_pending` authorizations are already pending (the bound user codes are sized for).
