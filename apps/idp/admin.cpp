@@ -1,0 +1,175 @@
+// latch-idp user/client administration: one synchronous store operation each.
+#include "idp.hpp"
+
+#include <latchkey/core/random.hpp>
+#include <latchkey/core/secret.hpp>
+#include <latchkey/flows/server/redirect_uri.hpp>
+#include <latchkey/flows/server/server_error.hpp>
+#include <latchkey/flows/server/token_hash.hpp>
+#include <latchkey/transport/server/password_hasher.hpp>
+#include <latchkey/transport/server/sqlite_store.hpp>
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+namespace latchkey::idp {
+
+using flows::server::server_errc;
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "%s\n", escape_untrusted(message, 500).c_str());
+    return 1;
+}
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+result<std::unique_ptr<ts::store>> open_data_dir(const std::string& dir, diagnostics& diag) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        diag.client_message = "cannot create the data directory " + dir + ": " + std::strerror(errno);
+        return make_error_code(server_errc::storage_failed);
+    }
+    return ts::open_sqlite_store(dir + "/idp.db", diag);
+}
+
+namespace {
+
+std::unique_ptr<ts::store> open_or_exit(const std::string& dir) {
+    diagnostics diag;
+    auto st = open_data_dir(dir, diag);
+    if (!st) {
+        fail("latch-idp: " + diag.client_message);
+        std::exit(1);
+    }
+    return std::move(*st);
+}
+
+// The password: first line of --password-file, else $LATCH_IDP_PASSWORD. Never argv.
+std::optional<secret> read_password(const std::string& file) {
+    std::string pw;
+    if (!file.empty()) {
+        std::ifstream in(file);
+        if (!in || !std::getline(in, pw)) return std::nullopt;
+    } else if (const char* env = std::getenv("LATCH_IDP_PASSWORD")) {
+        pw = env;
+    }
+    if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+    if (pw.empty()) return std::nullopt;
+    return secret(std::move(pw));
+}
+
+const char* known_grants[] = {"authorization_code", "refresh_token", "client_credentials",
+                              "urn:ietf:params:oauth:grant-type:device_code", "password"};
+
+bool known_grant(const std::string& g) {
+    for (auto* k : known_grants)
+        if (g == k) return true;
+    return false;
+}
+
+}  // namespace
+
+int user_add(const user_add_options& o) {
+    if (o.username.empty() || o.username.size() > 128) return fail("latch-idp: the user name must have 1 to 128 characters");
+    for (unsigned char ch : o.username)
+        if (ch <= 0x20 || ch == 0x7f) return fail("latch-idp: the user name may not contain spaces or control characters");
+    auto pw = read_password(o.password_file);
+    if (!pw) return fail("latch-idp: no password: set LATCH_IDP_PASSWORD or pass --password-file");
+    if (pw->reveal().size() < 8) return fail("latch-idp: the password must have at least 8 characters");
+    auto st = open_or_exit(o.data);
+    auto hash = ts::hash_password(*pw);
+    if (!hash) return fail("latch-idp: cannot hash the password");
+    flows::server::user_record u{random_urlsafe(16), o.username, *hash, unix_now()};
+    auto ec = await_sync(st->put_user(u));
+    if (ec == server_errc::already_exists) return fail("latch-idp: user '" + o.username + "' already exists");
+    if (ec) return fail("latch-idp: cannot add the user: " + ec.message());
+    std::cout << "added user " << o.username << " (id " << u.id << ")\n";
+    return 0;
+}
+
+int user_list(const std::string& data) {
+    auto st = open_or_exit(data);
+    auto users = await_sync(st->list_users());
+    if (!users) return fail("latch-idp: cannot list users: " + users.error().message());
+    for (const auto& u : *users) std::cout << u.username << "\t" << u.id << "\n";
+    return 0;
+}
+
+int user_rm(const std::string& data, const std::string& username) {
+    auto st = open_or_exit(data);
+    auto ec = await_sync(st->delete_user(username));
+    if (ec == server_errc::not_found) return fail("latch-idp: no user '" + username + "'");
+    if (ec) return fail("latch-idp: cannot remove the user: " + ec.message());
+    std::cout << "removed user " << username << "\n";
+    return 0;
+}
+
+int client_add(const client_add_options& o) {
+    for (unsigned char ch : o.client_id)
+        if (ch <= 0x20 || ch >= 0x7f || ch == ':') return fail("latch-idp: the client id must be printable ASCII without spaces or ':'");
+    flows::server::client_record c;
+    c.client_id = o.client_id;
+    c.name = o.name.empty() ? o.client_id : o.name;
+    c.scope = o.scope;
+    c.redirect_uris = o.redirect_uris;
+    c.created_at = unix_now();
+    c.grant_types = o.grants;
+    if (c.grant_types.empty())
+        c.grant_types = o.confidential ? std::vector<std::string>{"client_credentials"}
+                                       : std::vector<std::string>{"authorization_code", "refresh_token"};
+    for (const auto& g : c.grant_types)
+        if (!known_grant(g)) return fail("latch-idp: unknown grant type '" + g + "'");
+    for (const auto& u : c.redirect_uris)
+        if (!flows::server::registrable_redirect_uri(u))
+            return fail("latch-idp: redirect URI '" + u + "' is not allowed (https, http on 127.0.0.1/[::1], "
+                        "or a private-use scheme like com.example.app:/cb; no fragment)");
+    secret client_secret;
+    if (o.confidential) {
+        client_secret = flows::server::make_opaque_token();
+        c.auth_method = "client_secret_basic";
+        c.secret_hash = flows::server::hash_token(client_secret.reveal());
+    }
+    auto st = open_or_exit(o.data);
+    auto ec = await_sync(st->put_client(c));
+    if (ec == server_errc::already_exists) return fail("latch-idp: client '" + o.client_id + "' already exists");
+    if (ec) return fail("latch-idp: cannot add the client: " + ec.message());
+    std::cerr << "added " << (o.confidential ? "confidential" : "public") << " client " << c.client_id << "\n";
+    // The only time the secret exists outside the caller's hands: stdout, once, alone on
+    // its line so scripts can capture it.
+    if (o.confidential) std::cout << client_secret.reveal() << std::endl;
+    return 0;
+}
+
+int client_list(const std::string& data) {
+    auto st = open_or_exit(data);
+    auto clients = await_sync(st->list_clients());
+    if (!clients) return fail("latch-idp: cannot list clients: " + clients.error().message());
+    for (const auto& c : *clients) {
+        std::cout << c.client_id << "\t" << (c.is_public() ? "public" : "confidential") << "\tgrants:";
+        for (const auto& g : c.grant_types) std::cout << " " << g;
+        std::cout << "\tredirect_uris:";
+        for (const auto& u : c.redirect_uris) std::cout << " " << u;
+        std::cout << "\n";
+    }
+    return 0;
+}
+
+int client_rm(const std::string& data, const std::string& client_id) {
+    auto st = open_or_exit(data);
+    auto ec = await_sync(st->delete_client(client_id));
+    if (ec == server_errc::not_found) return fail("latch-idp: no client '" + client_id + "'");
+    if (ec) return fail("latch-idp: cannot remove the client: " + ec.message());
+    std::cout << "removed client " << client_id << "\n";
+    return 0;
+}
+
+}  // namespace latchkey::idp

@@ -1,0 +1,144 @@
+// The authorization endpoint (RFC 6749 §4.1) with its sign-in page, and the
+// authorization_code grant at the token endpoint. Codes live 60 s, are stored hashed and
+// redeemed once (store.hpp consume_code); a replayed code revokes what it issued.
+#include "idp.hpp"
+#include "pages.hpp"
+
+#include <latchkey/core/jws_sign.hpp>
+#include <latchkey/core/random.hpp>
+#include <latchkey/flows/server/authorize.hpp>
+#include <latchkey/flows/server/pkce_verify.hpp>
+#include <latchkey/flows/server/server_error.hpp>
+#include <latchkey/flows/server/token_endpoint.hpp>
+#include <latchkey/flows/server/token_hash.hpp>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+namespace latchkey::idp {
+
+namespace fs = latchkey::flows::server;
+
+namespace {
+
+constexpr std::int64_t code_lifetime = 60;
+constexpr const char* form_fields[] = {"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
+                                       "code_challenge", "code_challenge_method"};
+
+// scheme://host[:port] of a redirect URI, for the page's CSP form-action.
+std::string origin_of(std::string_view uri) {
+    auto u = boost::urls::parse_uri(uri);
+    if (!u || !u->has_authority()) return {};
+    return std::string(u->scheme()) + "://" + std::string(u->encoded_authority());
+}
+
+http_response redirect_to(const std::string& location) {
+    http_response r;
+    r.status = 303;
+    r.headers = {{"Location", location}, {"Cache-Control", "no-store"}};
+    return r;
+}
+
+http_response error_answer(idp_state& st, const fs::authorize_error& err, std::string_view redirect_uri,
+                           std::string_view state) {
+    if (!err.redirect || redirect_uri.empty())
+        return message_page(400, "Sign-in request refused", err.message);
+    std::vector<std::pair<std::string, std::string>> p{{"error", err.ec.message()}, {"error_description", err.message}};
+    if (!state.empty()) p.emplace_back("state", std::string(state));
+    p.emplace_back("iss", st.config.issuer);  // RFC 9207
+    return redirect_to(fs::redirect_with(redirect_uri, p));
+}
+
+http_response sign_in_form(idp_state& st, const fs::form& params, const std::string& redirect_uri,
+                           const std::string& notice, int status) {
+    auto csrf = fs::make_csrf(st.csrf_key);
+    std::string hidden;
+    for (auto* name : form_fields)
+        if (auto v = params.get(name))
+            hidden += std::string("<input type=\"hidden\" name=\"") + name + "\" value=\"" + fs::html_escape(*v) + "\">";
+    auto r = page(status, "Sign in",
+                  notice + "<p>" + fs::html_escape(std::string(params.value_or_empty("client_id"))) +
+                      " asks to sign you in.</p><form method=\"post\" action=\"/oauth2/authorize\">"
+                      "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">" + hidden +
+                      "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"
+                      "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>"
+                      "<p><button>Sign in</button></p></form>",
+                  origin_of(redirect_uri));
+    r.headers.emplace_back("Set-Cookie", csrf_set_cookie(csrf.cookie, "/oauth2/authorize"));
+    return r;
+}
+
+}  // namespace
+
+boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts::server_request& req) {
+    const bool post = req.method == http_method::post;
+    auto params = fs::form::parse(post ? std::string_view(req.body) : req.query());
+    if (!params) co_return message_page(400, "Sign-in request refused", "malformed or repeated parameters");
+    std::string client_id(params->value_or_empty("client_id"));
+    auto client = co_await st.store.find_client(std::move(client_id));
+    if (!client && client.error() != fs::server_errc::not_found) co_return storage_error(client.error());
+    fs::authorize_error err;
+    auto checked = fs::check_authorize(*params, client ? &*client : nullptr, err);
+    const std::string redirect_uri(params->value_or_empty("redirect_uri"));
+    if (!checked) co_return error_answer(st, err, redirect_uri, params->value_or_empty("state"));
+    if (!post) co_return sign_in_form(st, *params, redirect_uri, "", 200);
+
+    if (!csrf_ok(st, req, *params))
+        co_return message_page(403, "Request refused", "The form expired or did not come from this site. Start the sign-in again.");
+    if (!st.code_attempts.allow(req.peer_ip, unix_now()))
+        co_return message_page(429, "Too many attempts", "Too many sign-in attempts. Wait a minute and try again.");
+    auto user = co_await sign_in(st, *params);
+    if (!user) co_return storage_error(user.error());
+    if (!*user) co_return sign_in_form(st, *params, redirect_uri, "<p>Wrong user name or password.</p>", 401);
+
+    const secret code = fs::make_opaque_token();
+    fs::code_record rec{fs::hash_token(code.reveal()), random_urlsafe(16), checked->client_id, (*user)->id,
+                        checked->redirect_uri, checked->scope, checked->nonce, checked->code_challenge,
+                        unix_now() + code_lifetime, 0};
+    if (auto ec = co_await st.store.put_code(std::move(rec))) co_return storage_error(ec);
+    std::vector<std::pair<std::string, std::string>> p{{"code", code.reveal()}};
+    if (!checked->state.empty()) p.emplace_back("state", checked->state);
+    p.emplace_back("iss", st.config.issuer);
+    co_return redirect_to(fs::redirect_with(checked->redirect_uri, p));
+}
+
+boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const fs::form& params,
+                                                               const fs::client_record& client) {
+    if (!client.allows_grant("authorization_code"))
+        co_return oauth_error(oauth_errc::unauthorized_client, "this client may not use the authorization code flow");
+    const auto code = params.get("code");
+    if (!code) co_return oauth_error(oauth_errc::invalid_request, "code is missing");
+    const auto now = unix_now();
+    std::string code_hash = fs::hash_token(*code);
+    auto consumed = co_await st.store.consume_code(std::move(code_hash), now);
+    if (!consumed) co_return storage_error(consumed.error());
+    if (consumed->status != ts::consume_status::consumed)
+        co_return oauth_error(oauth_errc::invalid_grant, "the code is invalid, expired or already used");
+    const auto& c = consumed->code;
+    // §4.1.3: same client, same redirect_uri string as in the authorization request.
+    if (c.client_id != client.client_id || params.value_or_empty("redirect_uri") != c.redirect_uri)
+        co_return oauth_error(oauth_errc::invalid_grant, "the code was issued to another client or redirect_uri");
+    diagnostics diag;
+    if (auto ec = fs::verify_pkce(c.code_challenge, params.value_or_empty("code_verifier"), diag))
+        co_return oauth_error(ec, diag.client_message);
+    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope);
+    if (!access) co_return oauth_error(oauth_errc::server_error, "");
+    auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, c.scope)).as_object();
+    if (fs::wants_refresh_token(client, c.scope)) {
+        auto minted = co_await mint_refresh_token(st, client.client_id, c.user_id, c.scope, c.grant_id);
+        if (!minted) co_return storage_error(minted.error());
+        body["refresh_token"] = minted->reveal();
+    }
+    if ((" " + c.scope + " ").find(" openid ") != std::string::npos) {
+        auto id = sign_jwt(st.keys.active.get(), st.keys.active_kid,
+                           fs::id_token_claims(st.config.issuer, c.user_id, client.client_id, c.nonce, now, 3600));
+        if (!id) co_return oauth_error(oauth_errc::server_error, "");
+        body["id_token"] = *id;
+    }
+    auto r = json_response(200, boost::json::serialize(body));
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.headers.emplace_back("Pragma", "no-cache");
+    co_return r;
+}
+
+}  // namespace latchkey::idp

@@ -1,0 +1,133 @@
+// latch-idp's HTTP endpoints: the router, discovery, JWKS and the token endpoint.
+#include "idp.hpp"
+
+#include <latchkey/core/jws_sign.hpp>
+#include <latchkey/core/random.hpp>
+#include <latchkey/flows/server/client_auth.hpp>
+#include <latchkey/flows/server/form.hpp>
+#include <latchkey/flows/server/server_error.hpp>
+#include <latchkey/flows/server/token_endpoint.hpp>
+
+namespace latchkey::idp {
+
+namespace fs = latchkey::flows::server;
+
+http_response json_response(int status, std::string body) {
+    http_response r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = std::move(body);
+    r.headers = {{"X-Content-Type-Options", "nosniff"}};
+    return r;
+}
+
+http_response oauth_error(error_code ec, std::string_view description) {
+    auto r = json_response(fs::oauth_error_status(ec), fs::oauth_error_body(ec, description));
+    r.headers.emplace_back("Cache-Control", "no-store");
+    if (ec == oauth_errc::invalid_client) r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"latch-idp\"");
+    if (ec == oauth_errc::temporarily_unavailable) r.headers.emplace_back("Retry-After", "1");
+    return r;
+}
+
+namespace {
+
+http_response not_found() {
+    http_response r;
+    r.status = 404;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "not found\n";
+    return r;
+}
+
+http_response method_not_allowed(const char* allow) {
+    http_response r;
+    r.status = 405;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = "method not allowed\n";
+    r.headers = {{"Allow", allow}};
+    return r;
+}
+
+}  // namespace
+
+// Storage trouble, as the client sees it: busy -> 503 + Retry-After, else 500.
+http_response storage_error(error_code ec) {
+    if (ec == fs::server_errc::busy) return oauth_error(oauth_errc::temporarily_unavailable, "server busy, retry");
+    return oauth_error(oauth_errc::server_error, "");
+}
+
+result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
+                                       const std::string& scope) {
+    fs::access_token_params p{st.config.issuer, subject, client_id, "", scope, random_urlsafe(16),
+                              unix_now(), st.config.access_token_ttl};
+    return sign_jwt(st.keys.active.get(), st.keys.active_kid, fs::access_token_claims(p));
+}
+
+boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const ts::server_request& req,
+                                                           const fs::form& params) {
+    diagnostics diag;
+    auto presented = fs::parse_client_auth(req.header("Authorization"), params, diag);
+    if (!presented) co_return authenticated{{}, oauth_error(presented.error(), diag.client_message)};
+    auto client = co_await st.store.find_client(presented->client_id);
+    if (!client && client.error() != fs::server_errc::not_found)
+        co_return authenticated{{}, storage_error(client.error())};
+    if (!client) co_return authenticated{{}, oauth_error(oauth_errc::invalid_client, "client authentication failed")};
+    if (auto ec = fs::authenticate_client(*presented, *client, diag))
+        co_return authenticated{{}, oauth_error(ec, diag.client_message)};
+    co_return authenticated{std::move(*client), {}};
+}
+
+boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req) {
+    if (req.method != http_method::post) co_return method_not_allowed("POST");
+    const auto ctype = req.header("Content-Type");
+    if (ctype.rfind("application/x-www-form-urlencoded", 0) != 0)
+        co_return oauth_error(oauth_errc::invalid_request, "expected application/x-www-form-urlencoded");
+    auto params = fs::form::parse(req.body);
+    if (!params) co_return oauth_error(oauth_errc::invalid_request, "malformed or repeated parameters");
+    auto auth = co_await authenticate_request(st, req, *params);
+    if (auth.error) co_return std::move(*auth.error);
+    const auto& client = auth.client;
+
+    diagnostics diag;
+    const auto grant = params->value_or_empty("grant_type");
+    if (grant.empty()) co_return oauth_error(oauth_errc::invalid_request, "grant_type is missing");
+    if (grant == "urn:ietf:params:oauth:grant-type:device_code")
+        co_return co_await device_code_grant(st, *params, *client);
+    if (grant == "refresh_token") co_return co_await refresh_token_grant(st, *params, *client);
+    if (grant == "authorization_code") co_return co_await authorization_code_grant(st, *params, *client);
+    if (grant != "client_credentials")
+        co_return oauth_error(oauth_errc::unsupported_grant_type, "this server does not support that grant yet");
+    auto scope = fs::decide_client_credentials(*params, *client, diag);
+    if (!scope) co_return oauth_error(scope.error(), diag.client_message);
+    auto token = issue_access_token(st, client->client_id, client->client_id, *scope);
+    if (!token) co_return oauth_error(oauth_errc::server_error, "");
+    auto r = json_response(200, fs::token_response_body(*token, st.config.access_token_ttl, *scope));
+    r.headers.emplace_back("Cache-Control", "no-store");  // RFC 6749 §5.1
+    r.headers.emplace_back("Pragma", "no-cache");
+    co_return r;
+}
+
+boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req) {
+    const auto path = req.path();
+    if (path == "/.well-known/openid-configuration" || path == "/.well-known/oauth-authorization-server") {
+        if (req.method != http_method::get) co_return method_not_allowed("GET");
+        auto r = json_response(200, st.discovery);
+        r.headers.emplace_back("Access-Control-Allow-Origin", "*");  // public metadata
+        co_return r;
+    }
+    if (path == "/.well-known/jwks.json") {
+        if (req.method != http_method::get) co_return method_not_allowed("GET");
+        auto r = json_response(200, st.jwks);
+        r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+        r.headers.emplace_back("Cache-Control", "max-age=300");
+        co_return r;
+    }
+    if (path == "/oauth2/token") co_return co_await token_endpoint(st, req);
+    if (path == "/oauth2/device_authorization") co_return co_await device_authorization(st, req);
+    if (path == "/device") co_return co_await device_page(st, req);
+    if (path == "/oauth2/authorize") co_return co_await authorize_endpoint(st, req);
+    if (path == "/oauth2/revoke") co_return co_await revocation_endpoint(st, req);
+    co_return not_found();
+}
+
+}  // namespace latchkey::idp

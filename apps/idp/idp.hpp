@@ -1,0 +1,144 @@
+// latch-idp's wiring (the composition root): shared declarations of the executable.
+#pragma once
+
+#include <latchkey/core/error.hpp>
+#include <latchkey/core/http.hpp>
+#include <latchkey/core/pkey.hpp>
+#include <latchkey/core/secret.hpp>
+#include <latchkey/flows/server/form.hpp>
+#include <latchkey/flows/server/records.hpp>
+#include <latchkey/flows/server/page_guard.hpp>
+#include <latchkey/flows/server/user_code.hpp>
+#include <latchkey/transport/server/http_server.hpp>
+#include <latchkey/transport/server/password_hasher.hpp>
+#include <latchkey/transport/server/store.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace latchkey::idp {
+
+namespace ts = latchkey::transport::server;
+
+// Exit codes: 0 ok, 1 bad input or a failed operation, 2 usage (CLI11).
+int fail(const std::string& message);
+
+// The data directory (created 0700) and the database in it.
+result<std::unique_ptr<ts::store>> open_data_dir(const std::string& dir, diagnostics& diag);
+
+// Runs one awaitable to its end on a private io_context (the admin commands).
+template <class T>
+T await_sync(boost::asio::awaitable<T> aw) {
+    boost::asio::io_context io;
+    std::optional<T> out;
+    std::exception_ptr failure;
+    boost::asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T v) {
+        failure = e;
+        if (!e) out.emplace(std::move(v));
+    });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+    return std::move(*out);
+}
+
+std::int64_t unix_now();
+
+// ---- admin commands (admin.cpp)
+struct user_add_options {
+    std::string data, username, password_file;
+};
+int user_add(const user_add_options& o);
+int user_list(const std::string& data);
+int user_rm(const std::string& data, const std::string& username);
+
+struct client_add_options {
+    std::string data, client_id, name, scope = "openid";
+    bool confidential = false;
+    bool public_client = false;  // the default; the flag only documents it
+    std::vector<std::string> redirect_uris, grants;
+};
+int client_add(const client_add_options& o);
+int client_list(const std::string& data);
+int client_rm(const std::string& data, const std::string& client_id);
+
+// ---- the signing keys (keys.cpp)
+struct signing_keys {
+    pkey_ptr active;
+    std::string active_kid;
+    boost::json::object jwks;  // {"keys": [...]}: active and retired public keys
+};
+// Loads the keys, generating and storing an ES256 key at first start.
+boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag);
+
+// ---- the endpoints (endpoints.cpp)
+struct idp_config {
+    std::string issuer;                 // no trailing slash
+    std::int64_t access_token_ttl = 3600;
+    std::int64_t refresh_token_ttl = 30 * 86400;
+};
+struct idp_state {
+    idp_config config;
+    ts::store& store;
+    signing_keys keys;
+    ts::password_hasher& hasher;
+    std::string discovery;  // serialized once
+    std::string jwks;       // serialized once
+    // Device flow (RFC 8628): user code length sized from the limits at start-up.
+    flows::server::user_code_limits code_limits;
+    std::size_t user_code_length = 12;
+    std::string csrf_key;                          // random per process
+    flows::server::attempt_limiter code_attempts;  // per IP and global, per minute
+};
+// The router: every request of the server goes through here.
+boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
+boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req);
+
+// Device authorization (device.cpp): the endpoint, the verification page and the grant.
+boost::asio::awaitable<http_response> device_authorization(idp_state& st, const ts::server_request& req);
+boost::asio::awaitable<http_response> device_page(idp_state& st, const ts::server_request& req);
+boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const flows::server::form& params,
+                                                        const flows::server::client_record& client);
+// Refresh tokens (refresh.cpp). `family_id`: the grant (a code's grant_id, so that replaying
+// the code revokes them); empty: a new family.
+boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
+                                                          const std::string& user_id, const std::string& scope,
+                                                          std::string family_id = {});
+boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req);
+boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
+                                                          const flows::server::client_record& client);
+// The authorization endpoint and the authorization_code grant (authorize.cpp).
+boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts::server_request& req);
+boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const flows::server::form& params,
+                                                               const flows::server::client_record& client);
+result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
+                                       const std::string& scope);
+// The authenticated client of a token-endpoint-style request, or the error response.
+struct authenticated {
+    std::optional<flows::server::client_record> client;
+    std::optional<http_response> error;
+};
+boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const ts::server_request& req,
+                                                           const flows::server::form& params);
+
+// Responses shared by the handlers.
+http_response json_response(int status, std::string body);
+http_response oauth_error(error_code ec, std::string_view description);
+http_response storage_error(error_code ec);  // busy: 503 + Retry-After; else 500
+
+// ---- serve (serve.cpp)
+struct serve_options {
+    std::string data, listen = "127.0.0.1:0", issuer;
+    std::int64_t access_token_ttl = 3600;
+};
+int serve(const serve_options& o);
+
+}  // namespace latchkey::idp

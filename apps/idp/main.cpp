@@ -1,0 +1,90 @@
+// latch-idp: an OpenID Provider on latchkey's own framework, with SQLite.
+//
+//   latch-idp serve --data DIR [--listen 127.0.0.1:PORT] [--issuer URL]
+//   latch-idp user add USERNAME --data DIR [--password-file FILE]   (else $LATCH_IDP_PASSWORD)
+//   latch-idp user list|rm ...
+//   latch-idp client add ID --data DIR (--public | --confidential) [--redirect-uri URI]...
+//                           [--grant GRANT]... [--scope "a b"] [--name NAME]
+//   latch-idp client list|rm ...
+// Secrets never come from argv: passwords from a file or the environment; a confidential
+// client's secret is generated, printed once on stdout and stored hashed.
+#include "idp.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace {
+
+using namespace latchkey::idp;
+
+void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, std::string& name,
+                       std::function<int()>& run) {
+    auto* user = app.add_subcommand("user", "manage users")->require_subcommand(1);
+    auto* add = user->add_subcommand("add", "add a user (password from --password-file or $LATCH_IDP_PASSWORD)");
+    add->add_option("username", ua.username)->required();
+    add->add_option("--data", ua.data, "data directory")->required();
+    add->add_option("--password-file", ua.password_file, "file holding the password (first line)");
+    add->callback([&] { run = [&] { return user_add(ua); }; });
+    auto* list = user->add_subcommand("list", "list users");
+    list->add_option("--data", data)->required();
+    list->callback([&] { run = [&] { return user_list(data); }; });
+    auto* rm = user->add_subcommand("rm", "remove a user");
+    rm->add_option("username", name)->required();
+    rm->add_option("--data", data)->required();
+    rm->callback([&] { run = [&] { return user_rm(data, name); }; });
+}
+
+void add_client_commands(CLI::App& app, client_add_options& ca, std::string& data, std::string& name,
+                         std::function<int()>& run) {
+    auto* client = app.add_subcommand("client", "manage OAuth clients")->require_subcommand(1);
+    auto* add = client->add_subcommand("add", "register a client (a confidential client's secret is printed once)");
+    add->add_option("client_id", ca.client_id)->required();
+    add->add_option("--data", ca.data, "data directory")->required();
+    auto* conf = add->add_flag("--confidential", ca.confidential, "a client with a secret");
+    add->add_flag("--public", ca.public_client, "a client without a secret (native apps, CLIs)")->excludes(conf);
+    add->add_option("--redirect-uri", ca.redirect_uris, "allowed redirect URI (repeatable)");
+    add->add_option("--grant", ca.grants, "allowed grant type (repeatable)");
+    add->add_option("--scope", ca.scope, "scopes the client may ask for, space-separated");
+    add->add_option("--name", ca.name, "display name");
+    add->callback([&] { run = [&] { return client_add(ca); }; });
+    auto* list = client->add_subcommand("list", "list clients");
+    list->add_option("--data", data)->required();
+    list->callback([&] { run = [&] { return client_list(data); }; });
+    auto* rm = client->add_subcommand("rm", "remove a client");
+    rm->add_option("client_id", name)->required();
+    rm->add_option("--data", data)->required();
+    rm->callback([&] { run = [&] { return client_rm(data, name); }; });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"latch-idp: an OpenID Provider with SQLite storage"};
+    app.set_version_flag("--version", std::string("latch-idp ") + LATCH_VERSION);
+    app.require_subcommand(1);
+    std::function<int()> run;
+
+    serve_options so;
+    auto* serve_cmd = app.add_subcommand("serve", "run the server");
+    serve_cmd->add_option("--data", so.data, "data directory (created 0700)")->required();
+    serve_cmd->add_option("--listen", so.listen, "address:port to listen on (port 0: a free one)");
+    serve_cmd->add_option("--issuer", so.issuer, "issuer URL (default: http://<listen address>)");
+    serve_cmd->add_option("--access-token-ttl", so.access_token_ttl, "access token lifetime, seconds")
+        ->check(CLI::Range(std::int64_t{30}, std::int64_t{86400}));
+    serve_cmd->callback([&] { run = [&] { return serve(so); }; });
+
+    user_add_options ua;
+    client_add_options ca;
+    std::string data, name;
+    add_user_commands(app, ua, data, name, run);
+    add_client_commands(app, ca, data, name, run);
+
+    CLI11_PARSE(app, argc, argv);
+    try {
+        return run ? run() : 2;
+    } catch (const std::exception& e) {
+        return fail(std::string("latch-idp: ") + e.what());
+    }
+}

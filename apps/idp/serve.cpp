@@ -1,0 +1,107 @@
+// `latch-idp serve`: opens the data directory, loads the keys, checks the configured limits,
+// listens, prints the URL (one line on stdout), serves until SIGTERM/SIGINT, then drains.
+#include "idp.hpp"
+
+#include <latchkey/flows/server/token_endpoint.hpp>
+#include <latchkey/flows/server/user_code.hpp>
+
+#include <latchkey/core/random.hpp>
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+#include <iostream>
+
+namespace latchkey::idp {
+
+namespace {
+
+// "127.0.0.1:8080", "[::1]:0". false when malformed.
+bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon + 1 == s.size()) return false;
+    host = s.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    unsigned long p = 0;
+    for (char c : s.substr(colon + 1)) {
+        if (c < '0' || c > '9') return false;
+        p = p * 10 + static_cast<unsigned long>(c - '0');
+        if (p > 65535) return false;
+    }
+    port = static_cast<std::uint16_t>(p);
+    return !host.empty();
+}
+
+std::string url_host(const std::string& host) {
+    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+// RFC 8628 §5.1: refuse limits under which a user code could be guessed (user_code.hpp).
+std::size_t checked_user_code_length(const flows::server::user_code_limits& limits) {
+    auto len = flows::server::user_code_length(limits);
+    if (!len) {
+        fail("latch-idp: the device-flow limits allow too many guesses for any user code length");
+        return 0;
+    }
+    std::fprintf(stderr, "latch-idp: user codes have %zu characters (guess probability 2^%.1f)\n", *len,
+                 flows::server::log2_guess_probability(limits, *len));
+    return *len;
+}
+
+}  // namespace
+
+int serve(const serve_options& o) {
+    std::string host;
+    std::uint16_t port = 0;
+    if (!split_listen(o.listen, host, port)) return fail("latch-idp: --listen wants ADDRESS:PORT, e.g. 127.0.0.1:0");
+    const flows::server::user_code_limits limits;
+    const std::size_t code_length = checked_user_code_length(limits);
+    if (code_length == 0) return 1;
+    diagnostics diag;
+    auto store = open_data_dir(o.data, diag);
+    if (!store) return fail("latch-idp: " + diag.client_message);
+    auto keys = await_sync(load_or_create_keys(**store, diag));
+    if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
+
+    boost::asio::io_context io(1);
+    // Hashing: one thread per core, at most 64 sign-ins waiting (then 503 + Retry-After).
+    ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), 64);
+    idp_state state{.config = {},
+                    .store = **store,
+                    .keys = std::move(*keys),
+                    .hasher = hasher,
+                    .discovery = {},
+                    .jwks = {},
+                    .code_limits = limits,
+                    .user_code_length = code_length,
+                    .csrf_key = random_urlsafe(32),
+                    .code_attempts = flows::server::attempt_limiter(10, limits.max_attempts_per_minute)};
+    ts::http_server server(io.get_executor(),
+                           [&state](ts::server_request r) { return handle(state, std::move(r)); });
+    auto bound = server.listen(host, port, diag);
+    if (!bound) return fail("latch-idp: " + diag.client_message);
+    const std::string url = "http://" + url_host(host) + ":" + std::to_string(*bound);
+    state.config.issuer = o.issuer.empty() ? url : o.issuer;
+    while (state.config.issuer.size() > 1 && state.config.issuer.back() == '/') state.config.issuer.pop_back();
+    state.config.access_token_ttl = o.access_token_ttl;
+    state.discovery = flows::server::discovery_document(state.config.issuer);
+    state.jwks = boost::json::serialize(state.keys.jwks);
+
+    boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        std::fprintf(stderr, "latch-idp: draining (%zu connections open)\n", server.open_connections());
+        server.drain(std::chrono::seconds(10));
+    });
+    server.start();
+    std::cout << url << std::endl;  // one line: tests and scripts read the URL from here
+    io.run();
+    std::fprintf(stderr, "latch-idp: stopped\n");
+    return 0;
+}
+
+}  // namespace latchkey::idp

@@ -1,0 +1,102 @@
+// What the server stores, as plain values (no database types): the storage port takes and
+// returns these, and the pure protocol functions decide on them. Times are Unix seconds.
+// Every *_hash member is hash_token() of a value only the holder has (token_hash.hpp).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <string>
+#include <vector>
+
+namespace latchkey::flows::server {
+
+struct client_record {
+    std::string client_id;
+    std::string name;
+    // "none" (public client), "client_secret_basic" or "client_secret_post". A confidential
+    // client may authenticate with either secret method (both carry the same secret).
+    std::string auth_method = "none";
+    std::string secret_hash;                 // empty for public clients
+    std::vector<std::string> redirect_uris;  // exact (loopback: any port), redirect_uri.hpp
+    std::vector<std::string> grant_types;    // "authorization_code", "client_credentials", ...
+    std::string scope;                       // space-separated scopes the client may ask for
+    std::int64_t created_at = 0;
+
+    bool is_public() const { return auth_method == "none"; }
+    bool allows_grant(std::string_view g) const {
+        for (const auto& x : grant_types)
+            if (x == g) return true;
+        return false;
+    }
+};
+
+struct user_record {
+    std::string id;             // opaque, stable: the `sub`
+    std::string username;       // unique
+    std::string password_hash;  // argon2id encoded string ($argon2id$v=19$m=...)
+    std::int64_t created_at = 0;
+};
+
+// An authorization code (RFC 6749 §4.1.2) as stored; single use.
+struct code_record {
+    std::string code_hash;
+    std::string grant_id;  // what it issued is revoked if it is replayed (RFC 6749 §4.1.2)
+    std::string client_id;
+    std::string user_id;
+    std::string redirect_uri;
+    std::string scope;
+    std::string nonce;
+    std::string code_challenge;  // S256 only; empty when issued without PKCE
+    std::int64_t expires_at = 0;
+    std::int64_t consumed_at = 0;  // 0: not redeemed yet
+};
+
+// A refresh token; one family per grant, rotated on every use (RFC 9700 §4.14.2).
+struct refresh_record {
+    std::string token_hash;
+    std::string family_id;
+    std::string client_id;
+    std::string user_id;
+    std::string scope;
+    std::int64_t expires_at = 0;
+    std::int64_t rotated_at = 0;  // 0: current
+    std::int64_t revoked_at = 0;  // 0: not revoked
+};
+
+// A device authorization (RFC 8628 §3.2), looked up by device code hash or user code.
+struct device_record {
+    std::string device_code_hash;
+    std::string user_code;  // canonical (user_code.hpp), unique while pending
+    std::string client_id;
+    std::string scope;
+    std::string status = "pending";  // pending | approved | denied | consumed
+    std::string user_id;             // set on approval
+    std::string requester_ip;
+    std::string requester_ua;
+    std::int64_t created_at = 0;
+    std::int64_t expires_at = 0;
+    std::int64_t interval = 5;        // seconds; grows by 5 on every slow_down (§3.5)
+    std::int64_t last_poll_at = 0;
+};
+
+// A browser session (cookie); the cookie holds the raw token, the row its hash.
+struct session_record {
+    std::string token_hash;
+    std::string user_id;
+    std::string ip;
+    std::string user_agent;
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+    std::int64_t expires_at = 0;
+};
+
+// A signing key (JWKS). The private key PEM stays inside the data directory (mode 0600).
+struct signing_key_record {
+    std::string kid;
+    std::string alg;          // "ES256" or "RS256"
+    std::string private_pem;  // never logged
+    std::int64_t created_at = 0;
+    std::int64_t retired_at = 0;  // 0: active; retired keys stay published until tokens expire
+};
+
+}  // namespace latchkey::flows::server

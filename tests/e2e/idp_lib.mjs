@@ -1,0 +1,52 @@
+// Helpers for the latch-idp end-to-end tests: start the built latch-idp on a free port in a
+// temp data dir, run its admin commands, stop it.
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { makeTempDir } from './lib.mjs';
+
+export const IDP_BIN = process.env.LATCH_IDP_BIN
+  ?? (process.env.LATCH_BUILD_DIR ? join(process.env.LATCH_BUILD_DIR, 'latch-idp') : undefined);
+export const SKIP_WITHOUT_IDP = IDP_BIN ? false
+  : 'LATCH_IDP_BIN is not set: build `latch-idp` and run with LATCH_IDP_BIN=/path/to/latch-idp';
+
+// Runs a latch-idp admin command to completion (bounded): { code, stdout, stderr }.
+export function idpAdmin(args, { env = {} } = {}) {
+  const r = spawnSync(IDP_BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// Starts `latch-idp serve` in `data` (default: a fresh data dir) on 127.0.0.1:0 and waits (bounded) for the
+// URL it prints. Returns { url, issuer, data, child, stderr(), stop() }.
+export async function startLatchIdp({ timeoutMs = 15_000, extraArgs = [], data = join(makeTempDir('latch-idp-'), 'data') } = {}) {
+  const child = spawn(IDP_BIN, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`latch-idp printed no URL in ${timeoutMs} ms:\n${err}`)), timeoutMs);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n');
+      if (line.length > 1) { clearTimeout(timer); resolve(line[0].trim()); }
+    });
+    exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`latch-idp exited (${code}):\n${err}`)); });
+  });
+  return {
+    url,
+    issuer: url,
+    data,
+    child,
+    exited,
+    stderr: () => err,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const r = await exited;
+      clearTimeout(timer);
+      return r;
+    },
+  };
+}

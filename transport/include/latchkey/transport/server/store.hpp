@@ -1,0 +1,111 @@
+// The server's storage port (latch-idp). Handlers await these operations; adapters
+// (SQLite now, PostgreSQL later) implement them. Modelled on node-oidc-provider's adapter
+// and fosite's storage interfaces, with one rule: whatever must happen at most once is ONE
+// operation here (redeeming a code, rotating a refresh token), executed atomically by the
+// adapter, never a find followed by an update in a handler.
+//
+// Every operation completes on the caller's executor. Errors (result's error):
+//   server_errc::not_found       no such record (find/delete)
+//   server_errc::already_exists  a unique key is taken (put)
+//   server_errc::busy            the adapter's queue is full: answer 503 + Retry-After
+//   server_errc::storage_failed  the database failed (the adapter logs the reason)
+// Cancellation: none; an operation that started runs to its end (a half-done redemption
+// would be worse than a late answer).
+#pragma once
+
+#include <latchkey/core/error.hpp>
+#include <latchkey/flows/server/device_grant.hpp>
+#include <latchkey/flows/server/records.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace latchkey::transport::server {
+
+namespace records = latchkey::flows::server;
+
+// Outcome of a single-use redemption.
+enum class consume_status {
+    consumed,  // this call won: the record is returned and can no longer be redeemed
+    replayed,  // already redeemed before: everything its grant issued has been revoked
+    expired,   // past expires_at (or revoked)
+    unknown,   // no such hash
+};
+
+struct code_consume_result {
+    consume_status status = consume_status::unknown;
+    records::code_record code;  // filled for consumed and replayed
+};
+
+struct refresh_rotate_result {
+    consume_status status = consume_status::unknown;
+    records::refresh_record old_token;  // filled for consumed and replayed
+};
+
+class store {
+public:
+    virtual ~store() = default;
+
+    // ---- clients, users, signing keys (administration and look-ups)
+    virtual boost::asio::awaitable<error_code> put_client(records::client_record c) = 0;
+    virtual boost::asio::awaitable<result<records::client_record>> find_client(std::string id) = 0;
+    virtual boost::asio::awaitable<result<std::vector<records::client_record>>> list_clients() = 0;
+    virtual boost::asio::awaitable<error_code> delete_client(std::string id) = 0;
+
+    virtual boost::asio::awaitable<error_code> put_user(records::user_record u) = 0;
+    virtual boost::asio::awaitable<result<records::user_record>> find_user(std::string username) = 0;
+    virtual boost::asio::awaitable<result<std::vector<records::user_record>>> list_users() = 0;
+    virtual boost::asio::awaitable<error_code> delete_user(std::string username) = 0;
+
+    virtual boost::asio::awaitable<error_code> put_signing_key(records::signing_key_record k) = 0;
+    // Active and retired keys, newest first.
+    virtual boost::asio::awaitable<result<std::vector<records::signing_key_record>>> list_signing_keys() = 0;
+
+    // ---- browser sessions (point look-up by token hash)
+    virtual boost::asio::awaitable<error_code> put_session(records::session_record s) = 0;
+    // not_found also when expired at `now`.
+    virtual boost::asio::awaitable<result<records::session_record>> find_session(std::string token_hash,
+                                                                                 std::int64_t now) = 0;
+
+    // ---- single-use steps
+    virtual boost::asio::awaitable<error_code> put_code(records::code_record c) = 0;
+    // Redeems the code once. A second redemption gets `replayed` and revokes the refresh
+    // tokens of the code's grant (family_id == grant_id), in the same transaction.
+    virtual boost::asio::awaitable<result<code_consume_result>> consume_code(std::string code_hash,
+                                                                             std::int64_t now) = 0;
+
+    virtual boost::asio::awaitable<error_code> put_refresh(records::refresh_record r) = 0;
+    // Marks `old_hash` rotated and stores `next` (same family) in one transaction. Presenting
+    // an already rotated token gets `replayed` and revokes the whole family (RFC 9700
+    // §4.14.2); a revoked or expired one gets `expired`.
+    virtual boost::asio::awaitable<result<refresh_rotate_result>> rotate_refresh(
+        std::string old_hash, records::refresh_record next, std::int64_t now) = 0;
+
+    // RFC 7009: revokes the family of the refresh token `token_hash` if it was issued to
+    // `client_id`. false when there is no such token (the endpoint answers 200 anyway).
+    virtual boost::asio::awaitable<result<bool>> revoke_refresh(std::string token_hash, std::string client_id,
+                                                                std::int64_t now) = 0;
+
+    // ---- device authorization (RFC 8628)
+    // already_exists when the user code is taken (the caller draws a new one); busy when
+    // `max_pending` authorizations are already pending (the bound user codes are sized for).
+    virtual boost::asio::awaitable<error_code> put_device(records::device_record d, std::int64_t max_pending) = 0;
+    // A pending, unexpired authorization by its canonical user code; not_found otherwise.
+    virtual boost::asio::awaitable<result<records::device_record>> find_pending_device(std::string user_code,
+                                                                                       std::int64_t now) = 0;
+    // pending -> approved (with user_id) or denied, atomically; not_found when it is no
+    // longer pending or has expired (someone else answered first).
+    virtual boost::asio::awaitable<result<records::device_record>> answer_device(std::string user_code,
+                                                                                 std::string user_id,
+                                                                                 bool approve,
+                                                                                 std::int64_t now) = 0;
+    // One token-endpoint poll: runs flows::server::decide_device_poll on the stored row and
+    // writes its update in the same transaction. not_found for an unknown device code.
+    virtual boost::asio::awaitable<result<flows::server::device_poll_decision>> poll_device(
+        std::string device_code_hash, std::string client_id, std::int64_t now) = 0;
+};
+
+}  // namespace latchkey::transport::server

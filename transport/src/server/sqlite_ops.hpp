@@ -1,0 +1,54 @@
+// The storage operations on one SQLite connection, synchronous (run on the DB thread by
+// sqlite_store, directly by the admin CLI). Same contracts as store.hpp.
+#pragma once
+
+#include "sqlite_db.hpp"
+
+#include <latchkey/transport/server/store.hpp>
+
+namespace latchkey::transport::server::detail {
+
+using records::client_record;
+using records::code_record;
+using records::refresh_record;
+using records::session_record;
+using records::signing_key_record;
+using records::user_record;
+
+error_code put_client(sqlite_db& db, const client_record& c);
+result<client_record> find_client(sqlite_db& db, const std::string& id);
+result<std::vector<client_record>> list_clients(sqlite_db& db);
+error_code delete_client(sqlite_db& db, const std::string& id);
+
+error_code put_user(sqlite_db& db, const user_record& u);
+result<user_record> find_user(sqlite_db& db, const std::string& username);
+result<std::vector<user_record>> list_users(sqlite_db& db);
+error_code delete_user(sqlite_db& db, const std::string& username);
+
+error_code put_signing_key(sqlite_db& db, const signing_key_record& k);
+result<std::vector<signing_key_record>> list_signing_keys(sqlite_db& db);
+
+error_code put_session(sqlite_db& db, const session_record& s);
+result<session_record> find_session(sqlite_db& db, const std::string& token_hash, std::int64_t now);
+
+error_code put_code(sqlite_db& db, const code_record& c);
+result<code_consume_result> consume_code(sqlite_db& db, const std::string& code_hash, std::int64_t now);
+
+error_code put_refresh(sqlite_db& db, const refresh_record& r);
+result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& old_hash,
+                                             const refresh_record& next, std::int64_t now);
+
+result<bool> revoke_refresh(sqlite_db& db, const std::string& token_hash, const std::string& client_id,
+                            std::int64_t now);
+
+error_code put_device(sqlite_db& db, const records::device_record& d, std::int64_t max_pending);
+result<records::device_record> find_pending_device(sqlite_db& db, const std::string& user_code, std::int64_t now);
+result<records::device_record> answer_device(sqlite_db& db, const std::string& user_code,
+                                             const std::string& user_id, bool approve, std::int64_t now);
+result<flows::server::device_poll_decision> poll_device(sqlite_db& db, const std::string& device_code_hash,
+                                                        const std::string& client_id, std::int64_t now);
+
+// Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
+error_code step_error(int rc);
+
+}  // namespace latchkey::transport::server::detail

@@ -1,0 +1,155 @@
+// Clients, users, signing keys and sessions on SQLite (sqlite_ops.hpp).
+#include "sqlite_ops.hpp"
+
+#include <latchkey/flows/server/server_error.hpp>
+
+namespace latchkey::transport::server::detail {
+
+using flows::server::server_errc;
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) {
+        if (!out.empty()) out.push_back(' ');
+        out += s;
+    }
+    return out;
+}
+
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto sp = s.find(' ', i);
+        const auto end = sp == std::string::npos ? s.size() : sp;
+        if (end > i) out.push_back(s.substr(i, end - i));
+        i = end + 1;
+    }
+    return out;
+}
+
+constexpr const char* client_columns =
+    "client_id, name, auth_method, secret_hash, redirect_uris, grant_types, scope, created_at";
+
+client_record client_from(const stmt& s) {
+    return {s.text(0), s.text(1), s.text(2), s.text(3), split(s.text(4)), split(s.text(5)), s.text(6), s.int64(7)};
+}
+
+user_record user_from(const stmt& s) {
+    return {s.text(0), s.text(1), s.text(2), s.int64(3)};
+}
+
+// DELETE ... : not_found when nothing matched.
+error_code delete_one(sqlite_db& db, const char* sql, const std::string& key) {
+    auto s = db.prepare(sql);
+    s.bind(1, key);
+    if (auto ec = step_error(s.step())) return ec;
+    return sqlite3_changes(db.handle()) == 1 ? error_code{} : make_error_code(server_errc::not_found);
+}
+
+}  // namespace
+
+error_code step_error(int rc) {
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) return make_error_code(server_errc::already_exists);
+    return make_error_code(server_errc::storage_failed);
+}
+
+error_code put_client(sqlite_db& db, const client_record& c) {
+    auto s = db.prepare("INSERT INTO clients (client_id, name, auth_method, secret_hash, redirect_uris, "
+                        "grant_types, scope, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    s.bind(1, c.client_id).bind(2, c.name).bind(3, c.auth_method).bind(4, c.secret_hash);
+    s.bind(5, join(c.redirect_uris)).bind(6, join(c.grant_types)).bind(7, c.scope).bind(8, c.created_at);
+    return step_error(s.step());
+}
+
+result<client_record> find_client(sqlite_db& db, const std::string& id) {
+    auto s = db.prepare(std::string("SELECT ") + client_columns + " FROM clients WHERE client_id = ?1");
+    s.bind(1, id);
+    const int rc = s.step();
+    if (rc == SQLITE_ROW) return client_from(s);
+    if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
+    return step_error(rc);
+}
+
+result<std::vector<client_record>> list_clients(sqlite_db& db) {
+    auto s = db.prepare(std::string("SELECT ") + client_columns + " FROM clients ORDER BY client_id");
+    std::vector<client_record> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(client_from(s));
+    if (auto ec = step_error(rc)) return ec;
+    return out;
+}
+
+error_code delete_client(sqlite_db& db, const std::string& id) {
+    return delete_one(db, "DELETE FROM clients WHERE client_id = ?1", id);
+}
+
+error_code put_user(sqlite_db& db, const user_record& u) {
+    auto s = db.prepare("INSERT INTO users (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)");
+    s.bind(1, u.id).bind(2, u.username).bind(3, u.password_hash).bind(4, u.created_at);
+    return step_error(s.step());
+}
+
+result<user_record> find_user(sqlite_db& db, const std::string& username) {
+    auto s = db.prepare("SELECT id, username, password_hash, created_at FROM users WHERE username = ?1");
+    s.bind(1, username);
+    const int rc = s.step();
+    if (rc == SQLITE_ROW) return user_from(s);
+    if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
+    return step_error(rc);
+}
+
+result<std::vector<user_record>> list_users(sqlite_db& db) {
+    auto s = db.prepare("SELECT id, username, password_hash, created_at FROM users ORDER BY username");
+    std::vector<user_record> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(user_from(s));
+    if (auto ec = step_error(rc)) return ec;
+    return out;
+}
+
+error_code delete_user(sqlite_db& db, const std::string& username) {
+    return delete_one(db, "DELETE FROM users WHERE username = ?1", username);
+}
+
+error_code put_signing_key(sqlite_db& db, const signing_key_record& k) {
+    auto s = db.prepare("INSERT INTO signing_keys (kid, alg, private_pem, created_at, retired_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5)");
+    s.bind(1, k.kid).bind(2, k.alg).bind(3, k.private_pem).bind(4, k.created_at).bind(5, k.retired_at);
+    return step_error(s.step());
+}
+
+result<std::vector<signing_key_record>> list_signing_keys(sqlite_db& db) {
+    auto s = db.prepare("SELECT kid, alg, private_pem, created_at, retired_at FROM signing_keys "
+                        "ORDER BY created_at DESC, kid");
+    std::vector<signing_key_record> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW)
+        out.push_back({s.text(0), s.text(1), s.text(2), s.int64(3), s.int64(4)});
+    if (auto ec = step_error(rc)) return ec;
+    return out;
+}
+
+error_code put_session(sqlite_db& db, const session_record& r) {
+    auto s = db.prepare("INSERT INTO sessions (token_hash, user_id, ip, user_agent, created_at, updated_at, "
+                        "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    s.bind(1, r.token_hash).bind(2, r.user_id).bind(3, r.ip).bind(4, r.user_agent);
+    s.bind(5, r.created_at).bind(6, r.updated_at).bind(7, r.expires_at);
+    return step_error(s.step());
+}
+
+result<session_record> find_session(sqlite_db& db, const std::string& token_hash, std::int64_t now) {
+    auto s = db.prepare("SELECT token_hash, user_id, ip, user_agent, created_at, updated_at, expires_at "
+                        "FROM sessions WHERE token_hash = ?1 AND expires_at > ?2");
+    s.bind(1, token_hash).bind(2, now);
+    const int rc = s.step();
+    if (rc == SQLITE_ROW)
+        return session_record{s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4), s.int64(5), s.int64(6)};
+    if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
+    return step_error(rc);
+}
+
+}  // namespace latchkey::transport::server::detail

@@ -1,0 +1,93 @@
+// latch-idp's schema, as versioned migrations. Portable SQL (SQLite 3.35+ and PostgreSQL
+// 12+): times are BIGINT Unix seconds, flags and counters INTEGER, lists space-separated
+// TEXT (redirect URIs and grant names contain no spaces). Every *_hash column holds
+// hash_token() of a bearer value; raw values are never stored.
+#include "sqlite_db.hpp"
+
+namespace latchkey::transport::server::detail {
+namespace {
+
+const migration all[] = {
+    {1, R"sql(
+CREATE TABLE clients (
+    client_id     TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    auth_method   TEXT NOT NULL,
+    secret_hash   TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    grant_types   TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE TABLE signing_keys (
+    kid         TEXT PRIMARY KEY,
+    alg         TEXT NOT NULL,
+    private_pem TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    retired_at  BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    ip         TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE auth_codes (
+    code_hash      TEXT PRIMARY KEY,
+    grant_id       TEXT NOT NULL,
+    client_id      TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    redirect_uri   TEXT NOT NULL,
+    scope          TEXT NOT NULL,
+    nonce          TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    expires_at     BIGINT NOT NULL,
+    consumed_at    BIGINT NOT NULL
+);
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    family_id  TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    rotated_at BIGINT NOT NULL,
+    revoked_at BIGINT NOT NULL
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+)sql"},
+    {2, R"sql(
+CREATE TABLE device_codes (
+    device_code_hash TEXT PRIMARY KEY,
+    user_code        TEXT NOT NULL UNIQUE,
+    client_id        TEXT NOT NULL,
+    scope            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    user_id          TEXT NOT NULL,
+    requester_ip     TEXT NOT NULL,
+    requester_ua     TEXT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    expires_at       BIGINT NOT NULL,
+    poll_interval    BIGINT NOT NULL,
+    last_poll_at     BIGINT NOT NULL
+);
+CREATE INDEX device_codes_expiry ON device_codes(expires_at);
+)sql"},
+};
+
+}  // namespace
+
+const migration* migrations_begin() { return std::begin(all); }
+const migration* migrations_end() { return std::end(all); }
+
+}  // namespace latchkey::transport::server::detail

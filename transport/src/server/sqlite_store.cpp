@@ -1,0 +1,120 @@
+// The storage port on SQLite: every operation runs on the DB thread (sqlite_ops.hpp).
+#include <latchkey/transport/server/sqlite_store.hpp>
+
+#include "offload.hpp"
+#include "sqlite_ops.hpp"
+
+namespace latchkey::transport::server {
+namespace {
+
+namespace asio = boost::asio;
+using namespace records;
+
+class sqlite_store final : public store {
+public:
+    sqlite_store(std::unique_ptr<detail::sqlite_db> db, sqlite_options o)
+        : db_(std::move(db)), pool_(1, o.max_queued) {}
+
+    asio::awaitable<error_code> put_client(client_record c) override {
+        return pool_.run<error_code>([this, c = std::move(c)] { return detail::put_client(*db_, c); });
+    }
+    asio::awaitable<result<client_record>> find_client(std::string id) override {
+        return pool_.run<result<client_record>>([this, id = std::move(id)] { return detail::find_client(*db_, id); });
+    }
+    asio::awaitable<result<std::vector<client_record>>> list_clients() override {
+        return pool_.run<result<std::vector<client_record>>>([this] { return detail::list_clients(*db_); });
+    }
+    asio::awaitable<error_code> delete_client(std::string id) override {
+        return pool_.run<error_code>([this, id = std::move(id)] { return detail::delete_client(*db_, id); });
+    }
+
+    asio::awaitable<error_code> put_user(user_record u) override {
+        return pool_.run<error_code>([this, u = std::move(u)] { return detail::put_user(*db_, u); });
+    }
+    asio::awaitable<result<user_record>> find_user(std::string name) override {
+        return pool_.run<result<user_record>>([this, name = std::move(name)] { return detail::find_user(*db_, name); });
+    }
+    asio::awaitable<result<std::vector<user_record>>> list_users() override {
+        return pool_.run<result<std::vector<user_record>>>([this] { return detail::list_users(*db_); });
+    }
+    asio::awaitable<error_code> delete_user(std::string name) override {
+        return pool_.run<error_code>([this, name = std::move(name)] { return detail::delete_user(*db_, name); });
+    }
+
+    asio::awaitable<error_code> put_signing_key(signing_key_record k) override {
+        return pool_.run<error_code>([this, k = std::move(k)] { return detail::put_signing_key(*db_, k); });
+    }
+    asio::awaitable<result<std::vector<signing_key_record>>> list_signing_keys() override {
+        return pool_.run<result<std::vector<signing_key_record>>>([this] { return detail::list_signing_keys(*db_); });
+    }
+
+    asio::awaitable<error_code> put_session(session_record s) override {
+        return pool_.run<error_code>([this, s = std::move(s)] { return detail::put_session(*db_, s); });
+    }
+    asio::awaitable<result<session_record>> find_session(std::string hash, std::int64_t now) override {
+        return pool_.run<result<session_record>>(
+            [this, hash = std::move(hash), now] { return detail::find_session(*db_, hash, now); });
+    }
+
+    asio::awaitable<error_code> put_code(code_record c) override {
+        return pool_.run<error_code>([this, c = std::move(c)] { return detail::put_code(*db_, c); });
+    }
+    asio::awaitable<result<code_consume_result>> consume_code(std::string hash, std::int64_t now) override {
+        return pool_.run<result<code_consume_result>>(
+            [this, hash = std::move(hash), now] { return detail::consume_code(*db_, hash, now); });
+    }
+
+    asio::awaitable<error_code> put_refresh(refresh_record r) override {
+        return pool_.run<error_code>([this, r = std::move(r)] { return detail::put_refresh(*db_, r); });
+    }
+    asio::awaitable<result<refresh_rotate_result>> rotate_refresh(std::string old_hash, refresh_record next,
+                                                                  std::int64_t now) override {
+        return pool_.run<result<refresh_rotate_result>>(
+            [this, old_hash = std::move(old_hash), next = std::move(next), now] {
+                return detail::rotate_refresh(*db_, old_hash, next, now);
+            });
+    }
+
+    asio::awaitable<result<bool>> revoke_refresh(std::string hash, std::string client_id, std::int64_t now) override {
+        return pool_.run<result<bool>>([this, hash = std::move(hash), client_id = std::move(client_id), now] {
+            return detail::revoke_refresh(*db_, hash, client_id, now);
+        });
+    }
+    asio::awaitable<error_code> put_device(device_record d, std::int64_t max_pending) override {
+        return pool_.run<error_code>(
+            [this, d = std::move(d), max_pending] { return detail::put_device(*db_, d, max_pending); });
+    }
+    asio::awaitable<result<device_record>> find_pending_device(std::string code, std::int64_t now) override {
+        return pool_.run<result<device_record>>(
+            [this, code = std::move(code), now] { return detail::find_pending_device(*db_, code, now); });
+    }
+    asio::awaitable<result<device_record>> answer_device(std::string code, std::string user_id, bool approve,
+                                                         std::int64_t now) override {
+        return pool_.run<result<device_record>>([this, code = std::move(code), user_id = std::move(user_id),
+                                                 approve, now] {
+            return detail::answer_device(*db_, code, user_id, approve, now);
+        });
+    }
+    asio::awaitable<result<flows::server::device_poll_decision>> poll_device(std::string hash, std::string client_id,
+                                                                             std::int64_t now) override {
+        return pool_.run<result<flows::server::device_poll_decision>>(
+            [this, hash = std::move(hash), client_id = std::move(client_id), now] {
+                return detail::poll_device(*db_, hash, client_id, now);
+            });
+    }
+
+private:
+    std::unique_ptr<detail::sqlite_db> db_;  // declared first: destroyed after the thread joined
+    detail::offload_pool pool_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<store>> open_sqlite_store(const std::string& path, diagnostics& diag,
+                                                 sqlite_options options) {
+    auto db = detail::sqlite_db::open(path, diag);
+    if (!db) return db.error();
+    return std::unique_ptr<store>(new sqlite_store(std::move(*db), options));
+}
+
+}  // namespace latchkey::transport::server
