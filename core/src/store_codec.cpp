@@ -170,7 +170,8 @@ result<config_file> config_from_json(std::string_view text, diagnostics& diag) {
     if (const auto* ctxs = child(o, "contexts")) {
         for (const auto& [name, v] : *ctxs) {
             if (!v.is_object()) {
-                diag.client_message = "config file: context '" + std::string(name) + "' is not an object";
+                diag.client_message =
+                    "config file: context '" + escape_untrusted(name, 80) + "' is not an object";
                 return client_errc::store_corrupt;
             }
             const auto& x = v.as_object();
@@ -180,8 +181,10 @@ result<config_file> config_from_json(std::string_view text, diagnostics& diag) {
             if (auto it = x.find("scopes"); it != x.end() && it->value().is_array())
                 for (const auto& s : it->value().as_array())
                     if (s.is_string()) ctx.scopes.emplace_back(s.as_string());
+            // Found by tests/fuzz (fuzz_stores round trip): a hand-written "scopes": "..."
+            // string landed in extra, and the next write dropped it.
             for (const auto& [k, val] : x)
-                if (val.is_string() && k != "issuer" && k != "client_id")
+                if (val.is_string() && k != "issuer" && k != "client_id" && k != "scopes")
                     ctx.extra[std::string(k)] = std::string(val.as_string());
             c.contexts[std::string(name)] = std::move(ctx);
         }

@@ -175,3 +175,19 @@ TEST_CASE("an invalid context name is reported escaped", "[unit][hardening][stor
     CHECK(credential_store("/nonexistent-latch-home").save(c, d) == client_errc::bad_input);
     CHECK(terminal_safe(d.client_message));
 }
+
+TEST_CASE("config file findings of fuzz_stores: escaped names, stable round trip",
+          "[unit][hardening][store]") {
+    diagnostics d;
+    auto bad = config_from_json(R"({"version":1,"contexts":{"a\u001b[2Jb\u007f":1}})", d);
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(terminal_safe(d.client_message));
+    auto c = config_from_json(R"({"version":1,"contexts":{"w":{"scopes":"openid","x":"y"}}})", d);
+    REQUIRE(c.has_value());
+    CHECK(c->contexts.at("w").extra.count("scopes") == 0);
+    CHECK(c->contexts.at("w").extra.at("x") == "y");
+    const auto written = to_json(*c);
+    auto again = config_from_json(written, d);
+    REQUIRE(again.has_value());
+    CHECK(to_json(*again) == written);
+}
