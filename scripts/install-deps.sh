@@ -2,7 +2,8 @@
 # Installs everything latchkey needs on Debian 12 (run as root): the toolchain and
 # libraries from Debian, and the test IdP / browser driver from npm (pinned by
 # package-lock.json). Safe to run again. With LATCH_BENCH_DEPS=1 (or --bench) also the
-# benchmark's tools: nginx with its njs module, wrk, hyperfine.
+# benchmark's tools: nginx with its njs module, wrk, hyperfine; with LATCH_FUZZ_DEPS=1
+# (or --fuzz) clang and libFuzzer for scripts/fuzz.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,11 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
 if [ "${LATCH_BENCH_DEPS:-0}" = 1 ] || [ "${1:-}" = --bench ]; then
   pkgs+=(wrk hyperfine time jq curl libnginx-mod-http-js)
   command -v nginx >/dev/null || pkgs+=(nginx-light)
+fi
+# The fuzzing toolchain (scripts/fuzz.sh: clang's libFuzzer with ASan+UBSan), when asked
+# for: LATCH_FUZZ_DEPS=1 or --fuzz. scripts/test.sh (what CI runs) asks for it.
+if [ "${LATCH_FUZZ_DEPS:-0}" = 1 ] || [ "${1:-}" = --fuzz ]; then
+  pkgs+=(clang libfuzzer-14-dev libclang-rt-14-dev)
 fi
 # Node 20 + npm: the machine's own when present (it may not come from Debian, and
 # Debian's npm conflicts with other node packages); Debian's otherwise.

@@ -53,7 +53,7 @@ current_context load_current_context(app& a, diagnostics& diag) {
     cur.cfg = std::move(*cfg);
     cur.name = a.context_name(cur.cfg);
     if (!valid_context_name(cur.name)) {
-        print_error("invalid context name '" + cur.name + "'");
+        print_error(invalid_context_message(cur.name));
         cur.exit_code = 2;
     }
     return cur;

@@ -27,13 +27,19 @@ result<loaded> load_current(app& a, diagnostics& diag) {
     loaded l;
     l.context = a.context_name(*cfg);
     if (!valid_context_name(l.context)) {
-        diag.client_message = "invalid context name '" + l.context + "'";
+        diag.client_message = invalid_context_message(l.context);
         return client_errc::bad_input;
     }
     auto c = a.store.load(l.context, diag);
     if (!c) return c.error();
     l.creds = std::move(*c);
     return l;
+}
+
+// Printed; an invalid context name is a usage error (exit 2), as in every command.
+int load_failed(const error_code& ec, const diagnostics& diag) {
+    print_error(describe(ec, diag));
+    return ec == client_errc::bad_input ? 2 : exit_code_for(ec);
 }
 
 std::string not_logged_in(const std::string& ctx) {
@@ -97,7 +103,7 @@ std::unique_ptr<transport::token_source> make_source(app& a, const std::string& 
 asio::awaitable<int> run_status(app& a, status_options o) {
     diagnostics diag;
     auto l = load_current(a, diag);
-    if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
+    if (!l) co_return load_failed(l.error(), diag);
     const auto now = a.clock.now();
     if (!l->creds) {
         if (o.json) print_status_json(l->context, nullptr, false);
@@ -146,7 +152,7 @@ int report_source_error(const error_code& ec, const diagnostics& diag, const std
 asio::awaitable<int> run_token(app& a) {
     diagnostics diag;
     auto l = load_current(a, diag);
-    if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
+    if (!l) co_return load_failed(l.error(), diag);
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
     if (l->creds->method == login_method::client_credentials)  // no refresh token: see login_grants.cpp
         co_return co_await run_token_client_credentials(a, std::move(*l->creds));
@@ -165,7 +171,7 @@ asio::awaitable<int> run_token(app& a) {
 asio::awaitable<int> run_refresh(app& a) {
     diagnostics diag;
     auto l = load_current(a, diag);
-    if (!l) { print_error(describe(l.error(), diag)); co_return exit_code_for(l.error()); }
+    if (!l) co_return load_failed(l.error(), diag);
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
     if (l->creds->method == login_method::token) {  // login_import.cpp
         print_error("context '" + l->context + "' holds an imported token, which has no refresh "

@@ -38,12 +38,14 @@ int unknown_context(const std::string& name) {
     return 1;
 }
 
+// A name no context can have: a usage error, exit 2 in every command.
+int invalid_name(const std::string& name) {
+    print_error(invalid_context_message(name));
+    return 2;
+}
+
 int context_add(app& a, const context_add_options& o) {
-    if (!valid_context_name(o.name)) {
-        print_error("invalid context name '" + o.name +
-                    "': use letters, digits, '-', '_' and '.', at most 64 characters");
-        return 2;
-    }
+    if (!valid_context_name(o.name)) return invalid_name(o.name);
     auto cfg = load_or_report(a);
     if (!cfg) return 1;
     const bool first = cfg->contexts.empty();
@@ -63,6 +65,7 @@ int context_add(app& a, const context_add_options& o) {
 }
 
 int context_use(app& a, const std::string& name) {
+    if (!valid_context_name(name)) return invalid_name(name);
     auto cfg = load_or_report(a);
     if (!cfg) return 1;
     if (!cfg->contexts.count(name)) return unknown_context(name);
@@ -100,7 +103,7 @@ int context_current(app& a) {
 }
 
 int context_delete(app& a, const std::string& name) {
-    if (!valid_context_name(name)) return unknown_context(name);
+    if (!valid_context_name(name)) return invalid_name(name);
     auto cfg = load_or_report(a);
     if (!cfg) return 1;
     diagnostics diag;

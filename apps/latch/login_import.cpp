@@ -165,6 +165,10 @@ asio::awaitable<std::variant<secret, int>> async_token_from_stdin(app& a) {
         print_error("stdin holds more than one word; pipe in just the token");
         co_return 2;
     }
+    if (auto why = token_problem(token.reveal(), token_kind::opaque); !why.empty()) {  // RFC 6750
+        print_error("the token on stdin cannot be used: " + why + "; nothing was stored");
+        co_return 2;
+    }
     co_return token;
 }
 

@@ -11,6 +11,7 @@
 #include <csignal>
 #include <functional>
 #include <string_view>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace asio = boost::asio;
@@ -63,6 +64,7 @@ int run_selected(const cli::global_options& g, const cli::command_fn& selected) 
 }  // namespace
 
 int main(int argc, char** argv) {
+    ::prctl(PR_SET_DUMPABLE, 0);  // issue 18 #12: no core dump or ptrace peer gets the tokens
     std::signal(SIGPIPE, SIG_IGN);
     // Fast path for the most frequent invocation, plain `latch token` (scripts and
     // credential helpers run it per request): the parse below would select exactly this

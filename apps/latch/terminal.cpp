@@ -1,5 +1,7 @@
 #include "terminal.hpp"
 
+#include <latchkey/core/untrusted.hpp>
+
 #include <boost/asio/this_coro.hpp>
 
 #include <fmt/core.h>
@@ -75,14 +77,42 @@ std::string render_qr(const std::string& text) {
     return out;
 }
 
+namespace {
+
+// A notice is ours but embeds URLs and names: its own line breaks stay, every other
+// control byte is escaped.
+std::string escape_keeping_lines(std::string_view text) {
+    std::string out;
+    for (std::size_t start = 0;;) {
+        const auto nl = text.find('\n', start);
+        out += escape_terminal(text.substr(start, nl == std::string_view::npos ? nl : nl - start));
+        if (nl == std::string_view::npos) return out;
+        out += '\n';
+        start = nl + 1;
+    }
+}
+
+// Everything in a device-code prompt comes from the IdP. The flow validated it when it was
+// parsed; it is escaped here anyway, so no byte of it can act on the terminal.
+std::string device_code_block(const flows::show_user& what) {
+    std::string block = "To sign in, open this URL in a browser:\n  " +
+                        escape_untrusted(what.verification_uri, max_idp_url_length) +
+                        "\nand enter the code: " +
+                        escape_untrusted(what.user_code, max_user_code_length) + "\n";
+    if (!what.verification_uri_complete.empty())
+        block += "  (or open " + escape_untrusted(what.verification_uri_complete, max_idp_url_length) +
+                 ")\n";
+    return block;
+}
+
+}  // namespace
+
 void terminal_user::show(const flows::show_user& what) {
     using kind = flows::show_user::kind;
     if (what.what == kind::device_code) {
         expires_at_ = what.expires_at;
-        std::string block = "To sign in, open this URL in a browser:\n  " + what.verification_uri +
-                            "\nand enter the code: " + what.user_code + "\n";
+        std::string block = device_code_block(what);
         if (!what.verification_uri_complete.empty()) {
-            block += "  (or open " + what.verification_uri_complete + ")\n";
             if (opts_.qr) block += render_qr(what.verification_uri_complete);
         }
         if (!opts_.interactive) {
@@ -93,9 +123,10 @@ void terminal_user::show(const flows::show_user& what) {
         }
         std::fputs(block.c_str(), stderr);
     } else if (what.what == kind::browser_url) {
-        std::fprintf(stderr, "Open this URL in a browser to sign in:\n  %s\n", what.authorize_url.c_str());
+        std::fprintf(stderr, "Open this URL in a browser to sign in:\n  %s\n",
+                     escape_terminal(what.authorize_url).c_str());
     } else {
-        std::fprintf(stderr, "%s\n", what.message.c_str());
+        std::fprintf(stderr, "%s\n", escape_keeping_lines(what.message).c_str());
     }
     std::fflush(stderr);
 }
@@ -122,7 +153,9 @@ void print_error(const std::string& message) {
     std::string line = message;
     for (char& c : line)
         if (c == '\n' || c == '\r') c = ' ';
-    std::fprintf(stderr, "latch: %s\n", line.c_str());
+    // Messages embed URLs, names and paths that came from an IdP, a config file or the
+    // command line: none of their bytes may act on the terminal.
+    std::fprintf(stderr, "latch: %s\n", escape_terminal(line).c_str());
 }
 
 std::string describe(const error_code& ec, const diagnostics& diag) {

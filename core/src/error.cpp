@@ -118,6 +118,52 @@ std::string escape_untrusted(std::string_view s, std::size_t max_len) {
     return out;
 }
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at the start of `s` whose code point is safe
+// to print (not C1, not a bidi override or isolate), else 0.
+std::size_t printable_utf8(std::string_view s) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    std::size_t len = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 && c < 0xe0 ? 2 : 0;
+    if (len == 0 || s.size() < len) return 0;
+    char32_t cp = c & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+    for (std::size_t i = 1; i < len; ++i) {
+        if ((b(i) & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (b(i) & 0x3f);
+    }
+    const char32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    if (cp < 0xa0) return 0;                                     // C1 controls
+    if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
+        cp == 0x2029)
+        return 0;  // bidi overrides/isolates and line separators reorder or break the line
+    return len;
+}
+
+}  // namespace
+
+std::string escape_terminal(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+            ++i;
+        } else if (std::size_t n = c >= 0x80 ? printable_utf8(s.substr(i)) : 0; n > 0) {
+            out.append(s.substr(i, n));
+            i += n;
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+            ++i;
+        }
+    }
+    return out;
+}
+
 std::string diagnostics::to_string() const {
     std::string out = client_message;
     if (!server_error.empty()) {

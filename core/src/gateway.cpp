@@ -1,5 +1,6 @@
 // Gateway session exchange: request and reply (see gateway.hpp).
 #include <latchkey/core/gateway.hpp>
+#include <latchkey/core/untrusted.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -46,7 +47,7 @@ std::optional<time_point> expiry_of(const json::value& v, time_point now) {
     if (v.is_string()) return parse_rfc3339(v.as_string());
     auto n = number_of(v);
     if (!n || !std::isfinite(*n) || *n < 0) return std::nullopt;
-    return *n >= 1e9 ? from_unix_seconds(*n) : now + seconds{static_cast<long long>(*n)};
+    return *n >= 1e9 ? from_unix_seconds(*n) : add_seconds(now, *n);
 }
 
 }  // namespace
@@ -95,6 +96,11 @@ result<gateway_session> parse_gateway_response(const gateway_config& g, const ht
     if (!tok || !tok->is_string() || tok->as_string().empty()) {
         diag.client_message = "the gateway's reply has no session token in \"" + g.token_field + "\"";
         return client_errc::missing_field;
+    }
+    if (auto why = token_problem(tok->as_string(), token_kind::opaque); !why.empty()) {
+        diag.client_message = "the gateway's session token in \"" + g.token_field +
+                              "\" is unusable: " + why;
+        return client_errc::bad_json;
     }
     gateway_session s;
     s.url = g.url;
@@ -149,7 +155,7 @@ std::optional<time_point> parse_rfc3339(std::string_view text) {
     tm.tm_mon -= 1;
     const std::time_t t = timegm(&tm);
     if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-    return sys_clock::from_time_t(t - offset);
+    return from_unix_seconds(static_cast<double>(t - offset));  // 2263 and later saturate
 }
 
 }  // namespace latchkey

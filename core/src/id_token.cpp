@@ -27,8 +27,8 @@ const json::string* string_claim(const json::object& c, std::string_view name) {
     return v ? v->if_string() : nullptr;
 }
 
-// A NumericDate (RFC 7519 §2): seconds since the epoch, possibly fractional. Clamped to
-// +-3e11 s (about year 11000) so that converting to a time_point cannot overflow.
+// A NumericDate (RFC 7519 §2): seconds since the epoch, possibly fractional. Saturated by
+// from_unix_seconds: year 9999 is "far in the future", not an overflow into 1816.
 std::optional<system_clock::time_point> date_claim(const json::object& c, std::string_view name) {
     const json::value* v = c.if_contains(name);
     if (!v) return std::nullopt;
@@ -42,8 +42,7 @@ std::optional<system_clock::time_point> date_claim(const json::object& c, std::s
     else
         return std::nullopt;
     if (!std::isfinite(d)) return std::nullopt;
-    d = std::clamp(std::floor(d), -3e11, 3e11);
-    return system_clock::time_point{std::chrono::seconds{static_cast<std::int64_t>(d)}};
+    return from_unix_seconds(d);
 }
 
 error_code check_audience(const json::object& c, const std::string& client_id, diagnostics& diag) {

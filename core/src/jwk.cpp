@@ -83,6 +83,8 @@ result<pkey_ptr> rsa_from_jwk(const json::object& o, diagnostics& diag) {
     auto n = bytes_member(o, "n");
     auto e = bytes_member(o, "e");
     if (!n || !e) return bad_key(diag, "RSA key needs base64url members 'n' and 'e'");
+    if (n->size() > max_rsa_bits / 8 + 1 || e->size() > 8)  // refused before any import
+        return bad_key(diag, "RSA key is larger than " + std::to_string(max_rsa_bits) + " bits");
     bn_ptr bn_n = to_bn(*n), bn_e = to_bn(*e);
     bld_ptr bld(OSSL_PARAM_BLD_new());
     if (!bn_n || !bn_e || !bld || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
@@ -214,41 +216,6 @@ result<jwk> parse_jwk(const json::object& o, diagnostics& diag) {
     if (!key) return key.error();
     out.key = std::move(*key);
     return out;
-}
-
-result<jwk_set> jwks_from_value(const json::value& doc, diagnostics& diag) {
-    const json::object* root = doc.if_object();
-    if (!root) {
-        diag.client_message = "JWKS is not a JSON object";
-        return client_errc::bad_json;
-    }
-    const json::value* keys = root->if_contains("keys");
-    if (!keys || !keys->is_array()) {
-        diag.client_message = "JWKS has no \"keys\" array";
-        return client_errc::missing_field;
-    }
-    jwk_set set;
-    for (const json::value& k : keys->get_array()) {
-        const json::object* o = k.if_object();
-        diagnostics ignored;
-        auto parsed = o ? parse_jwk(*o, ignored) : result<jwk>(client_errc::key_error);
-        if (!parsed || parsed->use == "enc") {
-            ++set.skipped;
-            continue;
-        }
-        set.keys.push_back(std::move(*parsed));
-    }
-    return set;
-}
-
-result<jwk_set> parse_jwks(std::string_view json_text, diagnostics& diag) {
-    error_code ec;
-    json::value doc = json::parse(json_text, ec);
-    if (ec) {
-        diag.client_message = "JWKS is not valid JSON";
-        return client_errc::bad_json;
-    }
-    return jwks_from_value(doc, diag);
 }
 
 result<json::object> public_jwk(const EVP_PKEY* key, std::string kid) {

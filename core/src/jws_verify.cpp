@@ -26,8 +26,23 @@ error_code fail(diagnostics& diag, jose_errc e, std::string message) {
 
 std::string quoted(std::string_view untrusted) { return "'" + escape_untrusted(untrusted, 80) + "'"; }
 
-// The JWKS entries that may have signed `t`, or why there are none.
-error_code select_keys(const jws& t, const jwk_set& jwks, std::vector<const jwk*>& out,
+// A token without a kid is tried against at most this many keys of its type: each try
+// may build a key, and a provider that signs without kid publishes one or two.
+constexpr std::size_t max_keys_without_kid = 4;
+
+std::string describe_kind(key_kind k) {
+    switch (k) {
+    case key_kind::rsa: return "RSA";
+    case key_kind::ec_p256: return "EC P-256";
+    case key_kind::ed25519: return "Ed25519";
+    case key_kind::unsupported: break;
+    }
+    return "unsupported";
+}
+
+// The JWKS entries that may have signed `t`, or why there are none. Only metadata is
+// read (kid, key type, alg): no key is built here.
+error_code select_keys(const jws& t, const jwk_set& jwks, std::vector<const jwk_entry*>& out,
                        diagnostics& diag) {
     if (t.alg == "none")
         return fail(diag, jose_errc::unsupported_alg, "alg 'none' (an unsigned token) is not accepted");
@@ -35,19 +50,20 @@ error_code select_keys(const jws& t, const jwk_set& jwks, std::vector<const jwk*
     if (wanted == key_kind::unsupported)
         return fail(diag, jose_errc::unsupported_alg,
                     "alg " + quoted(t.alg) + " is not supported (RS256, ES256, EdDSA are)");
-    const jwk* mismatched = nullptr;
-    for (const jwk& k : jwks.keys) {
+    const jwk_entry* mismatched = nullptr;
+    for (const jwk_entry& k : jwks.keys) {
         if (!t.kid.empty() && k.kid != t.kid) continue;
-        if (kind_of(k.key.get()) != wanted || (!k.alg.empty() && k.alg != t.alg)) {
+        if (k.kind != wanted || (!k.alg.empty() && k.alg != t.alg)) {
             mismatched = &k;
             continue;
         }
+        if (t.kid.empty() && out.size() >= max_keys_without_kid) break;
         out.push_back(&k);
     }
     if (!out.empty()) return {};
     if (mismatched && !t.kid.empty())
         return fail(diag, jose_errc::key_mismatch,
-                    "key " + quoted(t.kid) + " is " + describe_key(mismatched->key.get()) +
+                    "key " + quoted(t.kid) + " is " + describe_kind(mismatched->kind) +
                         (mismatched->alg.empty() ? "" : " for " + quoted(mismatched->alg)) +
                         " but the token says alg " + quoted(t.alg));
     if (!t.kid.empty())
@@ -83,12 +99,20 @@ bool signature_verifies(EVP_PKEY* key, std::string_view alg, std::string_view in
 result<jws> verify_jws(std::string_view token, const jwk_set& jwks, diagnostics& diag) {
     auto t = parse_jws(token, diag);
     if (!t) return t.error();
-    std::vector<const jwk*> keys;
+    std::vector<const jwk_entry*> keys;
     if (auto ec = select_keys(*t, jwks, keys, diag)) return ec;
     // Normally one key; several only when the token has no kid and the JWKS several keys
-    // of the type, all of them the provider's.
-    for (const jwk* k : keys)
-        if (signature_verifies(k->key.get(), t->alg, t->signing_input, t->signature)) return t;
+    // of the type, all of them the provider's. Each is built here, on first use.
+    bool any_valid = false;
+    for (const jwk_entry* k : keys) {
+        EVP_PKEY* key = const_cast<EVP_PKEY*>(k->key());  // EVP verification takes non-const
+        if (!key) continue;
+        any_valid = true;
+        if (signature_verifies(key, t->alg, t->signing_input, t->signature)) return t;
+    }
+    if (!any_valid)
+        return fail(diag, jose_errc::key_mismatch,
+                    "the provider's JWKS entry for this token is not a valid public key");
     return fail(diag, jose_errc::bad_signature, "signature does not verify");
 }
 
@@ -96,7 +120,7 @@ bool needs_jwks_refetch(std::string_view token, const jwk_set& jwks) {
     diagnostics diag;
     auto t = parse_jws(token, diag);
     if (!t) return false;
-    std::vector<const jwk*> keys;
+    std::vector<const jwk_entry*> keys;
     return select_keys(*t, jwks, keys, diag) == jose_errc::unknown_kid;
 }
 

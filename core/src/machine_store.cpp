@@ -5,6 +5,7 @@
 #include <latchkey/core/store.hpp>
 
 #include "json_util.hpp"
+#include "private_dir.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -54,18 +55,6 @@ bool read_fd(int fd, std::string& out, std::size_t limit) {
             return false;
         }
     }
-}
-
-error_code make_dir(const fs::path& dir, diagnostics& diag) {
-    std::error_code sec;
-    fs::create_directories(dir.parent_path(), sec);
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-        return io_error(diag, "cannot create directory", dir, errno);
-    struct stat st{};
-    if (::stat(dir.c_str(), &st) != 0) return io_error(diag, "cannot stat", dir, errno);
-    if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0)
-        return io_error(diag, "cannot chmod", dir, errno);
-    return {};
 }
 
 }  // namespace
@@ -124,6 +113,8 @@ fs::path machine_store::key_path(std::string_view id) const {
 
 result<std::vector<machine_record>> machine_store::list(diagnostics& diag) const {
     std::vector<machine_record> out;
+    for (const auto& d : {dir_.parent_path(), dir_})  // records name keys we will sign with
+        if (auto ec = detail::check_private_dir(d, diag)) return ec;
     std::error_code sec;
     if (!fs::exists(dir_, sec)) return out;
     for (const auto& e : fs::directory_iterator(dir_, sec)) {
@@ -167,12 +158,12 @@ result<std::optional<machine_record>> machine_store::find(std::string_view id_or
 }
 
 error_code machine_store::save(const machine_record& m, diagnostics& diag) const {
-    if (auto ec = make_dir(dir_, diag)) return ec;
+    if (auto ec = detail::make_private_dirs(dir_, diag)) return ec;
     return write_file_atomic(record_path(m.machine_id), to_json(m), 0600, diag);
 }
 
 error_code machine_store::save_key(std::string_view id, const secret& pem, diagnostics& diag) const {
-    if (auto ec = make_dir(dir_, diag)) return ec;
+    if (auto ec = detail::make_private_dirs(dir_, diag)) return ec;
     return write_file_atomic(key_path(id), pem.reveal(), 0600, diag);
 }
 

@@ -1,4 +1,5 @@
 #include <latchkey/core/provider.hpp>
+#include <latchkey/core/untrusted.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -32,6 +33,30 @@ void read_list(const json::object& o, std::string_view key, std::vector<std::str
     for (const auto& v : it->value().as_array())
         if (v.is_string()) out.emplace_back(v.as_string());
 }
+// Every endpoint the document names is later requested, printed or opened in a browser:
+// one that is not https (http on loopback) fails discovery, naming the member, rather
+// than being used or shown (a javascript: or http://evil endpoint, a URL with escapes).
+error_code check_endpoints(const provider_metadata& m, const std::string& url, diagnostics& diag) {
+    const std::pair<const char*, const std::string*> endpoints[] = {
+        {"authorization_endpoint", &m.authorization_endpoint},
+        {"token_endpoint", &m.token_endpoint},
+        {"device_authorization_endpoint", &m.device_authorization_endpoint},
+        {"userinfo_endpoint", &m.userinfo_endpoint},
+        {"revocation_endpoint", &m.revocation_endpoint},
+        {"introspection_endpoint", &m.introspection_endpoint},
+        {"registration_endpoint", &m.registration_endpoint},
+        {"jwks_uri", &m.jwks_uri}};
+    for (const auto& [name, value] : endpoints) {
+        if (value->empty()) continue;
+        if (auto why = url_problem(*value); !why.empty()) {
+            diag.client_message = "OpenID discovery at " + url + " lists an unusable " + name +
+                                  " \"" + escape_untrusted(*value, 120) + "\": " + why;
+            return client_errc::bad_url;
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 std::string discovery_url(std::string_view issuer) {
@@ -76,6 +101,7 @@ result<provider_metadata> parse_provider_metadata(const http_response& resp,
     if (auto it = o.find("authorization_response_iss_parameter_supported");
         it != o.end() && it->value().is_bool())
         m.authorization_response_iss_parameter_supported = it->value().as_bool();
+    if (auto ec = check_endpoints(m, url, diag)) return ec;
     if (m.token_endpoint.empty()) {
         diag.client_message = "OpenID discovery at " + url + " lists no token_endpoint";
         return client_errc::missing_field;

@@ -150,7 +150,7 @@ result<client_registration> parse_registration_response(const http_response& res
     r.registration_access_token = secret{json_str(o, "registration_access_token")};
     r.registration_client_uri = json_str(o, "registration_client_uri");
     if (auto it = o.find("client_id_issued_at"); it != o.end() && it->value().is_int64())
-        r.client_id_issued_at = sys_clock::from_time_t(static_cast<std::time_t>(it->value().as_int64()));
+        r.client_id_issued_at = from_unix_seconds(static_cast<double>(it->value().as_int64()));
     r.issued_client_secret = !json_str(o, "client_secret").empty();
     return r;
 }
@@ -179,7 +179,7 @@ std::optional<time_point> parse_http_date(std::string_view s) {
     tm.tm_year -= 1900;
     std::time_t t = timegm(&tm);
     if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-    return sys_clock::from_time_t(t);
+    return from_unix_seconds(static_cast<double>(t));  // 2263 and later saturate
 }
 
 std::optional<std::chrono::seconds> server_clock_skew(const http_response& resp, time_point now) {

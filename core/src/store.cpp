@@ -3,6 +3,8 @@
 // handled elsewhere with non-blocking primitives.
 #include <latchkey/core/store.hpp>
 
+#include "private_dir.hpp"
+
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -70,21 +72,6 @@ result<std::optional<std::string>> read_small_file(const fs::path& p, diagnostic
     return std::optional<std::string>{std::move(out)};
 }
 
-error_code make_private_dir(const fs::path& dir, diagnostics& diag) {
-    if (::mkdir(dir.c_str(), 0700) == 0) return {};
-    if (errno != EEXIST) return io_error(diag, "cannot create directory", dir, errno);
-    struct stat st{};
-    if (::stat(dir.c_str(), &st) != 0) return io_error(diag, "cannot stat", dir, errno);
-    if (!S_ISDIR(st.st_mode)) {
-        diag.client_message = dir.string() + " exists and is not a directory";
-        return client_errc::store_io;
-    }
-    // Tighten a directory that others can read: it holds credentials.
-    if ((st.st_mode & 077) != 0 && st.st_uid == ::getuid() && ::chmod(dir.c_str(), 0700) != 0)
-        return io_error(diag, "cannot chmod", dir, errno);
-    return {};
-}
-
 }  // namespace
 
 bool valid_context_name(std::string_view name) {
@@ -93,6 +80,11 @@ bool valid_context_name(std::string_view name) {
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
             return false;
     return true;
+}
+
+std::string invalid_context_message(std::string_view name) {
+    return "invalid context name '" + escape_untrusted(name, 80) +
+           "': use letters, digits, '-', '_' and '.', at most 64 characters";
 }
 
 error_code write_file_atomic(const fs::path& path, std::string_view content, unsigned mode,
@@ -138,15 +130,21 @@ fs::path credential_store::lock_path(std::string_view context) const {
 }
 
 error_code credential_store::ensure_dirs(diagnostics& diag) const {
-    std::error_code sec;
-    if (home_.has_parent_path()) fs::create_directories(home_.parent_path(), sec);
-    if (auto ec = make_private_dir(home_, diag)) return ec;
-    return make_private_dir(home_ / "credentials", diag);
+    if (auto ec = detail::make_private_dirs(home_, diag)) return ec;
+    return detail::make_private_dirs(home_ / "credentials", diag);
+}
+
+// Before anything is read from the home: a token planted by whoever else can write there
+// must never be printed by `latch token` (issue 18 #6).
+error_code credential_store::check_dirs(diagnostics& diag) const {
+    if (auto ec = detail::check_private_dir(home_, diag)) return ec;
+    return detail::check_private_dir(home_ / "credentials", diag);
 }
 
 result<std::optional<stored_credentials>> credential_store::load(std::string_view context,
                                                                  diagnostics& diag) const {
     const auto path = credentials_path(context);
+    if (auto ec = check_dirs(diag)) return ec;
     auto text = read_small_file(path, diag);
     if (!text) return text.error();
     if (!*text) return std::optional<stored_credentials>{};
@@ -162,7 +160,7 @@ result<std::optional<stored_credentials>> credential_store::load(std::string_vie
 
 error_code credential_store::save(const stored_credentials& creds, diagnostics& diag) const {
     if (!valid_context_name(creds.context)) {
-        diag.client_message = "invalid context name '" + creds.context + "'";
+        diag.client_message = invalid_context_message(creds.context);
         return client_errc::bad_input;
     }
     if (auto ec = ensure_dirs(diag)) return ec;
@@ -177,6 +175,7 @@ result<bool> credential_store::remove(std::string_view context, diagnostics& dia
 }
 
 result<config_file> credential_store::load_config(diagnostics& diag) const {
+    if (auto ec = detail::check_private_dir(home_, diag)) return ec;
     auto text = read_small_file(config_path(), diag);
     if (!text) return text.error();
     if (!*text) return config_file{};

@@ -1,5 +1,6 @@
 // JSON codecs for the credential store (schema documented in README.md).
 #include <latchkey/core/store.hpp>
+#include <latchkey/core/untrusted.hpp>
 
 #include "json_util.hpp"
 
@@ -120,11 +121,19 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
             return client_errc::store_corrupt;
         }
     }
+    if (auto why = token_set_problem(c.tokens); !why.empty()) {
+        diag.client_message = "credentials file: " + why;
+        return client_errc::store_corrupt;
+    }
     // Optional (added within schema version 1): readers that predate it ignore it.
     if (const auto* g = child(o, "gateway"); g && !json_str(*g, "session_token").empty()) {
         gateway_session s;
         s.url = json_str(*g, "url");
         s.token = secret{json_str(*g, "session_token")};
+        if (auto why = token_problem(s.token.reveal(), token_kind::opaque); !why.empty()) {
+            diag.client_message = "credentials file: its gateway.session_token " + why;
+            return client_errc::store_corrupt;
+        }
         // An unreadable expiry counts as expired: the session is exchanged again.
         if (auto e = json_str(*g, "expires_at"); !e.empty()) s.expires_at = parse_time(e).value_or(time_point{});
         if (auto t = parse_time(json_str(*g, "obtained_at"))) s.obtained_at = *t;
@@ -161,7 +170,8 @@ result<config_file> config_from_json(std::string_view text, diagnostics& diag) {
     if (const auto* ctxs = child(o, "contexts")) {
         for (const auto& [name, v] : *ctxs) {
             if (!v.is_object()) {
-                diag.client_message = "config file: context '" + std::string(name) + "' is not an object";
+                diag.client_message =
+                    "config file: context '" + escape_untrusted(name, 80) + "' is not an object";
                 return client_errc::store_corrupt;
             }
             const auto& x = v.as_object();
@@ -171,8 +181,10 @@ result<config_file> config_from_json(std::string_view text, diagnostics& diag) {
             if (auto it = x.find("scopes"); it != x.end() && it->value().is_array())
                 for (const auto& s : it->value().as_array())
                     if (s.is_string()) ctx.scopes.emplace_back(s.as_string());
+            // Found by tests/fuzz (fuzz_stores round trip): a hand-written "scopes": "..."
+            // string landed in extra, and the next write dropped it.
             for (const auto& [k, val] : x)
-                if (val.is_string() && k != "issuer" && k != "client_id")
+                if (val.is_string() && k != "issuer" && k != "client_id" && k != "scopes")
                     ctx.extra[std::string(k)] = std::string(val.as_string());
             c.contexts[std::string(name)] = std::move(ctx);
         }

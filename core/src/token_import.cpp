@@ -23,7 +23,8 @@ std::string trim_token(std::string_view s) {
 
 import_expiry imported_token_expiry(std::string_view token, std::optional<seconds> expires_in,
                                     time_point now) {
-    if (expires_in) return {now + *expires_in, expiry_source::expires_in};
+    if (expires_in)
+        return {add_seconds(now, static_cast<double>(expires_in->count())), expiry_source::expires_in};
     if (auto claims = decode_jwt_claims_unverified(token)) {
         auto it = claims->find("exp");
         if (it != claims->end()) {

@@ -1,10 +1,13 @@
 #include <latchkey/core/token_set.hpp>
+#include <latchkey/core/untrusted.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-#include <ctime>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <ctime>
 
 namespace latchkey {
 namespace json = boost::json;
@@ -34,6 +37,25 @@ std::string status_summary(const http_response& resp) {
     std::string s = "HTTP " + std::to_string(resp.status);
     if (!resp.content_type.empty()) s += " (" + escape_untrusted(resp.content_type, 60) + ")";
     return s;
+}
+
+// expires_in (RFC 6749 §5.1): a number of seconds, or a string of digits as some IdPs
+// send it; nullopt unless it is within 0..10 years. Checked as a double before any cast
+// (1e300 must not reach an integer conversion).
+std::optional<double> lifetime_seconds(const json::value& v) {
+    constexpr double max_lifetime = 10.0 * 365 * 24 * 3600;
+    double secs = -1;
+    if (v.is_int64()) secs = static_cast<double>(v.as_int64());
+    else if (v.is_uint64()) secs = static_cast<double>(v.as_uint64());
+    else if (v.is_double()) secs = v.as_double();
+    else if (v.is_string()) {
+        std::string_view s = v.as_string();
+        auto digit = [](char c) { return c >= '0' && c <= '9'; };
+        if (!s.empty() && s.size() <= 12 && std::all_of(s.begin(), s.end(), digit))
+            secs = std::stod(std::string(s));
+    }
+    if (!(secs >= 0 && secs <= max_lifetime)) return std::nullopt;  // NaN fails too
+    return std::floor(secs);
 }
 
 }  // namespace
@@ -73,28 +95,54 @@ result<token_set> parse_token_response(const http_response& resp, time_point now
     if (auto i = get_string(*obj, "id_token"); i && !i->empty()) t.id_token = secret{*i};
     if (auto tt = get_string(*obj, "token_type")) t.token_type = *tt;
     if (auto sc = get_string(*obj, "scope")) t.scope = *sc;
+    if (auto why = token_set_problem(t); !why.empty()) {
+        diag.client_message = "token endpoint answered with a token latch will not use: " + why;
+        return client_errc::bad_json;
+    }
     if (auto it = obj->find("expires_in"); it != obj->end()) {
-        const auto& v = it->value();
-        std::int64_t secs = -1;
-        if (v.is_int64()) secs = v.as_int64();
-        else if (v.is_uint64()) secs = static_cast<std::int64_t>(v.as_uint64());
-        else if (v.is_double()) secs = static_cast<std::int64_t>(v.as_double());
-        else if (v.is_string()) {  // some IdPs send "3600"
-            try { secs = std::stoll(std::string(v.as_string())); } catch (...) { secs = -1; }
-        }
-        if (secs < 0 || secs > 10LL * 365 * 24 * 3600) {
+        auto secs = lifetime_seconds(it->value());
+        if (!secs) {
             diag.client_message = "token response has an invalid expires_in";
             return client_errc::bad_json;
         }
-        t.expires_at = now + seconds{secs};
+        t.expires_at = add_seconds(now, *secs);
     }
     return t;
 }
 
+std::string token_set_problem(const token_set& t) {
+    // RFC 6750 §2.1: a CR/LF in a token becomes an injected header line when it is sent,
+    // an ESC a terminal sequence when it is printed.
+    std::string why = token_problem(t.access_token.reveal(), token_kind::opaque);
+    if (!why.empty()) return "its access_token " + why;
+    if (t.refresh_token) {
+        why = token_problem(t.refresh_token->reveal(), token_kind::opaque);
+        if (!why.empty()) return "its refresh_token " + why;
+    }
+    if (t.id_token) {
+        why = token_problem(t.id_token->reveal(), token_kind::jws);
+        if (!why.empty()) return "its id_token " + why;
+    }
+    return {};
+}
+
 time_point from_unix_seconds(double s) {
-    constexpr double max_s = 9e9;
-    if (!(s > 0)) return time_point{};
-    return time_point{std::chrono::seconds{static_cast<long long>(s < max_s ? s : max_s)}};
+    if (std::isnan(s)) return time_point{};
+    const double clamped = std::clamp(std::floor(s), 0.0, max_unix_seconds);
+    return time_point{seconds{static_cast<long long>(clamped)}};
+}
+
+time_point add_seconds(time_point t, double s) {
+    if (std::isnan(s)) return t;
+    const auto limit = static_cast<long long>(max_unix_seconds);
+    // Both terms are within +-2 * limit here, so the integer sum cannot overflow.
+    const auto base = std::chrono::floor<seconds>(t.time_since_epoch()).count();
+    const auto add = static_cast<long long>(std::clamp(std::trunc(s), -2 * max_unix_seconds,
+                                                       2 * max_unix_seconds));
+    const long long sum = base + add;
+    if (sum > limit) return time_point{seconds{limit}};
+    if (sum < 0) return time_point{};
+    return t + seconds{add};
 }
 
 std::string format_time(time_point t) {
@@ -117,7 +165,7 @@ std::optional<time_point> parse_time(std::string_view s) {
     tm.tm_mon -= 1;
     std::time_t tt = timegm(&tm);
     if (tt == static_cast<std::time_t>(-1)) return std::nullopt;
-    return sys_clock::from_time_t(tt);
+    return from_unix_seconds(static_cast<double>(tt));  // 2263 and later saturate
 }
 
 }  // namespace latchkey

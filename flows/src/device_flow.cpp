@@ -1,6 +1,8 @@
 // RFC 8628 device authorization grant as a pure state machine (see device_flow.hpp).
 #include <latchkey/flows/device_flow.hpp>
 
+#include <latchkey/core/untrusted.hpp>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -76,6 +78,25 @@ struct code_reply {
     std::optional<seconds> interval;    // absent or 0: the default
 };
 
+// What the user will see comes from the IdP: a user_code that is not short printable
+// text, or a verification URI that is not https (http on loopback), is refused before it
+// reaches a terminal (ESC/OSC sequences, a CR-LF spoofing "logged in", javascript:...).
+std::optional<std::string> unusable_prompt_field(const code_reply& c) {
+    if (!valid_user_code(c.user_code))
+        return "a `user_code` latch will not show (\"" + escape_untrusted(c.user_code, 40) +
+               "\": it must be 1-" + std::to_string(max_user_code_length) +
+               " printable ASCII characters)";
+    const std::pair<const char*, const std::string*> uris[] = {
+        {"verification_uri", &c.uri}, {"verification_uri_complete", &c.uri_complete}};
+    for (const auto& [name, uri] : uris) {
+        if (uri->empty()) continue;  // only verification_uri_complete may be absent
+        if (auto why = url_problem(*uri); !why.empty())
+            return std::string("an unusable `") + name + "` (\"" + escape_untrusted(*uri, 80) +
+                   "\": " + why + ")";
+    }
+    return std::nullopt;
+}
+
 std::variant<code_reply, failed> parse_code_reply(const http_response& resp,
                                                   const std::string& url) {
     diagnostics d;
@@ -104,6 +125,9 @@ std::variant<code_reply, failed> parse_code_reply(const http_response& resp,
     if (missing)
         return make_failed(client_errc::missing_field, "device authorization response from " +
                                                            url + " has no `" + missing + "`");
+    if (auto bad = unusable_prompt_field(c))
+        return make_failed(client_errc::bad_json,
+                           "device authorization response from " + url + " has " + *bad);
     std::int64_t n = 0;
     switch (get_seconds(*obj, "expires_in", n)) {
     case number_state::absent: break;
@@ -285,8 +309,10 @@ action device_flow::on_poll_reply(const http_reply& r) {
     if (ec == client_errc::bad_http_status)
         return make_failed(ec, "token endpoint " + p_.token_endpoint + " answered " +
                                    status_summary(r.response), std::move(d));
-    return make_failed(ec, "token endpoint " + p_.token_endpoint + ": " + d.client_message,
-                       std::move(d));
+    // The message is built before `d` is handed over: in one call expression the moved-from
+    // diagnostics may be constructed first (unspecified order), leaving "...: " and nothing.
+    std::string message = "token endpoint " + p_.token_endpoint + ": " + d.client_message;
+    return make_failed(ec, std::move(message), std::move(d));
 }
 
 }  // namespace latchkey::flows

@@ -209,6 +209,28 @@ TEST_CASE("browser: BROWSER gets the URL as one argument, no shell, no inherited
     for (int fd : fds) CHECK((fd <= 2 || fd >= 10));
 }
 
+TEST_CASE("browser: the child's environment holds none of latch's secrets", "[browser]") {
+    script_dir tmp;
+    auto env_file = (tmp.dir / "env").string();
+    auto env = browser_env::from_process();
+    env.browser_var = tmp.script("env-browser", "env > '" + env_file + "'\n");
+    env.ssh_session = true;
+    const char* secrets[] = {"LATCH_CLIENT_SECRET", "LATCH_PASSWORD", "LATCH_MACHINE_KEY",
+                             "LATCH_SESSION_TOKEN"};
+    for (const char* s : secrets) ::setenv(s, "s3cret-value", 1);
+    ::setenv("LATCH_ISSUER", "https://idp.example", 1);
+    asio::io_context ioc;
+    launch_outcome r;
+    test::run_test(ioc, launch(env, "http://127.0.0.1:1/x", &r));
+    for (const char* s : secrets) ::unsetenv(s);
+    ::unsetenv("LATCH_ISSUER");
+    CHECK_FALSE(r.ec);
+    const auto seen = tmp.read("env");
+    CHECK(seen.find("LATCH_ISSUER=https://idp.example") != std::string::npos);  // the rest passes
+    CHECK(seen.find("s3cret-value") == std::string::npos);
+    for (const char* s : secrets) CHECK(seen.find(std::string(s) + "=") == std::string::npos);
+}
+
 TEST_CASE("browser: '%s' in a BROWSER entry places the URL", "[browser]") {
     script_dir tmp;
     auto s = tmp.script("b", "printf '%s|%s' \"$1\" \"$2\" > '" + (tmp.dir / "args").string() + "'\n");

@@ -64,10 +64,10 @@ TEST_CASE("device authorization: a required field is missing", "[unit][device]")
 TEST_CASE("device authorization: a nonsense expires_in or interval is bad_json",
           "[unit][device]") {
     for (const char* body :
-         {R"({"device_code":"d","user_code":"u","verification_uri":"v","expires_in":-5})",
-          R"({"device_code":"d","user_code":"u","verification_uri":"v","expires_in":0})",
-          R"({"device_code":"d","user_code":"u","verification_uri":"v","expires_in":"soon"})",
-          R"({"device_code":"d","user_code":"u","verification_uri":"v","interval":[5]})"}) {
+         {R"({"device_code":"d","user_code":"u","verification_uri":"https://v","expires_in":-5})",
+          R"({"device_code":"d","user_code":"u","verification_uri":"https://v","expires_in":0})",
+          R"({"device_code":"d","user_code":"u","verification_uri":"https://v","expires_in":"soon"})",
+          R"({"device_code":"d","user_code":"u","verification_uri":"https://v","interval":[5]})"}) {
         device_flow f{params()};
         expect_request(f.next(started{t0}));
         CHECK(expect_failed(f.next(reply_at(t0, 200, body))).ec == client_errc::bad_json);
@@ -163,7 +163,7 @@ TEST_CASE("poll: network errors back off (doubling, capped at 10 s) and then rec
 
 TEST_CASE("poll: backoff from a short interval doubles until the 10 s cap", "[unit][device]") {
     device_flow f{params()};
-    auto t = to_first_wait(f, R"({"device_code":"d","user_code":"u","verification_uri":"v",)"
+    auto t = to_first_wait(f, R"({"device_code":"d","user_code":"u","verification_uri":"https://v",)"
                               R"("expires_in":900,"interval":3})");
     std::vector<seconds> waits;
     for (int i = 0; i < 3; ++i) {
@@ -177,7 +177,7 @@ TEST_CASE("poll: backoff from a short interval doubles until the 10 s cap", "[un
 
 TEST_CASE("poll: an interval above 10 s is kept after a network error", "[unit][device]") {
     device_flow f{params()};
-    auto t = to_first_wait(f, R"({"device_code":"d","user_code":"u","verification_uri":"v",)"
+    auto t = to_first_wait(f, R"({"device_code":"d","user_code":"u","verification_uri":"https://v",)"
                               R"("expires_in":900,"interval":15})");
     poll_at(f, t);
     CHECK(expect_wait(f.next(error_at(t, client_errc::connection_failed))) - t == seconds{15});
@@ -222,7 +222,7 @@ TEST_CASE("a --timeout shorter than expires_in: no poll past it, client_errc::ti
 TEST_CASE("an expires_in shorter than --timeout: expired_token at the code's expiry",
           "[unit][device]") {
     device_flow f{params()};  // timeout 1800 s
-    auto t = to_first_wait(f, R"({"device_code":"d","user_code":"u","verification_uri":"v",)"
+    auto t = to_first_wait(f, R"({"device_code":"d","user_code":"u","verification_uri":"https://v",)"
                               R"("expires_in":8})");
     CHECK(t == t0 + seconds{6});
     poll_at(f, t);
@@ -238,7 +238,7 @@ TEST_CASE("without expires_in the timeout is the deadline", "[unit][device]") {
     auto p = params();
     p.timeout = seconds{3};
     device_flow f{p};
-    auto t = to_first_wait(f, R"({"device_code":"d","user_code":"u","verification_uri":"v"})");
+    auto t = to_first_wait(f, R"({"device_code":"d","user_code":"u","verification_uri":"https://v"})");
     CHECK(t == t0 + seconds{4});
     CHECK(expect_failed(f.next(timer_fired{t})).ec == client_errc::timeout);
     CHECK(f.polls_sent() == 0);

@@ -43,12 +43,12 @@ TEST_CASE("a JWKS with RSA, EC and OKP keys parses; unusable keys are skipped", 
     CHECK(set->skipped == 6);
     CHECK(set->keys[0].kid == "2011-04-29");
     CHECK(set->keys[0].alg == "RS256");
-    CHECK(kind_of(set->keys[0].key.get()) == key_kind::rsa);
-    CHECK(EVP_PKEY_get_bits(set->keys[0].key.get()) == 2048);
+    CHECK(kind_of(set->keys[0].key()) == key_kind::rsa);
+    CHECK(EVP_PKEY_get_bits(set->keys[0].key()) == 2048);
     CHECK(set->keys[1].use == "sig");
-    CHECK(kind_of(set->keys[1].key.get()) == key_kind::ec_p256);
+    CHECK(kind_of(set->keys[1].key()) == key_kind::ec_p256);
     CHECK(set->keys[2].kty == "OKP");
-    CHECK(kind_of(set->keys[2].key.get()) == key_kind::ed25519);
+    CHECK(kind_of(set->keys[2].key()) == key_kind::ed25519);
 }
 
 TEST_CASE("JWKS documents that are not a key set are errors, not exceptions", "[unit][jose]") {

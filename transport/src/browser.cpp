@@ -188,9 +188,29 @@ browser_decision decide_browser(const browser_env& env) {
 
 namespace {
 
+// Secrets latch reads from its environment (README): the browser, and whatever it
+// starts, runs for hours and reports crashes with its environment; it gets none of them.
+constexpr std::string_view secret_variables[] = {"LATCH_CLIENT_SECRET", "LATCH_PASSWORD",
+                                                 "LATCH_MACHINE_KEY", "LATCH_SESSION_TOKEN"};
+
+// `environ` without the secret variables (pointers into it; valid until it changes).
+std::vector<char*> child_environment() {
+    std::vector<char*> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string_view entry(*e);
+        const auto name = entry.substr(0, entry.find('='));
+        bool secret = false;
+        for (auto s : secret_variables) secret = secret || name == s;
+        if (!secret) env.push_back(*e);
+    }
+    env.push_back(nullptr);
+    return env;
+}
+
 // posix_spawnp with the URL as an argument (never a shell), stdio on /dev/null, inherited
 // descriptors closed (Asio sockets are not close-on-exec: a browser must not inherit the
-// loopback listener), default signal dispositions, and a process group of its own.
+// loopback listener), default signal dispositions, a process group of its own, and an
+// environment without latch's secrets.
 int spawn(const browser_decision& d, const std::string& url, pid_t& pid) {
     std::vector<std::string> args = d.argv;
     bool placed = false;
@@ -230,7 +250,8 @@ int spawn(const browser_decision& d, const std::string& url, pid_t& pid) {
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, flags);
-    int rc = posix_spawnp(&pid, d.program.c_str(), &fa, &attr, argv.data(), environ);
+    auto envp = child_environment();
+    int rc = posix_spawnp(&pid, d.program.c_str(), &fa, &attr, argv.data(), envp.data());
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     return rc;

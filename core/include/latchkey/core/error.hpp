@@ -118,6 +118,12 @@ struct diagnostics {
 // text from a server cannot move the cursor, fake a prompt or flood the terminal.
 std::string escape_untrusted(std::string_view s, std::size_t max_len = 300);
 
+// For a whole line about to be written to a terminal (our message with embedded values):
+// keeps printable ASCII and well-formed UTF-8 text, writes every control byte (ESC, BEL,
+// CR, LF, NUL, DEL, C1, bidi overrides) and every malformed byte as \xNN. Unlike
+// escape_untrusted it neither quotes nor truncates.
+std::string escape_terminal(std::string_view s);
+
 // True when `ec` means "the user has to log in again" (CLI exit code 77).
 bool needs_login(const error_code& ec) noexcept;
 

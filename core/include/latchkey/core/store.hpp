@@ -1,7 +1,7 @@
 // The credential store: where logins live between processes.
 //
 // Layout under the home directory ($LATCH_HOME, else $XDG_CONFIG_HOME/latch, else
-// ~/.config/latch; created 0700):
+// ~/.config/latch; created 0700, refused when another user owns it or can write to it):
 //   config.json                 contexts (issuer, client id, scopes) and the current one, 0600
 //   credentials/<context>.json  one credentials file per context, 0600
 //   credentials/<context>.lock  advisory lock for cross-process refresh (token lifecycle)
@@ -91,6 +91,8 @@ struct config_file {
 // A context name is used in file names: letters, digits, '-', '_', '.', 1..64 chars,
 // not starting with '.'.
 bool valid_context_name(std::string_view name);
+// "invalid context name '<name, escaped>': use letters, ..." (the name may hold anything).
+std::string invalid_context_message(std::string_view name);
 
 // Writes `content` to `path` atomically with `mode` (see the header comment).
 error_code write_file_atomic(const std::filesystem::path& path, std::string_view content,
@@ -118,8 +120,12 @@ public:
     result<config_file> load_config(diagnostics& diag) const;  // empty config when absent
     error_code save_config(const config_file& cfg, diagnostics& diag) const;
 
-    // Creates home/ and home/credentials/ with 0700 (tightening looser modes we created).
+    // Creates home/, home/credentials/ and missing parents with mode 0700 whatever the
+    // umask; never chmods a directory that exists. Fails (store_io, with the fix in the
+    // message) when home/ or home/credentials/ is not ours or is writable by group or
+    // others, as OpenSSH does; load() and load_config() check the same before reading.
     error_code ensure_dirs(diagnostics& diag) const;
+    error_code check_dirs(diagnostics& diag) const;
 
 private:
     std::filesystem::path home_;

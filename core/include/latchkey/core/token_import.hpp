@@ -4,6 +4,7 @@
 
 #include <latchkey/core/error.hpp>
 #include <latchkey/core/store.hpp>
+#include <latchkey/core/untrusted.hpp>  // token_problem: an imported token is checked too
 
 #include <optional>
 #include <string>

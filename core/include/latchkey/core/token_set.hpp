@@ -36,16 +36,28 @@ struct token_set {
 result<token_set> parse_token_response(const http_response& resp, time_point now,
                                        diagnostics& diag);
 
+// Why a token of `t` must not be stored, sent or printed (core/untrusted.hpp: access and
+// refresh tokens visible ASCII, the ID token base64url and dots), e.g. "its access_token
+// contains spaces, control characters or non-ASCII bytes (...)"; empty when all are fine.
+// parse_token_response and the store's reader refuse such sets.
+std::string token_set_problem(const token_set& t);
+
 // Extracts an OAuth error object ({"error": ..., "error_description": ...}) from any
 // reply. Returns an empty error_code when the body carries none.
 error_code parse_oauth_error(const http_response& resp, diagnostics& diag);
 
 // ISO 8601 UTC with seconds, e.g. 2026-11-23T05:10:23Z, and back.
 std::string format_time(time_point t);
-// A JWT NumericDate / Unix time in seconds as a time_point. time_point counts nanoseconds,
-// so it overflows after 2262: larger values (e.g. the "never" 9999999999) are clamped to
-// 9e9 s (year 2255), which every expiry check treats as far in the future.
+// Every conversion from a number of seconds to a time_point goes through these two:
+// time_point counts nanoseconds in 64 bits, so it overflows after 2262 and a cast from a
+// huge double is undefined behaviour. Both saturate to [epoch, max_unix_seconds] (9e9 s,
+// year 2255), which every expiry check treats as "long ago" / "far in the future".
+inline constexpr double max_unix_seconds = 9e9;
+// A JWT NumericDate / Unix time in seconds (possibly fractional: floored), saturated.
+// Negative and NaN give the epoch: callers that must refuse them check first.
 time_point from_unix_seconds(double s);
+// t + s seconds (a lifetime such as expires_in; fraction dropped), saturated the same way.
+time_point add_seconds(time_point t, double s);
 std::optional<time_point> parse_time(std::string_view s);
 
 }  // namespace latchkey
