@@ -37,12 +37,6 @@ std::string discovery_doc(bool with_registration = true) {
     return json::serialize(o);
 }
 
-std::string header(const http_request& r, std::string_view name) {
-    for (const auto& [k, v] : r.headers)
-        if (k == name) return v;
-    return {};
-}
-
 std::string read_text(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::ostringstream s;
@@ -140,7 +134,7 @@ TEST_CASE("machine add: the IdP gets a private_key_jwt registration with the pub
     const auto& reg = r.http.requests[1];
     CHECK(reg.method == http_method::post);
     CHECK(reg.url == reg_url);
-    CHECK(header(reg, "Authorization") == "Bearer iat-1");
+    CHECK(test::header_of(reg, "Authorization") == "Bearer iat-1");
     auto body = json::parse(reg.body).as_object();
     CHECK(body.at("client_name") == "ci-runner");
     CHECK(body.at("token_endpoint_auth_method") == "private_key_jwt");
@@ -185,7 +179,7 @@ TEST_CASE("machine add: no registration endpoint, a refused bearer, a lost answe
         auto out = run(r.io, r.machines.async_add(p, r.diag));
         CHECK(out.ec == oauth_errc::invalid_token);
         CHECK(out.step == machine_step::idp_refused);
-        CHECK(header(r.http.requests.at(1), "Authorization") == "Bearer wrong");
+        CHECK(test::header_of(r.http.requests.at(1), "Authorization") == "Bearer wrong");
         CHECK(r.diag.server_message == "bad bearer");
     }
     SECTION("the connection drops: no answer") {
@@ -239,7 +233,7 @@ TEST_CASE("machine rotate: the update carries the full metadata and the new key;
     const auto& put = r.http.requests[0];
     CHECK(put.method == http_method::put);
     CHECK(put.url == client_uri);
-    CHECK(header(put, "Authorization") == "Bearer rat-1");
+    CHECK(test::header_of(put, "Authorization") == "Bearer rat-1");
     auto body = json::parse(put.body).as_object();
     CHECK(body.at("client_id") == "m-1");  // RFC 7592 §2.2
     CHECK(body.at("client_name") == "rotating");
@@ -331,7 +325,7 @@ TEST_CASE("machine rm: deleted at the IdP with the registration token, then here
         REQUIRE(r.http.requests.size() == 1);
         CHECK(r.http.requests[0].method == http_method::delete_);
         CHECK(r.http.requests[0].url == client_uri);
-        CHECK(header(r.http.requests[0], "Authorization") == "Bearer rat-1");
+        CHECK(test::header_of(r.http.requests[0], "Authorization") == "Bearer rat-1");
         CHECK_FALSE(r.record());
         CHECK_FALSE(fs::exists(r.store().key_path("m-1")));
     }
@@ -370,7 +364,7 @@ TEST_CASE("machine remote state: registered, with another key, unknown to the Id
     CHECK(state_for(m) == kind::unknown);
     REQUIRE(r.http.requests.size() == 4);
     CHECK(r.http.requests[0].method == http_method::get);
-    CHECK(header(r.http.requests[0], "Authorization") == "Bearer rat-1");
+    CHECK(test::header_of(r.http.requests[0], "Authorization") == "Bearer rat-1");
     m.registration_access_token = secret{};
     CHECK(state_for(m) == kind::no_token);
     CHECK(r.http.requests.size() == 4);

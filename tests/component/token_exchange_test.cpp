@@ -54,12 +54,6 @@ flows::token_exchange_params params() {
     return p;
 }
 
-std::string header(const http_request& r, std::string_view name) {
-    for (const auto& [k, v] : r.headers)
-        if (k == name) return v;
-    return {};
-}
-
 }  // namespace
 
 TEST_CASE("token exchange: one POST with the subject token and Basic auth; the issued token comes back",
@@ -74,7 +68,7 @@ TEST_CASE("token exchange: one POST with the subject token and Basic auth; the i
     REQUIRE(r.http.requests.size() == 1);
     const auto& req = r.http.requests[0];
     CHECK(req.url == token_url);
-    CHECK(header(req, "Authorization") == "Basic bGF0Y2gtY2xpOnMzY3JldA==");  // latch-cli:s3cret
+    CHECK(test::header_of(req, "Authorization") == "Basic bGF0Y2gtY2xpOnMzY3JldA==");  // latch-cli:s3cret
     CHECK(req.body.find("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange") == 0);
     CHECK(req.body.find("&subject_token=subject-at&") != std::string::npos);
     CHECK(req.body.find("&audience=https%3A%2F%2Fapi.example.com") != std::string::npos);
