@@ -214,6 +214,23 @@ TEST_CASE("machine add: an existing --key-out file is never overwritten; the mac
     CHECK(fs::exists(r.store().key_path("m-1")));
 }
 
+TEST_CASE("machine add: registered at the IdP but the store cannot be written: the step says so, with the machine id",
+          "[component][machine]") {
+    rig r;
+    std::ofstream(r.store().dir()) << "not a directory";
+    r.http.push_json(200, discovery_doc());
+    r.http.fallback = [](const http_request& q) { return registered(q, 201); };
+    transport::machine_add_params p;
+    p.issuer = issuer;
+    p.bearer = secret{"iat-1"};
+    auto out = run(r.io, r.machines.async_add(std::move(p), r.diag));
+    CHECK(out.ec);
+    CHECK(out.step == machine_step::store);
+    CHECK(out.record.machine_id == "m-1");  // what the caller names: it exists at the IdP
+    CHECK(r.http.requests.size() == 2);
+    CHECK(fs::is_regular_file(r.store().dir()));
+}
+
 TEST_CASE("machine rotate: the update carries the full metadata and the new key; the store then holds only the new key",
           "[component][machine]") {
     rig r;
@@ -298,6 +315,26 @@ TEST_CASE("machine rotate: refused, or answered without the new key: the pending
     }
     CHECK(read_text(r.store().key_path("m-1")) == old_pem);
     CHECK_FALSE(fs::exists(r.store().key_path("m-1").string() + ".new"));
+    CHECK(r.record()->kid == before->kid);
+}
+
+TEST_CASE("machine rotate: the IdP took the new key but it cannot replace the old file: it stays in the pending file",
+          "[component][machine]") {
+    rig r;
+    r.add();
+    const auto before = r.record();
+    const auto key_file = r.store().key_path("m-1");
+    fs::remove(key_file);
+    fs::create_directory(key_file);  // the rename onto it fails
+    std::ofstream(key_file / "x") << "x";
+    r.http.fallback = [](const http_request& q) { return registered(q, 200); };
+    auto out = run(r.io, r.machines.async_rotate(*before, {}, r.diag));
+    CHECK(out.ec == client_errc::store_io);
+    CHECK(out.step == machine_step::store);
+    CHECK(out.new_key_file == out.pending_file);
+    CHECK_FALSE(r.diag.client_message.empty());
+    const auto sent_kid = json::parse(r.http.requests.at(0).body).at("jwks").at("keys").as_array().at(0).at("kid");
+    CHECK(thumbprint_of_pem(read_text(out.pending_file)) == sent_kid.as_string());
     CHECK(r.record()->kid == before->kid);
 }
 
