@@ -69,7 +69,10 @@ asio::awaitable<int> machine_list(app& a, machine_options o) {
     for (const auto& m : *all) {
         std::string line = escape_untrusted(m.machine_id, 128) + "\t" + escape_untrusted(m.name, 80) +
                            "\t" + m.issuer + "\t" + m.key_type + "\t" + format_time(m.created_at);
-        if (o.remote) line += "\t" + remote_state_text(co_await machines.async_remote_state(m));
+        if (o.remote) {
+            const auto st = co_await machines.async_remote_state(m);  // named (GCC 12 temporaries)
+            line += "\t" + remote_state_text(st);
+        }
         std::printf("%s\n", line.c_str());
     }
     co_return 0;
