@@ -1,6 +1,5 @@
-// The machine identity use case (transport::machine_identities) against a scripted IdP:
-// what the IdP received (method, URL, bearer, body) and what the machine store holds after
-// registration (RFC 7591), rotation (RFC 7592 §2.2, including a lost answer) and deletion.
+// transport::machine_identities against a scripted IdP: what the IdP received and what the
+// machine store holds after registration (RFC 7591), rotation (RFC 7592 §2.2) and deletion.
 #include "support/fakes.hpp"
 #include "support/test_cert.hpp"
 #include "support/test_server.hpp"
@@ -15,8 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
-#include <sstream>
-#include <sys/stat.h>
+#include <iterator>
 
 using namespace latchkey;
 namespace asio = boost::asio;
@@ -39,15 +37,14 @@ std::string discovery_doc(bool with_registration = true) {
 
 std::string read_text(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return {std::istreambuf_iterator<char>(in), {}};
 }
 
-unsigned mode_of(const fs::path& p) {
-    struct stat st{};
-    REQUIRE(::stat(p.c_str(), &st) == 0);
-    return st.st_mode & 0777;
+unsigned mode_of(const fs::path& p) { return unsigned(fs::status(p).permissions() & fs::perms::mask); }
+
+// The kid of the (one) key a registration or update sent.
+std::string sent_kid(const http_request& r) {
+    return std::string(json::parse(r.body).at("jwks").at("keys").as_array().at(0).at("kid").as_string());
 }
 
 std::string thumbprint_of_pem(const std::string& pem) {
@@ -142,7 +139,7 @@ TEST_CASE("machine add: the IdP gets a private_key_jwt registration with the pub
     const auto& keys = body.at("jwks").at("keys").as_array();
     REQUIRE(keys.size() == 1);
     CHECK_FALSE(keys[0].as_object().contains("d"));  // never the private half
-    const std::string kid(keys[0].at("kid").as_string());
+    const auto kid = sent_kid(reg);
 
     auto m = r.record();
     REQUIRE(m);
@@ -254,7 +251,7 @@ TEST_CASE("machine rotate: the update carries the full metadata and the new key;
     auto body = json::parse(put.body).as_object();
     CHECK(body.at("client_id") == "m-1");  // RFC 7592 §2.2
     CHECK(body.at("client_name") == "rotating");
-    const std::string new_kid(body.at("jwks").at("keys").as_array().at(0).at("kid").as_string());
+    const auto new_kid = sent_kid(put);
     CHECK(new_kid != old_kid);
 
     auto m = r.record();
@@ -283,8 +280,7 @@ TEST_CASE("machine rotate: the update's answer was lost: both keys kept, the rec
     const auto pending = r.store().key_path("m-1").string() + ".new";
     REQUIRE(fs::exists(pending));
     CHECK(mode_of(pending) == 0600);
-    const auto sent_kid = json::parse(r.http.requests[0].body).at("jwks").at("keys").as_array().at(0).at("kid");
-    CHECK(thumbprint_of_pem(read_text(pending)) == sent_kid.as_string());
+    CHECK(thumbprint_of_pem(read_text(pending)) == sent_kid(r.http.requests[0]));
     CHECK(r.record()->kid == before->kid);
 }
 
@@ -333,8 +329,7 @@ TEST_CASE("machine rotate: the IdP took the new key but it cannot replace the ol
     CHECK(out.step == machine_step::store);
     CHECK(out.new_key_file == out.pending_file);
     CHECK_FALSE(r.diag.client_message.empty());
-    const auto sent_kid = json::parse(r.http.requests.at(0).body).at("jwks").at("keys").as_array().at(0).at("kid");
-    CHECK(thumbprint_of_pem(read_text(out.pending_file)) == sent_kid.as_string());
+    CHECK(thumbprint_of_pem(read_text(out.pending_file)) == sent_kid(r.http.requests.at(0)));
     CHECK(r.record()->kid == before->kid);
 }
 
