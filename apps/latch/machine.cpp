@@ -6,20 +6,12 @@
 #include "app.hpp"
 #include "machine_common.hpp"
 
-#include <latchkey/core/jwk.hpp>
-#include <latchkey/core/registration.hpp>
 #include <latchkey/transport/token_source.hpp>
 
-#include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace latchkey::cli {
 namespace asio = boost::asio;
@@ -27,46 +19,7 @@ namespace fs = std::filesystem;
 
 std::unique_ptr<transport::token_source> make_source(app& a, const std::string& ctx);  // commands.cpp
 
-key_type to_key_type(const std::string& t) { return t == "rsa-2048" ? key_type::rsa_2048 : key_type::ec_p256; }
-
-// --key-out: a copy of the private key for another computer, created 0600 and never
-// over an existing file (it may be someone's key).
-error_code write_key_copy(const fs::path& p, const secret& pem, diagnostics& diag) {
-    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        diag.client_message = "cannot write the key copy " + p.string() + ": " + std::strerror(errno) +
-                              (errno == EEXIST ? " (latch never overwrites a key file)" : "");
-        return client_errc::key_error;
-    }
-    const auto& v = pem.reveal();
-    bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, v.data(), v.size()) == static_cast<ssize_t>(v.size()) &&
-              ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok) {
-        diag.client_message = "cannot write the key copy " + p.string();
-        ::unlink(p.c_str());
-        return client_errc::key_error;
-    }
-    return {};
-}
-
-result<new_key> make_machine_key(const std::string& type, const machine_metadata& md) {
-    auto key = generate_key(to_key_type(type));
-    if (!key) return key.error();
-    auto pem = private_key_pem(key->get());
-    auto kid = jwk_thumbprint(key->get());
-    auto body = registration_body(md, key->get());
-    if (!pem || !kid || !body) return client_errc::key_error;
-    return new_key{std::move(*key), std::move(*pem), std::move(*kid), std::move(*body)};
-}
-
 namespace {
-
-std::string host_name() {
-    char buf[256] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0 || !*buf) return "latch-machine";
-    return buf;
-}
 
 // The bearer for registration: --registration-token-file > LATCH_REGISTRATION_TOKEN > the
 // logged-in user's access token (refreshed if needed). Never from argv: it is a secret.
@@ -116,32 +69,35 @@ std::string machine_issuer(const machine_options& o, const config_file& cfg, con
     return it == cfg.contexts.end() ? std::string{} : it->second.issuer;
 }
 
-// Stores the registered machine and its key, and the --key-out copy. Prints what failed.
-bool store_new_machine(app& a, const machine_options& o, const machine_record& m, const secret& pem) {
-    machine_store ms(a.store.home());
-    diagnostics diag;
-    if (auto ec = ms.save_key(m.machine_id, pem, diag); ec || (ec = ms.save(m, diag))) {
-        print_error("the machine " + m.machine_id + " was registered at " + m.issuer + " but cannot be "
-                    "stored here: " + describe(ec, diag));
-        return false;
+// What to say when `latch machine add` failed, by the step it stopped at.
+std::string add_failure(const transport::machine_added& r, const diagnostics& diag) {
+    using step = transport::machine_step;
+    const auto& m = r.record;
+    switch (r.step) {
+    case step::idp_refused:
+    case step::idp_silent:
+        return "registration refused: " + describe(r.ec, diag) +
+               (r.ec == oauth_errc::invalid_token
+                    ? " (the token used to register was not accepted; an initial access token from the IdP's admin goes in LATCH_REGISTRATION_TOKEN)"
+                    : "");
+    case step::store:
+        return "the machine " + m.machine_id + " was registered at " + m.issuer +
+               " but cannot be stored here: " + describe(r.ec, diag);
+    case step::key_copy:
+        return describe(r.ec, diag) + "; the machine is registered and its key is in " + r.key_file.string();
+    default:
+        return describe(r.ec, diag);
     }
-    if (!o.key_out.empty()) {
-        if (auto ec = write_key_copy(o.key_out, pem, diag)) {
-            print_error(describe(ec, diag) + "; the machine is registered and its key is in " +
-                        ms.key_path(m.machine_id).string());
-            return false;
-        }
-    }
-    return true;
 }
 
-void print_added(app& a, const machine_options& o, const machine_record& m, const new_key& k,
-                 const client_registration& reg) {
-    const auto key_path = machine_store(a.store.home()).key_path(m.machine_id).string();
+void print_added(const machine_options& o, const transport::machine_added& r) {
+    const auto& m = r.record;
+    const auto& reg = r.registration;
+    const auto key_path = r.key_file.string();
     const auto id = escape_untrusted(m.machine_id, 128);
     std::fprintf(stderr, "Registered machine '%s' at %s: machine id %s (%s key, private_key_jwt).\n",
                  escape_untrusted(m.name, 80).c_str(), m.issuer.c_str(), id.c_str(),
-                 describe_key(k.key.get()).c_str());
+                 r.key_description.c_str());
     std::fprintf(stderr, "Private key: %s (0600)\n", key_path.c_str());
     if (!o.key_out.empty())
         std::fprintf(stderr, "Key copy for transfer: %s (0600): store it as a CI secret "
@@ -162,47 +118,23 @@ asio::awaitable<int> machine_add(app& a, machine_options o) {
     auto cfg = a.store.load_config(diag);
     if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
     const auto ctx = a.context_name(*cfg);
-    client_config c;
-    c.issuer = machine_issuer(o, *cfg, ctx);
-    if (c.issuer.empty()) {
+    transport::machine_add_params p;
+    p.issuer = machine_issuer(o, *cfg, ctx);
+    if (p.issuer.empty()) {
         print_error("no issuer: pass --issuer URL, set LATCH_ISSUER, or run `latch login` first");
         co_return 2;
     }
-    auto bearer = co_await async_registration_bearer(a, o, ctx, c.issuer, diag);
+    auto bearer = co_await async_registration_bearer(a, o, ctx, p.issuer, diag);
     if (!bearer) { print_error(describe(bearer.error(), diag)); co_return exit_code_for(bearer.error()); }
-    auto meta = co_await a.async_discover(c, diag);
-    if (!meta) { print_error(describe(meta.error(), diag)); co_return 1; }
-    if (meta->registration_endpoint.empty()) {
-        print_error("the identity provider at " + c.issuer + " does not offer Dynamic Client "
-                    "Registration (no registration_endpoint, RFC 7591); ask its admin to register "
-                    "the machine");
-        co_return 1;
-    }
-    machine_metadata md;
-    md.client_name = o.name.empty() ? host_name() : o.name;
-    auto k = make_machine_key(o.key_type, md);
-    if (!k) { print_error("cannot generate a " + o.key_type + " key with OpenSSL"); co_return 1; }
-
-    error_code ec;
-    auto resp = co_await a.http.async_send(make_registration_request(meta->registration_endpoint, k->body, *bearer), ec, diag);
-    auto reg = ec ? result<client_registration>(ec) : parse_registration_response(resp, diag);
-    if (!reg) {
-        std::string hint = reg.error() == oauth_errc::invalid_token
-            ? " (the token used to register was not accepted; an initial access token from the IdP's admin goes in LATCH_REGISTRATION_TOKEN)" : "";
-        print_error("registration refused: " + describe(reg.error(), diag) + hint);
-        co_return 1;
-    }
-    machine_record m;
-    m.machine_id = reg->client_id;
-    m.name = reg->client_name.empty() ? md.client_name : reg->client_name;
-    m.issuer = c.issuer;
-    m.key_type = o.key_type;
-    m.kid = k->kid;
-    m.created_at = m.key_created_at = a.clock.now();
-    m.registration_client_uri = reg->registration_client_uri;
-    m.registration_access_token = reg->registration_access_token;
-    if (!store_new_machine(a, o, m, k->pem)) co_return 1;
-    print_added(a, o, m, *k, *reg);
+    p.bearer = std::move(*bearer);
+    p.name = o.name;
+    p.key_type = o.key_type;
+    p.key_copy = o.key_out;
+    diag.clear();
+    auto machines = machines_of(a);
+    auto added = co_await machines.async_add(std::move(p), diag);
+    if (added.ec) { print_error(add_failure(added, diag)); co_return 1; }
+    print_added(o, added);
     co_return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <latchkey/core/machine_store.hpp>
 #include <latchkey/core/registration.hpp>
 #include <latchkey/core/pkey.hpp>
+#include <latchkey/transport/machine_identity.hpp>
 
 #include <filesystem>
 #include <string>
@@ -43,19 +44,10 @@ struct machine_options {
     bool rotate_key_type_given = false;
 };
 
-// A fresh key pair and the registration body for it (RFC 7591 §2).
-struct new_key {
-    pkey_ptr key;
-    secret pem;
-    std::string kid;
-    std::string body;
-};
-key_type to_key_type(const std::string& t);  // "ec-p256" / "rsa-2048"
-result<new_key> make_machine_key(const std::string& type, const machine_metadata& md);
-
-// --key-out: a copy of the private key for another computer, created 0600 and never
-// over an existing file (it may be someone's key).
-error_code write_key_copy(const std::filesystem::path& p, const secret& pem, diagnostics& diag);
+// The machine identity use case for this process's client and store.
+inline transport::machine_identities machines_of(app& a) {
+    return {a.client, machine_store(a.store.home())};
+}
 
 // machine_manage.cpp
 boost::asio::awaitable<int> machine_list(app& a, machine_options o);

@@ -8,8 +8,7 @@
 // when LATCH_CLIENT_SECRET is set (latch never stores a client secret).
 #include "app.hpp"
 
-#include <latchkey/flows/grant_flow.hpp>
-#include <latchkey/transport/drive.hpp>
+#include <latchkey/transport/token_exchange.hpp>
 #include <latchkey/transport/token_source.hpp>
 
 #include <CLI/CLI.hpp>
@@ -25,21 +24,14 @@ int report_source_error(const error_code& ec, const diagnostics& diag, const std
 
 namespace {
 
-constexpr const char* token_exchange_grant = "urn:ietf:params:oauth:grant-type:token-exchange";
-constexpr const char* access_token_type = "urn:ietf:params:oauth:token-type:access_token";
-
-flows::grant_params exchange_params(const stored_credentials& c, const secret& subject,
-                                    const token_options& o) {
-    flows::grant_params p;
-    p.grant_type = token_exchange_grant;
-    // RFC 8693 §2.1
-    p.fields = {{"subject_token", subject.reveal()},
-                {"subject_token_type", access_token_type},
-                {"requested_token_type", access_token_type},
-                {"audience", o.audience}};
-    std::string scope;
-    for (const auto& s : o.scopes) scope += (scope.empty() ? "" : " ") + s;
-    if (!scope.empty()) p.fields.emplace_back("scope", scope);
+// RFC 8693 §2.1 from the context: its client authenticates as it logged in, with HTTP Basic
+// when LATCH_CLIENT_SECRET is set.
+flows::token_exchange_params exchange_params(const stored_credentials& c, secret subject,
+                                             const token_options& o) {
+    flows::token_exchange_params p;
+    p.subject_token = std::move(subject);
+    p.audience = o.audience;
+    p.scopes = o.scopes;
     p.auth.client_id = c.client_id;
     if (const char* s = std::getenv("LATCH_CLIENT_SECRET"); s && *s) {
         p.auth.how = flows::client_auth::method::secret_basic;
@@ -80,12 +72,9 @@ asio::awaitable<int> run_token_exchange(app& a, token_options o) {
         print_error("the identity provider at " + c.issuer + " does not advertise a token endpoint");
         co_return 1;
     }
-    auto params = exchange_params(c, *subject, o);
+    auto params = exchange_params(c, std::move(*subject), o);
     params.token_endpoint = meta->token_endpoint;
-    flows::grant_flow flow{std::move(params)};
-    terminal_user user{detect_terminal(true)};
-    transport::ports ports{a.http, a.clock, user};
-    auto issued = co_await transport::async_drive(flow, ports, diag);
+    auto issued = co_await transport::async_exchange_token(a.client, std::move(params), diag);
     if (!issued) {
         // invalid_grant: the IdP no longer accepts the subject token -> log in again (77).
         print_error("token exchange for audience '" + escape_untrusted(o.audience, 120) +

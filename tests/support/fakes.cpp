@@ -33,6 +33,12 @@ scripted_reply transport_error(error_code ec) {
     return r;
 }
 
+std::string header_of(const http_request& r, std::string_view name) {
+    for (const auto& [k, v] : r.headers)
+        if (k == name) return v;
+    return {};
+}
+
 asio::awaitable<http_response> fake_http::async_send(http_request req, error_code& ec,
                                                      diagnostics& diag) {
     auto cs = co_await asio::this_coro::cancellation_state;

@@ -27,6 +27,10 @@ scripted_reply json_reply(int status, std::string body);
 scripted_reply body_reply(int status, std::string body, std::string content_type);
 scripted_reply transport_error(error_code ec);
 
+// The value of a recorded request's header `name` (as the code under test spelled it); ""
+// if absent.
+std::string header_of(const http_request& r, std::string_view name);
+
 // An http_port answering from a script (first in, first out), then from `fallback` when the
 // script is empty. With neither, a request gets client_errc::connection_failed and counts
 // in `unscripted`. Every request that reached the "server" is recorded; a request made

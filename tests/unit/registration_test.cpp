@@ -13,16 +13,11 @@
 #include <unistd.h>
 
 using namespace jose_test;
+using unit_test::header_of;
 using unit_test::json_reply;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string header_of(const http_request& r, std::string_view name) {
-    for (const auto& [k, v] : r.headers)
-        if (k == name) return v;
-    return {};
-}
 
 struct temp_dir {
     fs::path path;
