@@ -190,7 +190,11 @@ asio::awaitable<int> run_token(app& a) {
     const bool granted = transport::renewal_for(method) != transport::renewal_kind::refresh;
     auto source = make_source(a, l->context, !granted);
     auto tok = co_await source->token(diag);
-    if (!tok && granted) co_return report_grant_error(a, method, tok.error(), diag, l->context);
+    if (!tok && granted) {
+        if (method == login_method::machine && tok.error() == oauth_errc::invalid_client)
+            co_await async_explain_machine_refusal(a, *l->creds, diag);
+        co_return report_grant_error(a, method, tok.error(), diag, l->context);
+    }
     if (!tok) co_return report_source_error(tok.error(), diag, l->context);
     if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     // The one place a whole secret is printed: this command exists to print it.

@@ -39,9 +39,9 @@ std::string remembered_key_file(const config_file& cfg, const std::string& ctx) 
     return k == it->second.extra.end() ? std::string{} : k->second;
 }
 
-// Why the IdP said invalid_client, as far as we can tell: a clock skew (its Date header),
-// a key that is not the registered one (RFC 7592 read with the registration kept here),
-// else the machine is not registered. Writes diag.client_message; keeps the IdP's text.
+}  // namespace
+
+// Why the IdP said invalid_client (machine_common.hpp).
 asio::awaitable<void> explain_invalid_client(app& a, const client_config& c, const machine_key& k,
                                              diagnostics& diag) {
     error_code ec;
@@ -79,6 +79,8 @@ asio::awaitable<void> explain_invalid_client(app& a, const client_config& c, con
                           "(`latch machine rm`) or never registered there, or " + k.source +
                           " is not its key; register one with `latch machine add`";
 }
+
+namespace {
 
 asio::awaitable<result<login_outcome>> async_machine_grant(app& a, client_config c,
                                                            const machine_key& k,

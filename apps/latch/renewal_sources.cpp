@@ -90,6 +90,18 @@ void remember_client_auth(context_config& ctx, const login_options& o) {
         ctx.extra[client_secret_key] = from_env;
 }
 
+boost::asio::awaitable<void> async_explain_machine_refusal(app& a, const stored_credentials& c,
+                                                          diagnostics& diag) {
+    diagnostics ignored;
+    auto k = load_machine_key(a, c.client_id, {}, remembered(a, c.context, "machine_key_file"),
+                              ignored);
+    if (!k) co_return;
+    client_config cc;
+    cc.issuer = c.issuer;
+    cc.client_id = c.client_id;
+    co_await explain_invalid_client(a, cc, *k, diag);
+}
+
 transport::client_auth_sources client_auth_sources_of(app& a) {
     transport::client_auth_sources s;
     s.client_secret = [&a](const stored_credentials& c, diagnostics& d) {

@@ -22,6 +22,11 @@ void remember_client_auth(context_config& ctx, const login_options& o);
 // The sources every token_source and revocation of the CLI uses; `a` must outlive them.
 transport::client_auth_sources client_auth_sources_of(app& a);
 
+// A machine context's renewal was refused (invalid_client): says why, as a machine login
+// does (clock skew, a rotated key, an unregistered machine).
+boost::asio::awaitable<void> async_explain_machine_refusal(app& a, const stored_credentials& c,
+                                                          diagnostics& diag);
+
 // A token source for the CLI: renews within 5 minutes of expiry (seed 002) unless
 // --no-auto-refresh, under the cross-process lock. `fall_back`: token_source_options::
 // use_valid_token_on_failure.

@@ -4,6 +4,7 @@
 // and revocation (RFC 6749 §6, RFC 7009 §2.1). A refresh refused with 400 and no body ends
 // the session (exit 77). Needs LATCH_BIN.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -73,6 +74,33 @@ describe('renewal through token_source', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.notEqual(printed, before.tokens.access_token);
     assert.equal(readJson(credentialsPath(home)).tokens.access_token, printed);
     assert.equal((await idpIntrospect(idp, printed)).active, true);
+
+    // Failures leave the store untouched: no key or a key the IdP refuses -> 77 (and why);
+    // the IdP down -> 1.
+    expireStoredToken(home);
+    const stored = readFileSync(credentialsPath(home), 'utf8');
+    const noKey = await latch(['token'], { home });
+    assert.equal(noKey.code, 77, noKey.stderr);
+    assert.match(noKey.stderr, /^latch: the machine token of context 'default' expired and cannot be re-obtained: no key for machine /);
+    const otherKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+    const refused = await latch(['token'], { home, env: { LATCH_MACHINE_KEY: otherKey } });
+    assert.equal(refused.code, 77, refused.stderr);
+    assert.match(refused.stderr, /^latch: the machine token of context 'default' could not be re-obtained: machine not registered: .*the key in LATCH_MACHINE_KEY is not its key/);
+    assert.equal(readFileSync(credentialsPath(home), 'utf8'), stored, 'store untouched');
+    const down = JSON.parse(stored);
+    writeFileSync(credentialsPath(home), JSON.stringify({ ...down, issuer: 'http://127.0.0.1:9' }));
+    const unreachable = await latch(['token'], { home, env: { LATCH_MACHINE_KEY: env.LATCH_MACHINE_KEY } });
+    assert.equal(unreachable.code, 1, unreachable.stderr);
+    assert.match(unreachable.stderr, /^latch: the machine token of context 'default' could not be re-obtained: .*127\.0\.0\.1:9/);
+
+    // Logout revokes with a signed assertion too (RFC 7009 §2.1, private_key_jwt).
+    writeFileSync(credentialsPath(home), stored);
+    idp.clearLog();
+    const out = await latch(['logout'], { home, env: { LATCH_MACHINE_KEY: env.LATCH_MACHINE_KEY } });
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /revoked the access token at the identity provider/);
+    assert.equal(idp.log.find((e) => e.route === 'revocation')?.client_auth, 'assertion');
+    assert.equal((await idpIntrospect(idp, printed)).active, false, 'the machine token is revoked');
   });
 
   test(`${PROCESSES} concurrent \`latch token\` in an expired client-credentials context: 1 grant`, { timeout: TEST_TIMEOUT }, async () => {
