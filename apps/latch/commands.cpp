@@ -148,8 +148,9 @@ int report_source_error(const error_code& ec, const diagnostics& diag, const std
     return exit_code_for(ec);
 }
 
-// `latch token` in a client-credentials or machine context whose token could not be
-// re-obtained: today's messages and exit codes (77 when a new login or secret is needed).
+// `latch token` / `latch refresh` in a client-credentials or machine context whose token
+// could not be re-obtained: today's messages and exit codes (77 when a new login, secret or
+// key is needed).
 int report_grant_error(app& a, login_method m, const error_code& ec, const diagnostics& diag,
                        const std::string& ctx) {
     if (ec == client_errc::not_logged_in || ec == client_errc::lock_timeout ||
@@ -216,6 +217,8 @@ asio::awaitable<int> run_refresh(app& a) {
     }
     auto source = make_source(a, l->context);
     auto t = co_await source->force_refresh(diag);
+    if (!t && transport::renewal_for(l->creds->method) != transport::renewal_kind::refresh)
+        co_return report_grant_error(a, l->creds->method, t.error(), diag, l->context);
     if (!t) co_return report_source_error(t.error(), diag, l->context);
     if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     std::fprintf(stderr, "Refreshed context '%s'; the access token now expires %s.\n",

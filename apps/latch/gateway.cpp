@@ -24,7 +24,6 @@
 namespace latchkey::cli {
 namespace asio = boost::asio;
 
-
 namespace {
 
 std::string relogin(const std::string& ctx) { return "latch login --context " + ctx; }

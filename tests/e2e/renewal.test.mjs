@@ -122,6 +122,11 @@ describe('renewal through token_source', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.equal(grants[0].client_auth, 'basic');
     assert.notEqual(printed, before.tokens.access_token);
     assert.equal((await idpIntrospect(idp, printed)).active, true);
+    // `latch refresh` re-makes the grant too (under the same lock).
+    const refreshed = await latch(['refresh'], { home });
+    assert.equal(refreshed.code, 0, refreshed.stderr);
+    assert.match(refreshed.stderr, /^Refreshed context 'default'/);
+    assert.equal(tokenRequests('latch-service').length, 2);
     for (const f of [credentialsPath(home), join(home, 'config.json')])
       assert.ok(!readFileSync(f, 'utf8').includes('service-secret'), `${f} holds the secret`);
   });
