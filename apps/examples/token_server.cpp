@@ -5,7 +5,9 @@
 //   * every handler just does `co_await source.token(diag)` — the source refreshes lazily
 //     when the token is within 60 s of expiry, once for all concurrent requests (and once
 //     across processes, through the lock beside the credentials file);
-//   * it reads the same store the CLI writes ($LATCH_HOME, context from config.json).
+//   * it reads the same store the CLI writes ($LATCH_HOME, context from config.json);
+//   * a client-credentials or machine context is renewed with the client's secret or key,
+//     which latch never stores: here from LATCH_CLIENT_SECRET / LATCH_MACHINE_KEY.
 //
 // usage: token_server --upstream URL [--port N] [--context NAME] [--max-requests N]
 //   URL may also come from LATCH_UPSTREAM_URL (e.g. the IdP's userinfo endpoint).
@@ -13,6 +15,8 @@
 //   answered with JSON: {"upstream_status":200,"token":"at-1…x9","refreshes":1}, or 401
 //   with {"error":...,"login_required":true} when the session needs `latch login`.
 //   On exit (after --max-requests, SIGINT or SIGTERM) it logs the refresh count.
+#include <latchkey/core/jwk.hpp>
+#include <latchkey/core/pkey.hpp>
 #include <latchkey/core/store.hpp>
 #include <latchkey/transport/http_client.hpp>
 #include <latchkey/transport/token_source.hpp>
@@ -57,11 +61,38 @@ struct settings {
 };
 
 // Everything the handlers share: one HTTP client, one clock, ONE token source.
+// Where renewals find the client's secret or key (transport/renewal.hpp).
+transport::token_source_options renewal_options() {
+    transport::token_source_options o;
+    o.auth.client_secret = [](const stored_credentials& c,
+                              diagnostics& d) -> result<std::optional<secret>> {
+        if (c.method != login_method::client_credentials) return std::optional<secret>{};
+        const char* v = std::getenv("LATCH_CLIENT_SECRET");
+        if (v && *v) return std::optional<secret>(secret{v});
+        d.client_message = "set LATCH_CLIENT_SECRET to renew a client-credentials context";
+        return client_errc::config_missing;
+    };
+    o.auth.machine_key = [](const stored_credentials&, diagnostics& d) -> result<transport::signing_key> {
+        const char* pem = std::getenv("LATCH_MACHINE_KEY");
+        if (!pem || !*pem) {
+            d.client_message = "set LATCH_MACHINE_KEY to renew a machine context";
+            return client_errc::key_error;
+        }
+        auto key = read_private_key_pem(pem, d);
+        if (!key) return key.error();
+        auto kid = jwk_thumbprint(key->get());
+        if (!kid) return kid.error();
+        return transport::signing_key{std::move(*key), std::move(*kid), "LATCH_MACHINE_KEY"};
+    };
+    return o;
+}
+
 struct server_state {
     server_state(asio::io_context& io, credential_store store, std::string context,
                  settings s)
         : io(io), http(io.get_executor()), clock(io.get_executor()),
-          source(io.get_executor(), http, clock, std::move(store), std::move(context)),
+          source(io.get_executor(), http, clock, std::move(store), std::move(context),
+                 renewal_options()),
           cfg(std::move(s)) {}
 
     asio::io_context& io;

@@ -105,9 +105,6 @@ boost::asio::awaitable<result<login_outcome>> async_grant_login(
     app& a, const client_config& c, const provider_metadata& m, const login_options& o,
     diagnostics& diag);
 
-// `latch token` for a client-credentials login: re-obtains instead of refreshing.
-boost::asio::awaitable<int> run_token_client_credentials(app& a, stored_credentials creds);
-
 // Stores what a login obtained under `ctx`, remembers the client in the context and says
 // who is logged in. Returns the exit code.
 boost::asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::string& ctx,
@@ -158,7 +155,6 @@ boost::asio::awaitable<int> run_token_exchange(app& a, token_options o);
 void register_machine_commands(CLI::App& cli, command_fn& selected);  // machine add/list/rm/rotate
 boost::asio::awaitable<int> run_machine_login(app& a, config_file cfg, const std::string& ctx,
                                               const client_config& client, const login_options& o);
-boost::asio::awaitable<int> run_token_machine(app& a, stored_credentials creds);
 
 extern const char* const exit_codes_help;
 

@@ -1,5 +1,6 @@
 // `latch status`, `latch token`, `latch logout`: read what `login` stored.
 #include "app.hpp"
+#include "renewal_sources.hpp"
 
 #include <latchkey/transport/revoke.hpp>
 #include <latchkey/transport/token_source.hpp>
@@ -62,7 +63,8 @@ void print_status_text(const stored_credentials& c, time_point now, bool valid) 
     } else {
         std::printf("  expires:  unknown (the identity provider gave no lifetime)\n");
     }
-    std::printf("  refresh:  %s\n", c.tokens.refresh_token ? "yes" : "no");
+    // A session the IdP ended has no usable refresh token, even though it is kept.
+    std::printf("  refresh:  %s\n", c.tokens.refresh_token && !c.expired ? "yes" : "no");
     std::printf("  login:    %s\n", std::string(describe_method(c.method)).c_str());
     std::printf("  token:    %s\n", c.tokens.access_token.redacted().c_str());
     if (auto g = gateway_status_line(c, now); !g.empty()) std::printf("%s\n", g.c_str());
@@ -98,8 +100,6 @@ void print_status_json(const std::string& ctx, const stored_credentials* c, bool
 
 }  // namespace
 
-std::unique_ptr<transport::token_source> make_source(app& a, const std::string& ctx);
-
 asio::awaitable<int> run_status(app& a, status_options o) {
     diagnostics diag;
     auto l = load_current(a, diag);
@@ -129,14 +129,19 @@ asio::awaitable<int> run_status(app& a, status_options o) {
     co_return 0;
 }
 
-// A token source for the CLI: refreshes within 5 minutes of expiry (seed 002) unless
-// --no-auto-refresh, under the cross-process lock.
-std::unique_ptr<transport::token_source> make_source(app& a, const std::string& ctx) {
+std::unique_ptr<transport::token_source> make_source(app& a, const std::string& ctx,
+                                                     bool fall_back) {
     transport::token_source_options o;
     o.refresh_window = std::chrono::seconds{300};
     o.auto_refresh = !a.global.no_auto_refresh;
+    o.use_valid_token_on_failure = fall_back;
+    o.auth = client_auth_sources_of(a);
     return std::make_unique<transport::token_source>(a.io.get_executor(), a.client, a.store,
                                                      ctx, o);
+}
+
+std::unique_ptr<transport::token_source> make_source(app& a, const std::string& ctx) {
+    return make_source(a, ctx, true);
 }
 
 int report_source_error(const error_code& ec, const diagnostics& diag, const std::string& ctx) {
@@ -149,17 +154,54 @@ int report_source_error(const error_code& ec, const diagnostics& diag, const std
     return exit_code_for(ec);
 }
 
+// `latch token` / `latch refresh` in a client-credentials or machine context whose token
+// could not be re-obtained: today's messages and exit codes (77 when a new login, secret or
+// key is needed).
+int report_grant_error(app& a, login_method m, const error_code& ec, const diagnostics& diag,
+                       const std::string& ctx) {
+    if (ec == client_errc::not_logged_in || ec == client_errc::lock_timeout ||
+        ec == client_errc::store_io || ec == client_errc::store_corrupt)
+        return report_source_error(ec, diag, ctx);
+    const bool machine = m == login_method::machine;
+    const std::string again = std::string(machine ? "the machine" : "the client credentials") +
+                              " token of context '" + ctx + "' ";
+    if (machine && a.global.no_auto_refresh) {
+        print_error(again + "expired; run `latch login --machine`");
+        return 77;
+    }
+    if (!machine && (a.global.no_auto_refresh || ec == client_errc::config_missing)) {
+        print_error(again + "expired; set LATCH_CLIENT_SECRET so `latch token` can obtain a new "
+                            "one, or run `latch login --client-credentials`");
+        return 77;
+    }
+    if (machine && (ec == client_errc::key_error || ec == client_errc::config_missing)) {
+        print_error(again + "expired and cannot be re-obtained: " + describe(ec, diag));
+        return 77;
+    }
+    print_error(again + "could not be re-obtained: " + describe(ec, diag));
+    if (ec == client_errc::cancelled) return 130;
+    // 77 only when the IdP refused the machine (a new `latch login --machine` or a new key
+    // is needed); an IdP that is down or slow is an ordinary error (1).
+    if (machine) return ec == oauth_errc::invalid_client ? 77 : exit_code_for(ec);
+    return 77;
+}
+
 asio::awaitable<int> run_token(app& a) {
     diagnostics diag;
     auto l = load_current(a, diag);
     if (!l) co_return load_failed(l.error(), diag);
     if (!l->creds) { print_error(not_logged_in(l->context)); co_return 77; }
-    if (l->creds->method == login_method::client_credentials)  // no refresh token: see login_grants.cpp
-        co_return co_await run_token_client_credentials(a, std::move(*l->creds));
-    if (l->creds->method == login_method::machine)  // signs a new assertion: see machine_login.cpp
-        co_return co_await run_token_machine(a, std::move(*l->creds));
-    auto source = make_source(a, l->context);
+    // A client-credentials or machine token is re-obtained with the secret or key: a failure
+    // is reported, not papered over with the old token (it may have been revoked).
+    const auto method = l->creds->method;
+    const bool granted = transport::renewal_for(method) != transport::renewal_kind::refresh;
+    auto source = make_source(a, l->context, !granted);
     auto tok = co_await source->token(diag);
+    if (!tok && granted) {
+        if (method == login_method::machine && tok.error() == oauth_errc::invalid_client)
+            co_await async_explain_machine_refusal(a, *l->creds, diag);
+        co_return report_grant_error(a, method, tok.error(), diag, l->context);
+    }
     if (!tok) co_return report_source_error(tok.error(), diag, l->context);
     if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     // The one place a whole secret is printed: this command exists to print it.
@@ -181,6 +223,8 @@ asio::awaitable<int> run_refresh(app& a) {
     }
     auto source = make_source(a, l->context);
     auto t = co_await source->force_refresh(diag);
+    if (!t && transport::renewal_for(l->creds->method) != transport::renewal_kind::refresh)
+        co_return report_grant_error(a, l->creds->method, t.error(), diag, l->context);
     if (!t) co_return report_source_error(t.error(), diag, l->context);
     if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     std::fprintf(stderr, "Refreshed context '%s'; the access token now expires %s.\n",
@@ -203,10 +247,18 @@ asio::awaitable<std::string> async_revoke_stored(app& a, const stored_credential
     if (meta->revocation_endpoint.empty())
         co_return "the identity provider has no revocation endpoint; tokens stay valid until they expire";
     const bool refresh = c.tokens.refresh_token.has_value();
-    auto ec = co_await transport::async_revoke(
-        a.http, meta->revocation_endpoint,
-        refresh ? *c.tokens.refresh_token : c.tokens.access_token,
-        refresh ? "refresh_token" : "access_token", c.client_id, diag);
+    // RFC 7009 §2.1: a confidential client authenticates as it does at the token endpoint.
+    auto auth = transport::client_auth_for(client_auth_sources_of(a), c, meta->token_endpoint,
+                                           a.clock.now(), diag);
+    if (!auth) co_return "could not authenticate the client to revoke the tokens (" +
+                         describe(auth.error(), diag) + ")";
+    transport::revoke_params p;
+    p.revocation_endpoint = meta->revocation_endpoint;
+    p.token = refresh ? *c.tokens.refresh_token : c.tokens.access_token;
+    p.token_type_hint = refresh ? "refresh_token" : "access_token";
+    p.client_id = c.client_id;
+    p.auth = std::move(*auth);
+    auto ec = co_await transport::async_revoke(a.http, std::move(p), diag);
     if (ec) co_return "revocation failed (" + describe(ec, diag) + ")";
     co_return std::string{"revoked the "} + (refresh ? "refresh" : "access") + " token at the identity provider";
 }

@@ -1,5 +1,6 @@
 // `latch login`: resolve the client configuration, run a flow, store what it returns.
 #include "app.hpp"
+#include "renewal_sources.hpp"
 
 #include "login_paste.hpp"
 
@@ -57,6 +58,7 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     auto it = cfg.contexts.find(ctx);
     auto client = resolve_client(o, it == cfg.contexts.end() ? nullptr : &it->second, diag);
     if (!client) { print_error(describe(client.error(), diag)); co_return 2; }
+    remember_client_auth(cfg.contexts[ctx], o);  // renewal_sources.cpp; saved with the login
     if (o.machine) co_return co_await run_machine_login(a, std::move(cfg), ctx, *client, o);
 
     auto meta = co_await a.async_discover(*client, diag);

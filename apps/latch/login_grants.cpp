@@ -2,6 +2,7 @@
 // has no browser; seed 002) and client credentials (§4.4, for services). Secrets come from
 // the environment or a file, never from argv (other users can read it in `ps`).
 #include "app.hpp"
+#include "renewal_sources.hpp"
 
 #include <latchkey/flows/grant_flow.hpp>
 #include <latchkey/transport/drive.hpp>
@@ -13,8 +14,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include <unistd.h>
 
@@ -32,20 +31,9 @@ std::optional<std::string> env_value(const char* name) {
 // --client-secret-file > LATCH_CLIENT_SECRET. Empty optional when neither is given.
 result<std::optional<secret>> read_client_secret(const login_options& o, diagnostics& diag) {
     if (!o.client_secret_file.empty()) {
-        std::ifstream in(o.client_secret_file, std::ios::binary);
-        if (!in) {
-            diag.client_message = "cannot read the client secret file " + o.client_secret_file;
-            return client_errc::bad_input;
-        }
-        std::ostringstream text;
-        text << in.rdbuf();
-        std::string s = text.str();
-        while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-        if (s.empty()) {
-            diag.client_message = "the client secret file " + o.client_secret_file + " is empty";
-            return client_errc::bad_input;
-        }
-        return std::optional<secret>(secret{std::move(s)});
+        auto s = read_client_secret_file(o.client_secret_file, diag);  // renewal_sources.cpp
+        if (!s) return s.error();
+        return std::optional<secret>(std::move(*s));
     }
     if (auto v = env_value("LATCH_CLIENT_SECRET")) return std::optional<secret>(secret{std::move(*v)});
     return std::optional<secret>{};
@@ -164,49 +152,6 @@ asio::awaitable<result<login_outcome>> async_grant_login(app& a, const client_co
     auto tokens = co_await transport::async_drive(flow, ports, diag);
     if (!tokens) co_return tokens.error();
     co_return login_outcome{std::move(*tokens), o.password ? login_method::password : login_method::client_credentials};
-}
-
-// `latch token` for a client-credentials context: there is no refresh token, so within
-// 5 minutes of expiry (the CLI's refresh window) the grant is simply made again with the
-// secret from LATCH_CLIENT_SECRET (latch never stores a client secret).
-asio::awaitable<int> run_token_client_credentials(app& a, stored_credentials creds) {
-    const auto window = std::chrono::seconds{300};
-    if (!creds.expired &&
-        (a.global.no_auto_refresh ? creds.tokens.valid_at(a.clock.now())
-                                  : creds.tokens.valid_at(a.clock.now(), window))) {
-        const auto& t = creds.tokens.access_token.reveal();
-        std::fwrite(t.data(), 1, t.size(), stdout);
-        std::fputc('\n', stdout);
-        co_return 0;
-    }
-    const auto again = "the client credentials token of context '" + creds.context + "' ";
-    if (a.global.no_auto_refresh || !env_value("LATCH_CLIENT_SECRET")) {
-        print_error(again + "expired; set LATCH_CLIENT_SECRET so `latch token` can obtain a new "
-                            "one, or run `latch login --client-credentials`");
-        co_return 77;
-    }
-    diagnostics diag;
-    client_config c;
-    c.issuer = creds.issuer;
-    c.client_id = creds.client_id;
-    auto meta = co_await a.async_discover(c, diag);
-    if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
-    login_options o;
-    o.client_credentials = true;
-    if (!creds.tokens.scope.empty()) o.scopes = {creds.tokens.scope};  // the same grant again
-    c.scopes = o.scopes;
-    auto got = co_await async_grant_login(a, c, *meta, o, diag);
-    if (!got) {
-        print_error(again + "could not be re-obtained: " + describe(got.error(), diag));
-        co_return got.error() == client_errc::cancelled ? 130 : 77;
-    }
-    creds.tokens = std::move(got->tokens);
-    creds.obtained_at = a.clock.now();
-    if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
-    const auto& t = creds.tokens.access_token.reveal();
-    std::fwrite(t.data(), 1, t.size(), stdout);
-    std::fputc('\n', stdout);
-    co_return 0;
 }
 
 }  // namespace latchkey::cli

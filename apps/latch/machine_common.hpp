@@ -28,6 +28,11 @@ struct machine_key {
 result<machine_key> load_machine_key(app& a, const std::string& machine_id,
                                      const std::string& flag_file,
                                      const std::string& remembered_file, diagnostics& diag);
+// Why the IdP said invalid_client, as far as we can tell: a clock skew (its Date header),
+// a key that is not the registered one (RFC 7592 read with the registration kept here),
+// else the machine is not registered. Writes diag.client_message; keeps the IdP's text.
+boost::asio::awaitable<void> explain_invalid_client(app& a, const client_config& c,
+                                                    const machine_key& k, diagnostics& diag);
 result<machine_key> machine_key_from_pem(const secret& pem, const std::string& source,
                                          const std::filesystem::path& file, diagnostics& diag);
 

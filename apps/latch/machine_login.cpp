@@ -1,4 +1,4 @@
-// Silent machine login (`latch login --machine`, and `latch token` in a machine context):
+// Silent machine login (`latch login --machine`; `latch token` renews through token_source):
 // the client credentials grant (RFC 6749 §4.4) authenticated by a signed client assertion
 // (RFC 7523 §2.2, private_key_jwt; OIDC Core §9): iss = sub = the machine id, aud = the
 // token endpoint, a 60 s lifetime and a fresh jti every time. No browser and no shared
@@ -39,9 +39,9 @@ std::string remembered_key_file(const config_file& cfg, const std::string& ctx) 
     return k == it->second.extra.end() ? std::string{} : k->second;
 }
 
-// Why the IdP said invalid_client, as far as we can tell: a clock skew (its Date header),
-// a key that is not the registered one (RFC 7592 read with the registration kept here),
-// else the machine is not registered. Writes diag.client_message; keeps the IdP's text.
+}  // namespace
+
+// Why the IdP said invalid_client (machine_common.hpp).
 asio::awaitable<void> explain_invalid_client(app& a, const client_config& c, const machine_key& k,
                                              diagnostics& diag) {
     error_code ec;
@@ -79,6 +79,8 @@ asio::awaitable<void> explain_invalid_client(app& a, const client_config& c, con
                           "(`latch machine rm`) or never registered there, or " + k.source +
                           " is not its key; register one with `latch machine add`";
 }
+
+namespace {
 
 asio::awaitable<result<login_outcome>> async_machine_grant(app& a, client_config c,
                                                            const machine_key& k,
@@ -138,13 +140,6 @@ asio::awaitable<result<login_outcome>> async_timed_machine_grant(app& a, client_
     if (cs.cancelled() != asio::cancellation_type::none) co_return client_errc::cancelled;
     diag.client_message = "silent login failed unexpectedly: " + failure;
     co_return client_errc::bad_input;
-}
-
-void print_token(const token_set& t) {
-    // `latch token` exists to print it: the one place a whole secret is shown.
-    const auto& v = t.access_token.reveal();
-    std::fwrite(v.data(), 1, v.size(), stdout);
-    std::fputc('\n', stdout);
 }
 
 }  // namespace
@@ -207,48 +202,6 @@ asio::awaitable<int> run_machine_login(app& a, config_file cfg, const std::strin
     // expression twice (a machine login needs no metadata there: no userinfo call).
     const provider_metadata no_meta;
     co_return co_await async_store_login(a, std::move(cfg), ctx, c, no_meta, std::move(*got));
-}
-
-// `latch token` for a machine context: no refresh token; near expiry a new assertion is
-// signed (key: LATCH_MACHINE_KEY, else the file the context remembers, else the local key).
-asio::awaitable<int> run_token_machine(app& a, stored_credentials creds) {
-    const auto window = std::chrono::seconds{300};
-    if (!creds.expired && (a.global.no_auto_refresh ? creds.tokens.valid_at(a.clock.now())
-                                                    : creds.tokens.valid_at(a.clock.now(), window))) {
-        print_token(creds.tokens);
-        co_return 0;
-    }
-    const auto again = "the machine token of context '" + creds.context + "' ";
-    if (a.global.no_auto_refresh) {
-        print_error(again + "expired; run `latch login --machine`");
-        co_return 77;
-    }
-    diagnostics diag;
-    auto cfg = a.store.load_config(diag);
-    if (!cfg) { print_error(describe(cfg.error(), diag)); co_return 1; }
-    auto key = load_machine_key(a, creds.client_id, {}, remembered_key_file(*cfg, creds.context), diag);
-    if (!key) {
-        print_error(again + "expired and cannot be re-obtained: " + describe(key.error(), diag));
-        co_return 77;
-    }
-    client_config c;
-    c.issuer = creds.issuer;
-    c.client_id = creds.client_id;
-    if (!creds.tokens.scope.empty()) c.scopes = {creds.tokens.scope};  // the same grant again
-    auto got = co_await async_timed_machine_grant(a, c, *key, default_timeout, diag);
-    if (!got) {
-        print_error(again + "could not be re-obtained: " + describe(got.error(), diag));
-        // 77 only when the IdP refused the machine (a new `latch login --machine` or a new
-        // key is needed); an IdP that is down or slow is an ordinary error (1).
-        if (got.error() == oauth_errc::invalid_client) co_return 77;
-        co_return exit_code_for(got.error());
-    }
-    creds.tokens = std::move(got->tokens);
-    creds.obtained_at = a.clock.now();
-    creds.expired = false;
-    if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
-    print_token(creds.tokens);
-    co_return 0;
 }
 
 }  // namespace latchkey::cli

@@ -62,6 +62,16 @@ action refresh_flow::on_reply(const http_reply& r) {
     }
     diagnostics d;
     auto tokens = parse_token_response(r.response, r.now, d);
+    if (!tokens && tokens.error() == client_errc::bad_http_status &&
+        (r.response.status == 400 || r.response.status == 401)) {
+        // Some IdPs answer a dead refresh token with 400 (or 401) and no OAuth error body
+        // (RFC 6749 §5.2 wants invalid_grant). Either way the token is refused: the session
+        // must be renewed, not retried.
+        d.client_message = "the identity provider refused the refresh token (HTTP " +
+                           std::to_string(r.response.status) +
+                           " without an error body): the session is over";
+        return failed{oauth_errc::invalid_grant, std::move(d)};
+    }
     if (!tokens) {
         if (tokens.error() == oauth_errc::invalid_grant)
             d.client_message = "the identity provider rejected the refresh token "

@@ -58,6 +58,36 @@ asio::awaitable<http_response> fake_idp::async_send(http_request req, error_code
     co_return resp;
 }
 
+// The reply for an injected failure; nullopt for failure::none.
+std::optional<http_response> fake_idp::answer_failure(failure f, error_code& ec) const {
+    switch (f) {
+    case failure::network_error:
+        ec = make_error_code(client_errc::connection_failed);
+        return http_response{};
+    case failure::html_500: {
+        http_response r;
+        r.status = 500;
+        r.content_type = "text/html";
+        r.body = "<html><body>oops</body></html>";
+        return r;
+    }
+    case failure::empty_400: {  // some IdPs refuse a dead refresh token like this
+        http_response r;
+        r.status = 400;
+        return r;
+    }
+    case failure::invalid_client:
+        return json_reply(401, json::object{{"error", "invalid_client"},
+                                            {"error_description", "client authentication failed"}});
+    case failure::invalid_grant:
+        return json_reply(400, json::object{{"error", "invalid_grant"},
+                                            {"error_description", "grant request is invalid"}});
+    case failure::none:
+        break;
+    }
+    return std::nullopt;
+}
+
 http_response fake_idp::answer(const http_request& req, error_code& ec) {
     if (req.url == issuer + "/.well-known/openid-configuration") {
         ++discovery_requests;
@@ -69,26 +99,19 @@ http_response fake_idp::answer(const http_request& req, error_code& ec) {
         ++revoke_requests;
         return json_reply(200, json::object{});
     }
-    if (req.url != issuer + "/token" || form_field(req, "grant_type") != "refresh_token")
+    const std::string grant = form_field(req, "grant_type");
+    if (req.url == issuer + "/token" && grant == "client_credentials") {
+        ++grant_requests;
+        if (auto failed = answer_failure(fail_grant, ec)) return *failed;
+        ++generation;
+        return json_reply(200, json::object{{"access_token", "cc-" + std::to_string(generation)},
+                                            {"token_type", "Bearer"},
+                                            {"expires_in", expires_in}});
+    }
+    if (req.url != issuer + "/token" || grant != "refresh_token")
         return json_reply(404, json::object{{"error", "invalid_request"}});
     ++refresh_requests;
-    switch (fail_refresh) {
-    case failure::network_error:
-        ec = make_error_code(client_errc::connection_failed);
-        return {};
-    case failure::html_500: {
-        http_response r;
-        r.status = 500;
-        r.content_type = "text/html";
-        r.body = "<html><body>oops</body></html>";
-        return r;
-    }
-    case failure::invalid_grant:
-        return json_reply(400, json::object{{"error", "invalid_grant"},
-                                            {"error_description", "grant request is invalid"}});
-    case failure::none:
-        break;
-    }
+    if (auto failed = answer_failure(fail_refresh, ec)) return *failed;
     if (form_field(req, "refresh_token") != current_refresh) {
         // oidc-provider: a replayed (rotated) refresh token revokes the grant.
         current_refresh = "revoked";

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,12 +21,13 @@ namespace latchkey::test {
 //   GET  {issuer}/.well-known/openid-configuration
 //   POST {issuer}/token       grant_type=refresh_token: the current refresh token gets
 //                             "at-N" (+ "rt-N" when rotating); any other is invalid_grant
+//                             grant_type=client_credentials: "cc-N" (no refresh token)
 //   POST {issuer}/revoke      200
 // Every reply is delivered after `latency` (at least one post), so concurrent callers
 // really overlap.
 class fake_idp final : public transport::http_port {
 public:
-    enum class failure { none, invalid_grant, network_error, html_500 };
+    enum class failure { none, invalid_grant, network_error, html_500, empty_400, invalid_client };
 
     fake_idp(boost::asio::any_io_executor ex, std::string issuer);
 
@@ -43,12 +45,15 @@ public:
 
     std::vector<http_request> requests;
     std::size_t refresh_requests = 0;
+    std::size_t grant_requests = 0;  // client_credentials
+    failure fail_grant = failure::none;
     std::size_t discovery_requests = 0;
     std::size_t revoke_requests = 0;
     int generation = 0;
 
 private:
     http_response answer(const http_request& req, error_code& ec);
+    std::optional<http_response> answer_failure(failure f, error_code& ec) const;
     boost::asio::any_io_executor ex_;
 };
 

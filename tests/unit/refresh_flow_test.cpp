@@ -117,6 +117,35 @@ TEST_CASE("refresh invalid_grant ends the session", "[unit][refresh]") {
     CHECK(e->diag.client_message.find("session is over") != std::string::npos);
 }
 
+TEST_CASE("refresh refused with 400 or 401 and no OAuth error body ends the session",
+          "[unit][refresh]") {
+    // Some IdPs answer a dead refresh token so (issue 18 #10); RFC 6749 §5.2 wants
+    // invalid_grant, and that is what it means.
+    const int status = GENERATE(400, 401);
+    const std::string body = GENERATE(std::string(), std::string("<html>Bad Request</html>"));
+    refresh_flow f{params()};
+    start(f);
+    auto a = f.next(reply(status, body, body.empty() ? "" : "text/html"));
+    auto* e = std::get_if<failed>(&a);
+    REQUIRE(e);
+    CHECK(e->ec == oauth_errc::invalid_grant);
+    CHECK(needs_login(e->ec));
+    CHECK(e->diag.client_message.find("HTTP " + std::to_string(status)) != std::string::npos);
+    CHECK(e->diag.client_message.find("session is over") != std::string::npos);
+}
+
+TEST_CASE("refresh with a confidential client authenticates with HTTP Basic", "[unit][refresh]") {
+    auto p = params();
+    p.auth.how = client_auth::method::secret_basic;
+    p.auth.client_secret = secret{"s3cret"};
+    refresh_flow f{std::move(p)};
+    auto req = start(f);
+    bool basic = false;
+    for (const auto& [k, v] : req.headers) basic = basic || (k == "Authorization" && v.rfind("Basic ", 0) == 0);
+    CHECK(basic);
+    CHECK(req.body.find("s3cret") == std::string::npos);
+}
+
 TEST_CASE("refresh answered by an HTML 500 fails without retrying", "[unit][refresh]") {
     refresh_flow f{params()};
     start(f);

@@ -3,11 +3,11 @@
 #include <latchkey/transport/token_source.hpp>
 
 #include <latchkey/core/provider.hpp>
-#include <latchkey/flows/refresh_flow.hpp>
 #include <latchkey/transport/async_lock.hpp>
 #include <latchkey/transport/client_services.hpp>
 #include <latchkey/transport/drive.hpp>
 #include <latchkey/transport/id_token.hpp>
+#include <latchkey/transport/renewal.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -165,11 +165,44 @@ error_code end_session(state& s, diagnostics& diag) {
     return client_errc::session_expired;
 }
 
+const char* const no_refresh_token_message =
+    "no refresh token is stored (the IdP did not issue one); session expired — run `latch login`";
+
+// Another process renewed while we waited for the lock: its result is adopted.
+bool renewed_by_other(const state& s, const token_set& seen, const token_set& now_stored,
+                      time_point now) {
+    if (s.fresh(now_stored, now)) return true;
+    const bool changed = now_stored.refresh_token != seen.refresh_token ||
+                         now_stored.access_token != seen.access_token;
+    return changed && s.usable(now_stored, now);
+}
+
+// Saves what a renewal obtained, over the record re-read under the lock.
+asio::awaitable<result<token_set>> async_save_renewed(state& s, const provider_metadata& meta,
+                                                       const stored_credentials& current,
+                                                       token_set renewed, diagnostics& diag) {
+    const std::string warning = co_await async_check_refreshed_id_token(s, meta, current,
+                                                                        renewed);
+    stored_credentials updated = current;
+    updated.tokens = std::move(renewed);
+    updated.expired = false;
+    if (renewal_for(current.method) != renewal_kind::refresh) updated.obtained_at = s.clock.now();
+    s.cache = updated;  // this process keeps working even if the save fails
+    if (auto ec = s.store.save(updated, diag)) {
+        diag.client_message = "the token was refreshed but could not be saved: " +
+                              diag.client_message +
+                              " (other processes may have to run `latch login`)";
+        co_return ec;
+    }
+    diag.clear();
+    diag.client_message = warning;  // a warning on success, like a fallback (see header)
+    co_return updated.tokens;
+}
+
 // The cross-process part; runs with the lock held from acquire to return.
 asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
                                                          diagnostics& diag) {
-    const std::optional<secret> seen_refresh = s.cache ? s.cache->tokens.refresh_token
-                                                       : std::nullopt;
+    const token_set seen = s.cache ? s.cache->tokens : token_set{};
     const std::string issuer = s.cache ? s.cache->issuer : std::string{};
     // Discovery first: a GET must not lengthen the time others wait for the lock.
     auto meta = co_await async_metadata(s, issuer, diag);
@@ -181,51 +214,30 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
 
     if (auto ec = s.reload(diag)) co_return ec;
     const stored_credentials current = *s.cache;
-    const time_point now = s.clock.now();
-    const bool rotated_by_other = current.tokens.refresh_token != seen_refresh;
-    if (!force && (s.fresh(current.tokens, now) ||
-                   (rotated_by_other && s.usable(current.tokens, now)))) {
-        ++s.adopted;  // another process refreshed while we waited: no request
+    if (!force && renewed_by_other(s, seen, current.tokens, s.clock.now())) {
+        ++s.adopted;  // no request
         diag.clear();
         co_return current.tokens;
     }
-    if (!current.tokens.refresh_token) {
-        diag.client_message = "no refresh token is stored (the IdP did not issue one); "
-                              "session expired — run `latch login`";
+    if (!renewable(current)) {
+        diag.client_message = no_refresh_token_message;
         co_return client_errc::session_expired;
     }
-
-    flows::refresh_params params;
-    params.token_endpoint = meta->token_endpoint;
-    params.client_id = current.client_id;
-    params.current = current.tokens;
-    params.scope = s.opts.scope;
-    flows::refresh_flow flow(std::move(params));
+    auto flow = make_renewal_flow(s.opts.auth, {meta->token_endpoint, current, s.opts.scope},
+                                  s.clock.now(), diag);
+    if (!flow) co_return flow.error();  // no secret or key: nothing sent, store untouched
     no_user user;
     ++s.refreshes;
-    auto refreshed = co_await async_drive(flow, ports{s.http, s.clock, user}, diag);
-    if (!refreshed) {
-        if (refreshed.error() == oauth_errc::invalid_grant) co_return end_session(s, diag);
+    auto renewed = co_await async_drive(**flow, ports{s.http, s.clock, user}, diag);
+    if (!renewed) {
+        if (renewed.error() == oauth_errc::invalid_grant &&
+            renewal_for(current.method) == renewal_kind::refresh)
+            co_return end_session(s, diag);
         // Store untouched: the old refresh token may still work (or may not, if the IdP
         // rotated it before the connection died; nothing we can do about that here).
-        co_return refreshed.error();
+        co_return renewed.error();
     }
-
-    const std::string warning = co_await async_check_refreshed_id_token(s, *meta, current,
-                                                                        *refreshed);
-    stored_credentials updated = current;
-    updated.tokens = std::move(*refreshed);
-    updated.expired = false;
-    s.cache = updated;  // this process keeps working even if the save fails
-    if (auto ec = s.store.save(updated, diag)) {
-        diag.client_message = "the token was refreshed but could not be saved: " +
-                              diag.client_message +
-                              " (other processes may have to run `latch login`)";
-        co_return ec;
-    }
-    diag.clear();
-    diag.client_message = warning;  // a warning on success, like a fallback (see header)
-    co_return updated.tokens;
+    co_return co_await async_save_renewed(s, *meta, current, std::move(*renewed), diag);
 }  // the lock is released here, after the save
 
 // The shared refresh: runs detached (not cancelled by any one caller), then wakes all.
@@ -300,7 +312,7 @@ asio::awaitable<result<token_set>> token_source::tokens(diagnostics& diag) {
         diag.clear();
         co_return stored;
     }
-    if (!s->opts.auto_refresh || !stored.refresh_token) {
+    if (!s->opts.auto_refresh || !renewable(*s->cache)) {
         if (s->usable(stored, now)) {
             diag.clear();
             co_return stored;
@@ -331,9 +343,8 @@ asio::awaitable<result<token_set>> token_source::force_refresh(diagnostics& diag
     std::shared_ptr<state> s = state_;
     if (!s->inflight) {
         if (auto ec = s->reload(diag)) co_return ec;
-        if (!s->cache->tokens.refresh_token) {
-            diag.client_message = "no refresh token is stored (the IdP did not issue one); "
-                                  "session expired — run `latch login`";
+        if (!renewable(*s->cache)) {
+            diag.client_message = no_refresh_token_message;
             co_return client_errc::session_expired;
         }
     }

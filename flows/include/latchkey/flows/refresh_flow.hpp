@@ -12,7 +12,8 @@
 //
 // Outcomes (the `failed` action's error code):
 //   oauth_errc::invalid_grant  the refresh token is expired/revoked/rotated: the session is
-//                              over and the user must log in again.
+//                              over and the user must log in again. Also for HTTP 400 or
+//                              401 without an OAuth error body (issue 18 #10).
 //   other oauth_errc           the IdP's error (invalid_client, invalid_scope, ...).
 //   client_errc::bad_http_status / bad_json / missing_field
 //                              a reply that is not an OAuth token response (e.g. HTML 500).

@@ -11,7 +11,10 @@
 //     if (!tok) { /* tok.error(), diag.to_string() */ }
 //     req.set("Authorization", "Bearer " + tok->reveal());
 //
-// It reads the credentials `latch login` stored for a context and keeps them fresh:
+// It reads the credentials `latch login` stored for a context and keeps them fresh, with the
+// renewal the stored login_method calls for (renewal.hpp: a refresh; for client-credentials
+// and machine contexts the grant made again with the secret or a new signed assertion the
+// embedder supplies in options.auth). Everything below about "the refresh" holds for each.
 //
 // * Windows and skew. An access token counts as expired `clock_skew` before its expires_at
 //   (our clock may be behind the IdP's). It is refreshed when it would count as expired
@@ -29,7 +32,8 @@
 //   (flock, see file_lock.hpp), waiting at most `lock_wait` without blocking. Under the
 //   lock it re-reads the store: if another process refreshed meanwhile (the stored access
 //   token is outside the window, or the stored refresh token changed and its access token
-//   is still valid) that result is used and no request is sent. Otherwise it sends the
+//   is still valid, or the stored access token changed and is still valid) that result is
+//   used and no request is sent. Otherwise it sends the
 //   refresh (flows::refresh_flow: never retried), saves the merged credentials atomically,
 //   then releases the lock. The lock is held only around refresh-and-save.
 // * The token endpoint comes from options.token_endpoint, else from the issuer's discovery
@@ -38,13 +42,16 @@
 // Errors (result's error, with a printable diag.client_message; the IdP's text, if any, in
 // diag.server_message — escape it before printing):
 //   client_errc::not_logged_in    nothing stored for the context
-//   client_errc::session_expired  the store is marked expired, or the IdP answered
-//       invalid_grant (the store is then marked expired — kept, not deleted), or the token
+//   client_errc::session_expired  the store is marked expired, or the IdP answered a refresh
+//       with invalid_grant or a bare 400/401 (the store is then marked expired — kept, not
+//       deleted; a grant's invalid_grant does not end the session), or the token
 //       expired with no refresh token / with auto_refresh off.
 //       Message: "session expired — run `latch login`" (or says why more precisely).
 //   client_errc::lock_timeout     another process held the lock longer than lock_wait
 //   client_errc::store_io / store_corrupt   the credentials file cannot be read or written
 //   client_errc::cancelled        this caller was cancelled while waiting
+//   client_errc::config_missing / key_error   a client-credentials or machine context whose
+//       secret or key options.auth cannot supply (nothing sent, store untouched)
 //   transport / other OAuth errors of the refresh or discovery: passed through; the store
 //       is left byte-for-byte untouched.
 // needs_login(ec) (error.hpp) tells which errors mean "exit 77".
@@ -70,6 +77,7 @@
 
 #include <latchkey/core/store.hpp>
 #include <latchkey/transport/ports.hpp>
+#include <latchkey/transport/renewal.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -90,6 +98,9 @@ struct token_source_options {
     bool use_valid_token_on_failure = true;     // see the header comment
     std::string token_endpoint;                 // empty: discover from the stored issuer
     std::string scope;                          // refresh `scope`; empty omits it (§6)
+    // The client's secret or key, asked at each renewal (renewal.hpp); empty: a public
+    // client, and client-credentials and machine contexts cannot be renewed.
+    client_auth_sources auth;
 };
 
 namespace detail {
