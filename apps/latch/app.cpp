@@ -1,13 +1,9 @@
 #include "app.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-
 #include <cstdlib>
 
 namespace latchkey::cli {
 namespace asio = boost::asio;
-namespace json = boost::json;
 
 namespace {
 transport::http_options http_opts(const global_options& g) {
@@ -15,25 +11,16 @@ transport::http_options http_opts(const global_options& g) {
     o.ca_file = g.ca_file;
     return o;
 }
-std::string json_str(const json::object& o, std::string_view k) {
-    auto it = o.find(k);
-    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
-                                                    : std::string{};
-}
-void fill_identity(identity& who, const json::object& claims) {
-    auto take = [&](std::string& field, std::string_view k) {
-        if (field.empty()) field = json_str(claims, k);
-    };
-    take(who.subject, "sub");
-    take(who.email, "email");
-    take(who.name, "name");
-    take(who.username, "preferred_username");
-}
 }  // namespace
 
 app::app(asio::io_context& io_, global_options g, credential_store s)
     : io(io_), global(std::move(g)), store(std::move(s)),
       http(io_.get_executor(), http_opts(global)), clock(io_.get_executor()), client(http, clock) {}
+
+transport::browser_launcher& app::browser() {
+    if (!browser_) browser_.emplace(io.get_executor(), transport::browser_env::from_process(false));
+    return *browser_;
+}
 
 std::string app::context_name(const config_file& cfg) const {
     if (!global.context.empty()) return global.context;
@@ -62,28 +49,6 @@ current_context load_current_context(app& a, diagnostics& diag) {
 asio::awaitable<result<provider_metadata>> app::async_discover(const client_config& c,
                                                                diagnostics& diag) {
     co_return co_await client.async_discover(c, diag);
-}
-
-asio::awaitable<identity> app::async_identify(const provider_metadata& m, const token_set& t,
-                                              const json::object* id_claims) {
-    identity who;
-    if (id_claims) fill_identity(who, *id_claims);  // verified by the caller
-    // Userinfo only fills gaps, and only with a real access token: after an ID-token-only
-    // login (--callback-url) the "access token" is the ID token itself.
-    const bool real_access_token = !t.id_token || t.id_token->reveal() != t.access_token.reveal();
-    if (!m.userinfo_endpoint.empty() && real_access_token &&
-        (who.email.empty() || who.name.empty())) {
-        auto req = make_get(m.userinfo_endpoint);
-        req.headers.emplace_back("Authorization", "Bearer " + t.access_token.reveal());
-        error_code ec;
-        diagnostics diag;
-        auto resp = co_await http.async_send(std::move(req), ec, diag);
-        if (!ec && resp.status == 200) {
-            json::value v = json::parse(resp.body, ec);
-            if (!ec && v.is_object()) fill_identity(who, v.as_object());
-        }
-    }
-    co_return who;
 }
 
 }  // namespace latchkey::cli

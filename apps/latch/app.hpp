@@ -5,8 +5,10 @@
 
 #include <latchkey/core/provider.hpp>
 #include <latchkey/core/store.hpp>
+#include <latchkey/transport/browser.hpp>
 #include <latchkey/transport/client_services.hpp>
 #include <latchkey/transport/http_client.hpp>
+#include <latchkey/transport/login.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -64,18 +66,20 @@ public:
     transport::http_client http;
     transport::real_clock clock;
     transport::client_services client;  // discovery and JWKS caches of this process's client
+    // Opens the browser of a login and reaps its launchers; made on first use (the
+    // environment check costs `latch token` nothing).
+    transport::browser_launcher& browser();
 
+private:
+    std::optional<transport::browser_launcher> browser_;
+
+public:
     // The context this invocation acts on (flag > LATCH_CONTEXT > current > "default").
     std::string context_name(const config_file& cfg) const;
 
     // GET the discovery document (explicit endpoints override it).
     boost::asio::awaitable<result<provider_metadata>> async_discover(const client_config& c,
                                                                      diagnostics& diag);
-    // Who the tokens belong to: the verified ID-token claims (`id_claims`, may be null)
-    // first, gaps filled from userinfo.
-    boost::asio::awaitable<identity> async_identify(const provider_metadata& m,
-                                                    const token_set& t,
-                                                    const boost::json::object* id_claims = nullptr);
 };
 
 // The config and the context this invocation acts on (app::context_name), for a command
@@ -88,29 +92,28 @@ struct current_context {
 };
 current_context load_current_context(app& a, diagnostics& diag);
 
-// Browser (authorization code + PKCE) and hybrid logins; see login_browser.cpp.
-enum class login_mode { device, browser, hybrid };
-struct login_outcome {
-    token_set tokens;
-    login_method method = login_method::unknown;  // who won
-    std::optional<std::string> nonce{};  // the nonce the ID token must carry, if one was sent
-};
-login_mode choose_login_mode(const login_options& o, const provider_metadata& m);
-boost::asio::awaitable<result<login_outcome>> async_interactive_login(
-    app& a, const client_config& c, const provider_metadata& m, const login_options& o,
-    login_mode mode, diagnostics& diag);
-
-// Non-interactive grants (password, client credentials); see login_grants.cpp.
-boost::asio::awaitable<result<login_outcome>> async_grant_login(
-    app& a, const client_config& c, const provider_metadata& m, const login_options& o,
-    diagnostics& diag);
-
-// Stores what a login obtained under `ctx`, remembers the client in the context and says
-// who is logged in. Returns the exit code.
-boost::asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::string& ctx,
+// Saves what a login obtained under `ctx` (transport::async_save_login: under the lock),
+// says who is logged in, then runs the context's gateway exchange. Returns the exit code.
+boost::asio::awaitable<int> async_store_login(app& a, const std::string& ctx,
                                               const client_config& client,
-                                              const provider_metadata& meta,
-                                              login_outcome outcome);
+                                              const transport::login_result& login,
+                                              transport::save_options opts = {});
+
+// login_grants.cpp: secrets and prompts of the non-interactive logins.
+std::optional<std::string> env_value(const char* name);  // unset or empty: nullopt
+// --client-secret-file > LATCH_CLIENT_SECRET; empty optional when neither is given.
+result<std::optional<secret>> read_client_secret(const login_options& o, diagnostics& diag);
+// Asks on the terminal (stderr), reads stdin without blocking the io_context.
+class terminal_prompt final : public transport::credentials_prompt {
+public:
+    explicit terminal_prompt(app& a) : a_(a) {}
+    boost::asio::awaitable<std::optional<std::string>> async_prompt(std::string prompt,
+                                                                    bool echo) override;
+private:
+    app& a_;
+};
+bool can_prompt();  // stdin and stderr are terminals
+
 
 // Each command returns the process exit code.
 boost::asio::awaitable<int> run_login(app& a, login_options o);

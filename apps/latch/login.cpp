@@ -2,27 +2,49 @@
 #include "app.hpp"
 #include "renewal_sources.hpp"
 
-#include "login_paste.hpp"
+#include <latchkey/transport/line_reader.hpp>
+#include <latchkey/transport/login.hpp>
 
-#include <latchkey/flows/device_flow.hpp>
-#include <latchkey/transport/drive.hpp>
-#include <latchkey/transport/id_token.hpp>
-
-#include <boost/json/object.hpp>
-
-#include <boost/asio/experimental/awaitable_operators.hpp>
-
+#include <cstdio>
 #include <cstdlib>
+
+#include <unistd.h>
 
 namespace latchkey::cli {
 namespace asio = boost::asio;
-using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
 std::string env_or(const char* name, const std::string& fallback) {
     const char* v = std::getenv(name);
     return v && *v ? std::string(v) : fallback;
+}
+
+// `--callback-url URL`, or `-`: one line from stdin.
+asio::awaitable<result<std::string>> async_callback_text(app& a, const login_options& o,
+                                                         diagnostics& diag) {
+    if (o.callback_url != "-") {
+        print_error("warning: other users can read a command line (`ps`); prefer "
+                    "`--callback-url -` with the URL on stdin");
+        co_return o.callback_url;
+    }
+    auto in = transport::line_reader::open_stdin(a.io.get_executor());
+    if (!in) {
+        diag.client_message = "--callback-url -: stdin is neither a terminal nor a pipe; "
+                              "pipe the URL in, or paste it at the prompt";
+        co_return client_errc::bad_input;
+    }
+    if (::isatty(STDIN_FILENO)) {
+        std::fputs("Paste the URL the browser landed on: ", stderr);
+        std::fflush(stderr);
+    }
+    error_code ec;
+    std::string line = co_await in->async_read_line(ec);
+    if (ec || line.empty()) {
+        diag.client_message = "--callback-url -: no URL on stdin";
+        co_return client_errc::bad_input;
+    }
+    co_return line;
 }
 
 // flag > env > stored context (README "Configuration precedence").
@@ -46,6 +68,61 @@ result<client_config> resolve_client(const login_options& o, const context_confi
     return c;
 }
 
+// The way in, its options and the CLI's ports.
+struct login_plan {
+    transport::login_options lo;
+    int bad_input_exit = 1;  // --callback-url: a refused URL is a usage error (2)
+};
+
+asio::awaitable<result<login_plan>> async_plan(app& a, const login_options& o,
+                                               diagnostics& diag) {
+    login_plan plan;
+    auto& lo = plan.lo;
+    lo.timeout = std::chrono::seconds{o.timeout_s};
+    lo.port = static_cast<std::uint16_t>(o.port);
+    if (!o.callback_url.empty()) {
+        auto text = co_await async_callback_text(a, o, diag);
+        if (!text) co_return text.error();
+        lo.way = transport::login_way::callback_url;
+        lo.callback_url = std::move(*text);
+        plan.bad_input_exit = 2;
+    } else if (o.password || o.client_credentials) {
+        lo.way = o.password ? transport::login_way::password
+                            : transport::login_way::client_credentials;
+        auto s = read_client_secret(o, diag);
+        if (!s) co_return s.error();
+        lo.client_secret = std::move(*s);
+        lo.send_scope = !o.scopes.empty();
+        lo.username = env_value("LATCH_USERNAME");
+        if (auto p = env_value("LATCH_PASSWORD")) lo.password = secret{std::move(*p)};
+    } else {
+        lo.way = o.device ? transport::login_way::device
+                 : o.browser ? transport::login_way::browser
+                             : transport::login_way::automatic;
+    }
+    co_return plan;
+}
+
+// One line for a failed login and its exit code.
+int report_login_failure(const login_plan& plan, const error_code& ec,
+                         const diagnostics& diag) {
+    if (ec == client_errc::cancelled) {
+        print_error("interrupted; nothing was stored");
+        return 130;
+    }
+    const bool interactive = plan.lo.way == transport::login_way::automatic ||
+                             plan.lo.way == transport::login_way::device ||
+                             plan.lo.way == transport::login_way::browser;
+    if (interactive && ec == oauth_errc::access_denied)
+        print_error("login denied at the identity provider" +
+                    (diag.server_message.empty() ? std::string{}
+                                                 : ": " + escape_untrusted(diag.server_message)));
+    else if (interactive && ec == oauth_errc::expired_token)
+        print_error("the device code expired before it was approved; run `latch login` again");
+    else print_error(describe(ec, diag));
+    return ec == client_errc::bad_input ? plan.bad_input_exit : 1;
+}
+
 }  // namespace
 
 asio::awaitable<int> run_login(app& a, login_options o) {
@@ -61,89 +138,38 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     remember_client_auth(cfg.contexts[ctx], o);  // renewal_sources.cpp; saved with the login
     if (o.machine) co_return co_await run_machine_login(a, std::move(cfg), ctx, *client, o);
 
-    auto meta = co_await a.async_discover(*client, diag);
-    if (!meta) { print_error(describe(meta.error(), diag)); co_return exit_code_for(meta.error()); }
-    if (!o.callback_url.empty()) {
-        auto got = co_await async_callback_url_login(a, *client, *meta, o, diag);
-        if (!got) { print_error(describe(got.error(), diag)); co_return got.error() == client_errc::bad_input ? 2 : 1; }
-        co_return co_await async_store_login(a, std::move(cfg), ctx, *client, *meta, std::move(*got));
+    auto plan = co_await async_plan(a, o, diag);
+    if (!plan) {
+        print_error(describe(plan.error(), diag));
+        co_return plan.error() == client_errc::bad_input && !o.callback_url.empty() ? 2 : 1;
     }
-    if (o.password || o.client_credentials) {
-        auto got = co_await async_grant_login(a, *client, *meta, o, diag);
-        if (!got) {
-            if (got.error() == client_errc::cancelled) print_error("interrupted; nothing was stored");
-            else print_error(describe(got.error(), diag));
-            co_return got.error() == client_errc::cancelled ? 130 : 1;
-        }
-        co_return co_await async_store_login(a, std::move(cfg), ctx, *client, *meta, std::move(*got));
-    }
-    const auto mode = choose_login_mode(o, *meta);
-    if (mode != login_mode::browser && meta->device_authorization_endpoint.empty()) {
-        print_error("the identity provider at " + client->issuer +
-                    " does not advertise a device authorization endpoint (RFC 8628)");
-        co_return 1;
-    }
-    if (mode != login_mode::device && meta->authorization_endpoint.empty()) {
-        print_error("the identity provider at " + client->issuer +
-                    " does not advertise an authorization endpoint");
-        co_return 1;
-    }
-    auto tokens = co_await async_interactive_login(a, *client, *meta, o, mode, diag);
-    if (!tokens) {
-        auto ec = tokens.error();
-        if (ec == client_errc::cancelled) print_error("interrupted; nothing was stored");
-        else if (ec == oauth_errc::access_denied)
-            print_error("login denied at the identity provider" +
-                        (diag.server_message.empty() ? std::string{}
-                                                     : ": " + escape_untrusted(diag.server_message)));
-        else if (ec == oauth_errc::expired_token)
-            print_error("the device code expired before it was approved; run `latch login` again");
-        else print_error(describe(ec, diag));
-        co_return ec == client_errc::cancelled ? 130 : 1;
-    }
-
-    co_return co_await async_store_login(a, std::move(cfg), ctx, *client, *meta, std::move(*tokens));
+    terminal_user user{detect_terminal(o.no_qr || o.password || o.client_credentials)};
+    std::unique_ptr<transport::line_reader> pasted;
+    if (plan->lo.way == transport::login_way::automatic || plan->lo.way == transport::login_way::browser)
+        pasted = transport::line_reader::open_stdin(a.io.get_executor());
+    terminal_prompt prompt{a};
+    transport::login_ports ports{user, o.no_browser_open ? nullptr : &a.browser(), pasted.get(),
+                                 can_prompt() ? &prompt : nullptr};
+    auto got = co_await transport::async_login(a.client, *client, plan->lo, ports, diag);
+    pasted.reset();
+    if (!got) co_return report_login_failure(*plan, got.error(), diag);
+    co_return co_await async_store_login(a, ctx, *client, *got);
 }
 
-asio::awaitable<int> async_store_login(app& a, config_file cfg, const std::string& ctx,
-                                       const client_config& client, const provider_metadata& meta,
-                                       login_outcome outcome) {
+asio::awaitable<int> async_store_login(app& a, const std::string& ctx, const client_config& client,
+                                       const transport::login_result& login,
+                                       transport::save_options opts) {
     diagnostics diag;
-    stored_credentials creds;
-    creds.context = ctx;
-    creds.issuer = client.issuer;
-    creds.client_id = client.client_id;
-    creds.method = outcome.method;
-    creds.obtained_at = a.clock.now();
-    creds.tokens = std::move(outcome.tokens);
-    // OIDC Core §3.1.3.7: every ID token is verified before anything is stored.
-    std::optional<boost::json::object> claims;
-    if (creds.tokens.id_token) {
-        auto v = co_await transport::async_verify_id_token(a.http, meta, client.client_id,
-                                                           creds.tokens.id_token->reveal(),
-                                                           outcome.nonce, a.clock.now(), diag,
-                                                           a.client.jwks);
-        if (!v) { print_error(describe(v.error(), diag) + "; nothing was stored"); co_return 1; }
-        claims = std::move(*v);
-    }
-    if (creds.method == login_method::client_credentials || creds.method == login_method::machine)
-        creds.who.subject = client.client_id;  // no user
-    else creds.who = co_await a.async_identify(meta, creds.tokens, claims ? &*claims : nullptr);
-
-    // Remember the client so later commands need no flags.
-    auto& remembered = cfg.contexts[ctx];
-    remembered.issuer = client.issuer;
-    remembered.client_id = client.client_id;
-    remembered.scopes = client.scopes;
-    if (cfg.contexts.size() == 1) cfg.current_context = ctx;
-    if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
-    if (auto ec = a.store.save_config(cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
-
+    auto saved = co_await transport::async_save_login(a.store, a.clock, ctx, client, login,
+                                                      std::move(opts), diag);
+    if (!saved) { print_error(describe(saved.error(), diag)); co_return 1; }
+    const auto& who = saved->credentials.who;
     std::fprintf(stderr, "Logged in to %s as %s (context '%s', %s).\n", client.issuer.c_str(),
-                 creds.who.display().empty() ? "an unnamed account"
-                                             : escape_untrusted(creds.who.display(), 120).c_str(),
-                 ctx.c_str(), std::string(short_method_label(creds.method)).c_str());
-    co_return co_await async_gateway_after_login(a, std::move(remembered), std::move(creds));
+                 who.display().empty() ? "an unnamed account"
+                                       : escape_untrusted(who.display(), 120).c_str(),
+                 ctx.c_str(), std::string(short_method_label(login.method)).c_str());
+    co_return co_await async_gateway_after_login(a, std::move(saved->context),
+                                                  std::move(saved->credentials));
 }
 
 }  // namespace latchkey::cli

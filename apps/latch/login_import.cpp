@@ -84,38 +84,6 @@ asio::awaitable<result<std::string>> async_read_stdin(app& a, diagnostics& diag)
     co_return buf;
 }
 
-struct lookup_result {
-    std::optional<identity> who;
-    std::string why_not;  // when who is empty: what went wrong, for the warning
-};
-
-// GET the lookup URL (or the issuer's userinfo endpoint) with the token as a Bearer token.
-asio::awaitable<lookup_result> async_lookup(app& a, std::string issuer, std::string url,
-                                            secret token) {
-    diagnostics diag;
-    if (url.empty()) {
-        client_config cc;
-        cc.issuer = issuer;
-        auto meta = co_await a.async_discover(cc, diag);
-        if (!meta) co_return lookup_result{std::nullopt, describe(meta.error(), diag)};
-        if (meta->userinfo_endpoint.empty())
-            co_return lookup_result{std::nullopt, "the identity provider advertises no userinfo endpoint"};
-        url = meta->userinfo_endpoint;
-    }
-    auto req = make_get(url);
-    req.headers.emplace_back("Authorization", "Bearer " + token.reveal());
-    error_code ec;
-    auto resp = co_await a.http.async_send(std::move(req), ec, diag);
-    if (ec)
-        co_return lookup_result{std::nullopt, "the identity lookup at " + url + " failed: " + describe(ec, diag)};
-    if (resp.status != 200)
-        co_return lookup_result{std::nullopt, "the identity lookup at " + url + " answered HTTP " +
-                                                  std::to_string(resp.status)};
-    auto who = identity_from_json(resp.body, diag);
-    if (!who) co_return lookup_result{std::nullopt, diag.client_message + " (" + url + ")"};
-    co_return lookup_result{std::move(*who), {}};
-}
-
 const char* expiry_origin(expiry_source s) {
     switch (s) {
     case expiry_source::expires_in: return "--expires-in";
@@ -194,36 +162,36 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
         co_return 1;
     }
 
-    auto looked_up = co_await async_lookup(a, set.issuer, set.lookup_url, token);
-    stored_credentials creds;
-    creds.context = ctx;
-    creds.issuer = set.issuer;
-    creds.client_id = set.client_id;
-    creds.method = login_method::token;
-    creds.obtained_at = now;
-    creds.tokens.access_token = token;
-    creds.tokens.expires_at = expiry.at;
+    auto looked_up = co_await transport::async_lookup_identity(a.client, set.issuer, set.lookup_url, token);
+    transport::login_result login;
+    login.method = login_method::token;
+    login.obtained_at = now;
+    login.tokens.access_token = token;
+    login.tokens.expires_at = expiry.at;
     if (looked_up.who) {
-        creds.who = std::move(*looked_up.who);
+        login.who = std::move(*looked_up.who);
     } else {
-        creds.who.subject = placeholder_subject;
+        login.who.subject = placeholder_subject;
         print_error("warning: could not look up whose token this is (" + looked_up.why_not +
                     "); stored it with the placeholder identity '" + placeholder_subject + "'");
     }
-
-    auto& remembered = cfg.contexts[ctx];
-    remembered.issuer = set.issuer;
-    if (!set.client_id.empty()) remembered.client_id = set.client_id;
-    if (!o.lookup_url.empty()) remembered.extra[lookup_url_key] = o.lookup_url;
-    if (cfg.contexts.size() == 1) cfg.current_context = ctx;
+    client_config client;
+    client.issuer = set.issuer;
+    client.client_id = set.client_id;
+    transport::save_options opts;
+    opts.remember_scopes = false;
+    if (!o.lookup_url.empty()) opts.extra[lookup_url_key] = o.lookup_url;
     diagnostics diag;
-    if (auto ec = a.store.save(creds, diag)) { print_error(describe(ec, diag)); co_return 1; }
-    if (auto ec = a.store.save_config(cfg, diag)) { print_error(describe(ec, diag)); co_return 1; }
+    auto saved = co_await transport::async_save_login(a.store, a.clock, ctx, client, login,
+                                                      std::move(opts), diag);
+    if (!saved) { print_error(describe(saved.error(), diag)); co_return 1; }
+    const auto& creds = saved->credentials;
 
     std::fprintf(stderr, "Logged in to %s as %s (context '%s', imported token %s); it expires %s (%s).\n",
                  set.issuer.c_str(), escape_untrusted(creds.who.display(), 120).c_str(), ctx.c_str(),
                  token.redacted().c_str(), format_time(expiry.at).c_str(), expiry_origin(expiry.from));
-    co_return co_await async_gateway_after_login(a, remembered, std::move(creds));
+    co_return co_await async_gateway_after_login(a, std::move(saved->context),
+                                                  std::move(saved->credentials));
 }
 
 void register_import_options(CLI::App& login, login_options& o) {

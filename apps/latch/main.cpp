@@ -5,6 +5,8 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -19,23 +21,41 @@ using namespace latchkey;
 
 namespace {
 
-// Runs one command on the io_context. The first Ctrl-C cancels it (flows stop, nothing is
-// written, exit 130); a second one exits at once.
+// The command with total cancellation enabled, so the first Ctrl-C reaches it (a login
+// then stops its flows but finishes saving tokens it already holds: transport/login.hpp).
+asio::awaitable<int> async_interruptible(std::function<asio::awaitable<int>()> command) {
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    co_return co_await command();
+}
+
+// Runs one command on the io_context. The first Ctrl-C asks it to stop (total
+// cancellation: flows stop, nothing half-written, exit 130); the second, or 5 s after the
+// first, stops it at once (terminal); a third exits.
 int run_command(asio::io_context& io, std::function<asio::awaitable<int>()> command) {
     int code = 1;
     asio::cancellation_signal cancel;
     asio::signal_set signals(io, SIGINT, SIGTERM);
+    asio::steady_timer grace(io);
     int interrupts = 0;
+    auto stop_now = [&] { cancel.emit(asio::cancellation_type::terminal); };
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            if (++interrupts > 1) ::_exit(130);
-            cancel.emit(asio::cancellation_type::terminal);
+            ++interrupts;
+            if (interrupts > 2) ::_exit(130);
+            if (interrupts == 1) {
+                cancel.emit(asio::cancellation_type::total);
+                grace.expires_after(std::chrono::seconds{5});
+                grace.async_wait([&](const boost::system::error_code& e) { if (!e) stop_now(); });
+            } else {
+                stop_now();
+            }
             signals.async_wait(on_signal);
         };
     signals.async_wait(on_signal);
     auto done = [&](std::exception_ptr e, int rc) {
         signals.cancel();
+        grace.cancel();
         if (e) {
             try { std::rethrow_exception(e); }
             catch (const std::exception& ex) { cli::print_error(std::string("internal error: ") + ex.what()); }
@@ -43,7 +63,8 @@ int run_command(asio::io_context& io, std::function<asio::awaitable<int>()> comm
         }
         code = interrupts > 0 && rc != 0 ? 130 : rc;
     };
-    asio::co_spawn(io, command(), asio::bind_cancellation_slot(cancel.slot(), done));
+    asio::co_spawn(io, async_interruptible(std::move(command)),
+                   asio::bind_cancellation_slot(cancel.slot(), done));
     io.run();
     return code;
 }

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <latchkey/core/error.hpp>
-#include <latchkey/transport/ports.hpp>
+#include <latchkey/transport/login.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -21,15 +21,19 @@ struct terminal_options {
 };
 terminal_options detect_terminal(bool no_qr);
 
+void print_error(const std::string& message);
+
 // The user port for the CLI: writes prompts to stderr, never blocks on input.
-class terminal_user final : public transport::user_port {
+class terminal_user final : public transport::login_user_port {
 public:
     explicit terminal_user(terminal_options o) : opts_(o) {}
     void show(const flows::show_user& what) override;
+    void warn(const std::string& message) override { print_error(message); }
+    bool wants_countdown() const override { return true; }
 
     // Live countdown to `until` on a TTY (one line rewritten each second); returns when the
     // time is up or when cancelled. Plain terminals get nothing here.
-    boost::asio::awaitable<void> async_countdown(transport::clock_port& clock);
+    boost::asio::awaitable<void> async_countdown(transport::clock_port& clock) override;
 
 private:
     terminal_options opts_;
@@ -54,8 +58,8 @@ private:
 // Renders `text` as a QR code with Unicode half blocks; empty on failure.
 std::string render_qr(const std::string& text);
 
-// "latch: <message>" on stderr, one line (newlines in the message are flattened).
-void print_error(const std::string& message);
+// "latch: <message>" on stderr, one line (newlines in the message are flattened):
+// print_error, declared above.
 std::string describe(const error_code& ec, const diagnostics& diag);
 // 0 ok, 1 error, 77 log in again, 130 interrupted.
 int exit_code_for(const error_code& ec);

@@ -169,11 +169,10 @@ struct launch_outcome {
 
 asio::awaitable<void> launch(browser_env env, std::string url, launch_outcome* out,
                              transport::launch_options opts = {}) {
-    auto d = decide_browser(env);
+    transport::browser_launcher launcher(co_await asio::this_coro::executor, env, opts);
+    auto d = launcher.decide();
     REQUIRE(d.launch);
-    out->ec = co_await transport::async_launch_browser(co_await asio::this_coro::executor,
-                                                       std::move(d), std::move(url), out->diag,
-                                                       opts);
+    out->ec = co_await launcher.async_launch(std::move(d), std::move(url), out->diag);
 }
 
 TEST_CASE("browser: BROWSER gets the URL as one argument, no shell, no inherited sockets",
@@ -274,8 +273,8 @@ asio::awaitable<void> spawn_missing(launch_outcome* out) {
     d.launch = true;
     d.program = "/nonexistent/latch-no-such-browser";
     d.argv = {"latch-no-such-browser"};
-    out->ec = co_await transport::async_launch_browser(co_await asio::this_coro::executor, d,
-                                                       "http://127.0.0.1/", out->diag);
+    transport::browser_launcher launcher(co_await asio::this_coro::executor);
+    out->ec = co_await launcher.async_launch(d, "http://127.0.0.1/", out->diag);
 }
 
 TEST_CASE("browser: a program that cannot be started is browser_failed", "[browser]") {

@@ -21,7 +21,6 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <mutex>
 #include <vector>
 
 extern char** environ;
@@ -257,28 +256,6 @@ int spawn(const browser_decision& d, const std::string& url, pid_t& pid) {
     return rc;
 }
 
-// Past the wait bound (or on cancellation) the child may live for hours (BROWSER=firefox).
-// It is not waited for: no thread, and no work left on the io_context on its behalf. Each
-// later launch reaps (WNOHANG) the ones that have ended since, so an embedding server keeps
-// at most the zombies of browsers that ended since its last launch; a CLI exits first and
-// init reaps them.
-std::mutex unreaped_mutex;
-std::vector<pid_t> unreaped;
-
-void reap_ended_children() {
-    std::lock_guard lock(unreaped_mutex);
-    std::erase_if(unreaped, [](pid_t p) {
-        int status = 0;
-        pid_t r = ::waitpid(p, &status, WNOHANG);
-        return r == p || (r < 0 && errno != EINTR);  // reaped, or not ours any more
-    });
-}
-
-void reap_later(pid_t pid) {
-    std::lock_guard lock(unreaped_mutex);
-    unreaped.push_back(pid);
-}
-
 error_code exit_status_error(const browser_decision& d, int status, diagnostics& diag) {
     const std::string& name = d.argv.empty() ? d.program : d.argv.front();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
@@ -293,22 +270,39 @@ error_code exit_status_error(const browser_decision& d, int status, diagnostics&
 
 }  // namespace
 
-asio::awaitable<error_code> async_launch_browser(asio::any_io_executor ex, browser_decision d,
-                                                 std::string url, diagnostics& diag,
-                                                 launch_options opts) {
+browser_launcher::browser_launcher(asio::any_io_executor ex, browser_env env, launch_options opts)
+    : ex_(std::move(ex)), env_(std::move(env)), opts_(opts) {}
+
+// A child past the wait bound (or whose wait was cancelled) may live for hours: it is not
+// waited for. Each later launch, and the destructor, reaps (WNOHANG) the ones that have
+// ended since; a CLI exits first and init reaps the rest.
+browser_launcher::~browser_launcher() { reap_ended(); }
+
+void browser_launcher::reap_ended() {
+    std::erase_if(unreaped_, [](int p) {
+        int status = 0;
+        pid_t r = ::waitpid(p, &status, WNOHANG);
+        return r == p || (r < 0 && errno != EINTR);  // reaped, or not ours any more
+    });
+}
+
+browser_decision browser_launcher::decide() const { return decide_browser(env_); }
+
+asio::awaitable<error_code> browser_launcher::async_launch(browser_decision d, std::string url,
+                                                           diagnostics& diag) {
     if (!d.launch || d.program.empty()) {
         diag.client_message = "no browser to open" + (d.reason.empty() ? "" : ": " + d.reason);
         co_return client_errc::browser_failed;
     }
-    reap_ended_children();
+    reap_ended();
     pid_t pid = -1;
     if (int rc = spawn(d, url, pid)) {
         diag.client_message = "cannot start the browser " + d.program + ": " + std::strerror(rc);
         co_return client_errc::browser_failed;
     }
     auto cs = co_await asio::this_coro::cancellation_state;
-    asio::steady_timer timer(ex);
-    auto until = std::chrono::steady_clock::now() + opts.wait_bound;
+    asio::steady_timer timer(ex_);
+    auto until = std::chrono::steady_clock::now() + opts_.wait_bound;
     auto interval = std::chrono::milliseconds(2);
     for (;;) {
         int status = 0;
@@ -317,27 +311,26 @@ asio::awaitable<error_code> async_launch_browser(asio::any_io_executor ex, brows
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) co_return error_code{};  // ECHILD: SIGCHLD ignored by the embedder; reaped
         if (std::chrono::steady_clock::now() >= until) {
-            reap_later(pid);  // still running: a browser, not a launcher; opened
+            unreaped_.push_back(pid);  // still running: a browser, not a launcher; opened
             co_return error_code{};
         }
         timer.expires_after(interval);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         if (cs.cancelled() != asio::cancellation_type::none) {
-            reap_later(pid);
+            unreaped_.push_back(pid);
             co_return asio::error::operation_aborted;
         }
         interval = std::min(interval * 2, std::chrono::milliseconds(100));
     }
 }
 
-asio::awaitable<error_code> async_open_browser(asio::any_io_executor ex, std::string url,
-                                               diagnostics& diag) {
-    auto d = decide_browser(browser_env::from_process());
+asio::awaitable<error_code> browser_launcher::async_open(std::string url, diagnostics& diag) {
+    auto d = decide();
     if (!d.launch) {
         diag.client_message = "not opening a browser: " + d.reason;
         co_return client_errc::browser_failed;
     }
-    co_return co_await async_launch_browser(std::move(ex), std::move(d), std::move(url), diag);
+    co_return co_await async_launch(std::move(d), std::move(url), diag);
 }
 
 }  // namespace latchkey::transport

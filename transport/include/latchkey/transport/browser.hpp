@@ -3,12 +3,13 @@
 //
 // Two steps, so the CLI can decide the login mode before it starts anything:
 //
-//   auto d = transport::decide_browser(transport::browser_env::from_process(no_browser_open));
+//   transport::browser_launcher launcher(ex, transport::browser_env::from_process(no_open));
+//   auto d = launcher.decide();
 //   if (!d.launch) { print the URL (d.reason says why; printable) }   // e.g. over SSH
-//   else if (auto ec = co_await transport::async_launch_browser(ex, d, url, diag))
+//   else if (auto ec = co_await launcher.async_launch(d, url, diag))
 //       { print diag.client_message and the URL }                      // browser_failed
 //
-// or in one call: co_await transport::async_open_browser(ex, url, diag).
+// or in one call: co_await launcher.async_open(url, diag) (browser_launcher, below).
 //
 // The decision (decide_browser, pure):
 //   1. --no-browser-open                          -> none
@@ -33,9 +34,8 @@
 // exit is awaited by polling waitpid(WNOHANG) on a steady_timer (no SIGCHLD handler, so
 // embedders keep theirs). Launchers like xdg-open/open/wslview exit at once: a non-zero
 // status is client_errc::browser_failed. A program still running after the wait bound
-// (e.g. BROWSER=firefox, which lives as long as the window) counts as opened; a detached
-// thread then reaps it with a blocking waitpid, so no zombie is left and the io_context
-// holds no pending work for it.
+// (e.g. BROWSER=firefox, which lives as long as the window) counts as opened; the
+// launcher reaps it (WNOHANG) at a later launch or when destroyed.
 #pragma once
 
 #include <latchkey/core/error.hpp>
@@ -44,6 +44,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -84,19 +85,53 @@ struct launch_options {
     std::chrono::milliseconds wait_bound{5000};
 };
 
-// Runs `d` (which must have launch == true) with `url`. Returns an empty code when the
-// program exited 0 or was still running at the bound; client_errc::browser_failed with a
-// message in diag when spawning failed or it exited non-zero / by a signal. Cancellation
-// (what the caller's filter lets through; terminal by default) stops the wait, not the
-// program, and returns operation_aborted; the child is still reaped.
-boost::asio::awaitable<error_code> async_launch_browser(boost::asio::any_io_executor ex,
-                                                        browser_decision d, std::string url,
-                                                        diagnostics& diag,
-                                                        launch_options opts = {});
+// Opens URLs in the user's browser: the port a login uses (transport/login.hpp), so an
+// embedder or a test can supply its own.
+class browser_port {
+public:
+    virtual ~browser_port() = default;
+    // Whether a browser can be opened here, and why (not).
+    virtual browser_decision decide() const = 0;
+    // Opens `url`. Errors: client_errc::browser_failed with a printable message in diag;
+    // operation_aborted when cancelled.
+    virtual boost::asio::awaitable<error_code> async_open(std::string url, diagnostics& diag) = 0;
+};
 
-// decide_browser(browser_env::from_process()) then async_launch_browser. When there is
-// nothing to launch: client_errc::browser_failed with the reason in diag.
-boost::asio::awaitable<error_code> async_open_browser(boost::asio::any_io_executor ex,
-                                                      std::string url, diagnostics& diag);
+// The real browser port. It owns the launched children it has not reaped yet: a launcher
+// still running at the wait bound (BROWSER=firefox lives as long as its window) is not
+// waited for (no thread, no work left on the io_context); each later launch, and the
+// destructor, reaps (WNOHANG) those that have ended since. Two launchers in one process
+// share nothing. Use it from one thread or strand.
+class browser_launcher final : public browser_port {
+public:
+    explicit browser_launcher(boost::asio::any_io_executor ex,
+                              browser_env env = browser_env::from_process(),
+                              launch_options opts = {});
+    ~browser_launcher() override;
+    browser_launcher(const browser_launcher&) = delete;
+    browser_launcher& operator=(const browser_launcher&) = delete;
+
+    browser_decision decide() const override;  // decide_browser(env)
+    // decide() then async_launch(); nothing to launch: browser_failed with the reason.
+    boost::asio::awaitable<error_code> async_open(std::string url, diagnostics& diag) override;
+
+    // Runs `d` (which must have launch == true) with `url`. Returns an empty code when the
+    // program exited 0 or was still running at the bound; client_errc::browser_failed with
+    // a message in diag when spawning failed or it exited non-zero / by a signal.
+    // Cancellation (what the caller's filter lets through; terminal by default) stops the
+    // wait, not the program, and returns operation_aborted; the child is still reaped.
+    // `*this` must outlive the co_await.
+    boost::asio::awaitable<error_code> async_launch(browser_decision d, std::string url,
+                                                    diagnostics& diag);
+
+    std::size_t unreaped() const noexcept { return unreaped_.size(); }  // tests
+
+private:
+    void reap_ended();
+    boost::asio::any_io_executor ex_;
+    browser_env env_;
+    launch_options opts_;
+    std::vector<int> unreaped_;  // pids
+};
 
 }  // namespace latchkey::transport

@@ -14,7 +14,15 @@
 
 namespace latchkey::transport {
 
-class line_reader {
+// Where pasted lines come from (a login's pasted callback URL); line_reader is the real one.
+class line_source {
+public:
+    virtual ~line_source() = default;
+    // The next line; errors as line_reader::async_read_line.
+    virtual boost::asio::awaitable<std::string> async_read_line(error_code& ec) = 0;
+};
+
+class line_reader final : public line_source {
 public:
     // A reader on a dup of fd 0, or nullptr when stdin cannot deliver a pasted line that
     // way: closed, /dev/null or another device that is not a terminal, or a regular file
@@ -24,7 +32,7 @@ public:
     // The same for any descriptor (tests: a pipe). `source` stays open and ours is a dup.
     static std::unique_ptr<line_reader> open(boost::asio::any_io_executor ex, int source);
 
-    ~line_reader();  // closes the dup and restores fd 0's blocking mode
+    ~line_reader() override;  // closes the dup and restores fd 0's blocking mode
     line_reader(const line_reader&) = delete;
     line_reader& operator=(const line_reader&) = delete;
 
@@ -33,7 +41,7 @@ public:
     // cancelled (terminal/partial/total), in which case what was read of the line so far
     // is kept for the next call; a line over `max_line` bytes: client_errc::bad_input
     // (the rest of that line is skipped).
-    boost::asio::awaitable<std::string> async_read_line(error_code& ec);
+    boost::asio::awaitable<std::string> async_read_line(error_code& ec) override;
 
     static constexpr std::size_t max_line = 64 * 1024;
 

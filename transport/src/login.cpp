@@ -1,0 +1,188 @@
+// The login use case (see login.hpp): discovery, the way in, one ID-token check, identity.
+#include <latchkey/transport/login.hpp>
+
+#include "login_internal.hpp"
+
+#include <latchkey/core/jwt.hpp>
+#include <latchkey/core/token_import.hpp>
+#include <latchkey/transport/id_token.hpp>
+
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <cmath>
+
+namespace latchkey::transport {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+std::string json_str(const json::object& o, std::string_view k) {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string())
+                                                    : std::string{};
+}
+
+void fill_identity(identity& who, const json::object& claims) {
+    auto take = [&](std::string& field, std::string_view k) {
+        if (field.empty()) field = json_str(claims, k);
+    };
+    take(who.subject, "sub");
+    take(who.email, "email");
+    take(who.name, "name");
+    take(who.username, "preferred_username");
+}
+
+bool user_less(login_method m) {
+    return m == login_method::client_credentials || m == login_method::machine;
+}
+
+// OIDC Core §3.1.3.7: every ID token is verified, in this one place, with the nonce this
+// login sent; then who logged in. Not cancelled by a total cancellation (the login holds
+// tokens now and finishes).
+asio::awaitable<result<login_result>> async_finish(client_services& client,
+                                                   const client_config& c,
+                                                   const provider_metadata& meta,
+                                                   detail::flow_outcome got, diagnostics& diag) {
+    co_await asio::this_coro::reset_cancellation_state();
+    login_result r;
+    r.method = got.method;
+    r.tokens = std::move(got.tokens);
+    r.obtained_at = client.clock.now();
+    if (r.tokens.id_token) {
+        std::optional<std::string> nonce = std::move(got.nonce);
+        auto v = co_await async_verify_id_token(client.http, meta, c.client_id,
+                                                r.tokens.id_token->reveal(), std::move(nonce),
+                                                client.clock.now(), diag, client.jwks);
+        if (!v) {
+            diag.client_message += "; nothing was stored";
+            co_return v.error();
+        }
+        r.id_claims = std::move(*v);
+    }
+    if (user_less(r.method)) r.who.subject = c.client_id;  // no user
+    else r.who = co_await async_identify(client, meta, r.tokens, r.id_claims ? &*r.id_claims : nullptr);
+    co_return r;
+}
+
+asio::awaitable<result<detail::flow_outcome>> async_run_way(client_services& client,
+                                                            const client_config& c,
+                                                            const provider_metadata& m,
+                                                            const login_options& o,
+                                                            login_ports p, diagnostics& diag) {
+    switch (o.way) {
+    case login_way::callback_url: co_return detail::callback_url_login(o, diag);
+    case login_way::password:
+    case login_way::client_credentials: co_return co_await detail::async_grant_login(client, c, m, o, p, diag);
+    default: co_return co_await detail::async_interactive_login(client, c, m, o, p, diag);
+    }
+}
+
+}  // namespace
+
+asio::awaitable<void> login_user_port::async_countdown(clock_port&) { co_return; }
+
+asio::awaitable<result<login_result>> async_login(client_services& client, const client_config& c,
+                                                  login_options o, login_ports p,
+                                                  diagnostics& diag) {
+    // Total cancellation (a first Ctrl-C) stops the flows; errors, not exceptions.
+    const bool throws = co_await asio::this_coro::throw_if_cancelled();
+    co_await asio::this_coro::throw_if_cancelled(false);
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    result<login_result> out = client_errc::cancelled;
+    if (o.way == login_way::machine) {
+        // Discovery inside the machine login's time bound; its tokens carry no ID token
+        // to check and no userinfo to ask (a machine is not a user).
+        auto got = co_await detail::async_machine_login(client, c, o, diag);
+        const provider_metadata no_meta;
+        if (!got) out = got.error();
+        else out = co_await async_finish(client, c, no_meta, std::move(*got), diag);
+    } else if (auto meta = co_await client.async_discover(c, diag); !meta) {
+        out = meta.error();
+    } else {
+        auto got = co_await async_run_way(client, c, *meta, o, p, diag);
+        if (!got) out = got.error();
+        else out = co_await async_finish(client, c, *meta, std::move(*got), diag);
+    }
+    co_await asio::this_coro::reset_cancellation_state();
+    co_await asio::this_coro::throw_if_cancelled(throws);
+    co_return out;
+}
+
+asio::awaitable<identity> async_identify(client_services& client, const provider_metadata& m,
+                                         const token_set& t, const json::object* id_claims) {
+    identity who;
+    if (id_claims) fill_identity(who, *id_claims);  // verified by the caller
+    // Userinfo only fills gaps, and only with a real access token: after an ID-token-only
+    // login (--callback-url) the "access token" is the ID token itself.
+    const bool real_access_token = !t.id_token || t.id_token->reveal() != t.access_token.reveal();
+    if (!m.userinfo_endpoint.empty() && real_access_token &&
+        (who.email.empty() || who.name.empty())) {
+        auto req = make_get(m.userinfo_endpoint);
+        req.headers.emplace_back("Authorization", "Bearer " + t.access_token.reveal());
+        error_code ec;
+        diagnostics diag;
+        auto resp = co_await client.http.async_send(std::move(req), ec, diag);
+        if (!ec && resp.status == 200) {
+            json::value v = json::parse(resp.body, ec);
+            if (!ec && v.is_object()) fill_identity(who, v.as_object());
+        }
+    }
+    co_return who;
+}
+
+asio::awaitable<lookup_result> async_lookup_identity(client_services& client, std::string issuer,
+                                                     std::string url, secret token) {
+    diagnostics diag;
+    if (url.empty()) {
+        client_config cc;
+        cc.issuer = issuer;
+        auto meta = co_await client.async_discover(cc, diag);
+        if (!meta) co_return lookup_result{std::nullopt, detail::describe(meta.error(), diag)};
+        if (meta->userinfo_endpoint.empty())
+            co_return lookup_result{std::nullopt, "the identity provider advertises no userinfo endpoint"};
+        url = meta->userinfo_endpoint;
+    }
+    auto req = make_get(url);
+    req.headers.emplace_back("Authorization", "Bearer " + token.reveal());
+    error_code ec;
+    auto resp = co_await client.http.async_send(std::move(req), ec, diag);
+    if (ec)
+        co_return lookup_result{std::nullopt, "the identity lookup at " + url + " failed: " +
+                                                  detail::describe(ec, diag)};
+    if (resp.status != 200)
+        co_return lookup_result{std::nullopt, "the identity lookup at " + url + " answered HTTP " +
+                                                  std::to_string(resp.status)};
+    auto who = identity_from_json(resp.body, diag);
+    if (!who) co_return lookup_result{std::nullopt, diag.client_message + " (" + url + ")"};
+    co_return lookup_result{std::move(*who), {}};
+}
+
+token_set id_token_only(const std::string& id_token) {
+    token_set t;
+    t.access_token = secret{id_token};
+    t.id_token = secret{id_token};
+    // Only for the expiry: the token is verified before it is stored.
+    if (auto c = decode_jwt_claims_unverified(id_token)) {
+        if (const auto* exp = c->if_contains("exp"); exp && exp->is_number()) {
+            error_code ec;
+            double d = exp->to_number<double>(ec);
+            if (!ec && std::isfinite(d) && d > 0) t.expires_at = from_unix_seconds(d);
+        }
+    }
+    return t;
+}
+
+namespace detail {
+std::string describe(const error_code& ec, const diagnostics& diag) {
+    std::string d = diag.to_string();
+    if (d.empty()) return ec.message();
+    if (ec.category() == oauth_category() && diag.client_message.empty())
+        return ec.message() + ": " + d;
+    return d;
+}
+}  // namespace detail
+
+}  // namespace latchkey::transport

@@ -1,0 +1,214 @@
+// Interactive logins: device flow, browser (authorization code + PKCE on a loopback
+// listener, pasted URLs raced with it), and the hybrid that runs both at once.
+#include "login_internal.hpp"
+#include "login_paste.hpp"
+
+#include <latchkey/flows/auth_code_flow.hpp>
+#include <latchkey/flows/device_flow.hpp>
+#include <latchkey/transport/browser.hpp>
+#include <latchkey/transport/drive.hpp>
+#include <latchkey/transport/loopback_listener.hpp>
+#include <latchkey/transport/race.hpp>
+
+#include <boost/asio/this_coro.hpp>
+
+#include <algorithm>
+
+namespace latchkey::transport::detail {
+namespace asio = boost::asio;
+
+namespace {
+
+enum class login_mode { device, browser, hybrid };
+
+// Prints what the browser side needs to say; the authorize URL itself was already shown
+// with the pre-flight notice, so the flow's browser_url prompt is not repeated.
+class browser_user final : public user_port {
+public:
+    explicit browser_user(user_port& t) : t_(t) {}
+    void show(const flows::show_user& what) override {
+        if (what.what != flows::show_user::kind::browser_url) t_.show(what);
+    }
+private:
+    user_port& t_;
+};
+
+// What one side of a login obtained.
+struct side_out {
+    token_set tokens;
+    diagnostics diag;
+    login_method method = login_method::unknown;
+    std::optional<std::string> nonce;
+};
+
+struct login_env {
+    client_services& client;
+    const client_config& c;
+    const provider_metadata& m;
+    const login_options& o;
+    login_ports p;
+};
+
+bool wants_offline(const client_config& c) {
+    return std::find(c.scopes.begin(), c.scopes.end(), "offline_access") != c.scopes.end();
+}
+
+// A failure that is the user's decision (or a cancellation) ends the hybrid; an expired
+// device code or a browser that never came back lets the other side run on.
+bool ends_everything(const error_code& ec) {
+    return ec == oauth_errc::access_denied || ec == client_errc::cancelled;
+}
+
+asio::awaitable<error_code> async_drive_into(flows::flow& flow, ports p, side_out& out) {
+    auto r = co_await async_drive(flow, p, out.diag);
+    if (!r) co_return r.error();
+    out.tokens = std::move(*r);
+    co_return error_code{};
+}
+
+asio::awaitable<error_code> async_countdown(login_user_port& user, clock_port& clock) {
+    co_await user.async_countdown(clock);
+    co_return client_errc::cancelled;  // it only ends when the flow it decorates ends
+}
+
+asio::awaitable<error_code> device_side(login_env e, side_out& out) {
+    flows::device_params dp;
+    dp.device_authorization_endpoint = e.m.device_authorization_endpoint;
+    dp.token_endpoint = e.m.token_endpoint;
+    dp.client_id = e.c.client_id;
+    dp.scope = e.c.scope_string();
+    dp.timeout = e.o.timeout;
+    flows::device_flow flow{std::move(dp)};
+    out.method = login_method::device;
+    ports ps{e.client.http, e.client.clock, e.p.user};
+    if (!e.p.user.wants_countdown()) co_return co_await async_drive_into(flow, ps, out);
+    // The countdown only decorates the wait; whichever ends first ends the other.
+    auto drive = async_drive_into(flow, ps, out);
+    auto countdown = async_countdown(e.p.user, e.client.clock);
+    auto r = co_await async_race(std::move(drive), std::move(countdown), any_error);
+    co_return r.first == 0 ? r.ec[0] : error_code(client_errc::cancelled);
+}
+
+flows::auth_code_params browser_params(const login_env& e, std::string redirect_uri) {
+    flows::auth_code_params ap;
+    ap.authorization_endpoint = e.m.authorization_endpoint;
+    ap.token_endpoint = e.m.token_endpoint;
+    ap.client_id = e.c.client_id;
+    ap.scope = e.c.scope_string();
+    ap.redirect_uri = std::move(redirect_uri);
+    ap.issuer = e.m.issuer;
+    ap.iss_parameter_supported = e.m.authorization_response_iss_parameter_supported;
+    ap.timeout = e.o.timeout;
+    // OIDC Core §11: offline_access is only granted with prompt=consent.
+    if (wants_offline(e.c)) ap.prompt = "consent";
+    return ap;
+}
+
+// Pre-flight notice (seed 001): the exact redirect URI the IdP must allow-list; then the
+// browser is opened (when a browser port is given).
+asio::awaitable<void> async_announce(const login_env& e, const std::string& redirect_uri,
+                                     const std::string& url, bool reads_paste) {
+    flows::show_user notice;
+    notice.message = "Browser login: redirect URI " + redirect_uri + " (client " + e.c.client_id +
+                     ") must be allowed at the identity provider.\n"
+                     "Opening this URL in your browser (open it yourself if nothing happens):\n  " + url;
+    if (reads_paste)
+        notice.message += "\nIf the browser runs on another machine, paste the URL it lands on here.";
+    e.p.user.show(notice);
+    if (!e.p.browser) co_return;
+    diagnostics bd;
+    auto d = e.p.browser->decide();
+    if (!d.launch) e.p.user.show({.message = "Not opening a browser: " + d.reason});
+    else if (co_await e.p.browser->async_open(url, bd))
+        e.p.user.show({.message = "Failed to open the browser (" + bd.to_string() + "); open the URL above yourself."});
+}
+
+asio::awaitable<error_code> browser_side(login_env e, side_out& out) {
+    auto ex = co_await asio::this_coro::executor;
+    auto listener = loopback_listener::open(ex, e.o.port, "/callback", out.diag);
+    if (!listener) co_return listener.error();
+    auto ap = browser_params(e, listener->redirect_uri());
+    auto secrets = flows::make_auth_code_secrets();
+    listener->set_expected_state(secrets.state);
+    const auto url = flows::build_authorize_url(ap, secrets);
+    // The browser may run elsewhere (SSH, a container): a pasted URL races the listener.
+    paste_or_listener port{e.client, e.p.user, *listener, e.p.pasted, e.m,
+                           {e.c.client_id, secrets.state, secrets.nonce}};
+    out.nonce = secrets.nonce;
+    out.method = login_method::browser;
+    co_await async_announce(e, ap.redirect_uri, url, port.reads_paste());
+
+    flows::auth_code_flow flow{std::move(ap), std::move(secrets)};
+    browser_user bu{e.p.user};
+    auto ec = co_await async_drive_into(flow, ports{e.client.http, e.client.clock, bu, &port}, out);
+    listener->close();
+    if (const auto& t = port.id_token_login()) {  // a verified pasted #id_token= won
+        out.method = login_method::callback_url;
+        out.diag.clear();
+        out.tokens = *t;
+        co_return error_code{};
+    }
+    if (port.pasted()) out.method = login_method::browser_pasted;
+    co_return ec;
+}
+
+login_mode choose_mode(const login_options& o, const provider_metadata& m, const login_ports& p) {
+    if (o.way == login_way::device) return login_mode::device;
+    if (o.way == login_way::browser) return login_mode::browser;
+    const bool has_device = !m.device_authorization_endpoint.empty();
+    const bool has_code = !m.authorization_endpoint.empty();
+    if (!has_code) return login_mode::device;
+    if (!has_device) return login_mode::browser;
+    // Both advertised: race them when a browser can be opened here; over SSH or without a
+    // display, the device flow alone (the user finishes on another machine).
+    return p.browser && p.browser->decide().launch ? login_mode::hybrid : login_mode::device;
+}
+
+error_code check_endpoints(login_mode mode, const client_config& c, const provider_metadata& m,
+                           diagnostics& diag) {
+    if (mode != login_mode::browser && m.device_authorization_endpoint.empty()) {
+        diag.client_message = "the identity provider at " + c.issuer +
+                              " does not advertise a device authorization endpoint (RFC 8628)";
+        return client_errc::endpoint_missing;
+    }
+    if (mode != login_mode::device && m.authorization_endpoint.empty()) {
+        diag.client_message = "the identity provider at " + c.issuer +
+                              " does not advertise an authorization endpoint";
+        return client_errc::endpoint_missing;
+    }
+    return {};
+}
+
+result<flow_outcome> take(error_code ec, side_out& s, diagnostics& diag) {
+    diag = std::move(s.diag);
+    if (ec) return ec;
+    return flow_outcome{std::move(s.tokens), s.method, s.nonce};
+}
+
+}  // namespace
+
+asio::awaitable<result<flow_outcome>> async_interactive_login(
+    client_services& client, const client_config& c, const provider_metadata& m,
+    const login_options& o, login_ports p, diagnostics& diag) {
+    const auto mode = choose_mode(o, m, p);
+    if (auto ec = check_endpoints(mode, c, m, diag)) co_return ec;
+    login_env e{client, c, m, o, p};
+    side_out dev, web;
+    if (mode == login_mode::device) co_return take(co_await device_side(e, dev), dev, diag);
+    if (mode == login_mode::browser) co_return take(co_await browser_side(e, web), web, diag);
+    // Hybrid: whichever side succeeds first wins; the other is cancelled at once (device
+    // polling stops, the listener closes).
+    const lone_failure_fn still_waiting =
+        [&](std::size_t side, const error_code& ec) {
+            p.user.warn(std::string(side == 0 ? "device" : "browser") + " login ended (" +
+                        describe(ec, side == 0 ? dev.diag : web.diag) +
+                        "); still waiting for the other one");
+        };
+    auto device = device_side(e, dev);
+    auto browser = browser_side(e, web);
+    auto r = co_await async_race(std::move(device), std::move(browser), ends_everything,
+                                 &still_waiting);
+    co_return take(r.ec[r.decided], r.decided == 0 ? dev : web, diag);
+}
+
+}  // namespace latchkey::transport::detail

@@ -1,0 +1,41 @@
+// What the login use case's files share (login.cpp, login_interactive.cpp,
+// login_paste.cpp, login_grants.cpp). Not installed.
+#pragma once
+
+#include <latchkey/transport/login.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <string>
+
+namespace latchkey::transport::detail {
+
+// What a way in obtained, before the ID token is verified.
+struct flow_outcome {
+    token_set tokens;
+    login_method method = login_method::unknown;
+    std::optional<std::string> nonce{};  // the nonce the ID token must carry, if one was sent
+};
+
+// The error's message, with the diagnostics (as the CLI prints them).
+std::string describe(const error_code& ec, const diagnostics& diag);
+
+// device, browser, hybrid (login_interactive.cpp).
+boost::asio::awaitable<result<flow_outcome>> async_interactive_login(
+    client_services& client, const client_config& c, const provider_metadata& m,
+    const login_options& o, login_ports p, diagnostics& diag);
+
+// --callback-url: the ID token of a pasted URL (login_paste.cpp).
+result<flow_outcome> callback_url_login(const login_options& o, diagnostics& diag);
+
+// password, client credentials (login_grants.cpp).
+boost::asio::awaitable<result<flow_outcome>> async_grant_login(
+    client_services& client, const client_config& c, const provider_metadata& m,
+    const login_options& o, login_ports p, diagnostics& diag);
+
+// private_key_jwt, bounded by o.timeout; discovers itself, inside the bound.
+boost::asio::awaitable<result<flow_outcome>> async_machine_login(
+    client_services& client, const client_config& c, const login_options& o, diagnostics& diag);
+
+}  // namespace latchkey::transport::detail
