@@ -135,7 +135,6 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     auto it = cfg.contexts.find(ctx);
     auto client = resolve_client(o, it == cfg.contexts.end() ? nullptr : &it->second, diag);
     if (!client) { print_error(describe(client.error(), diag)); co_return 2; }
-    remember_client_auth(cfg.contexts[ctx], o);  // renewal_sources.cpp; saved with the login
     if (o.machine) co_return co_await run_machine_login(a, std::move(cfg), ctx, *client, o);
 
     auto plan = co_await async_plan(a, o, diag);
@@ -153,7 +152,9 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     auto got = co_await transport::async_login(a.client, *client, plan->lo, ports, diag);
     pasted.reset();
     if (!got) co_return report_login_failure(*plan, got.error(), diag);
-    co_return co_await async_store_login(a, ctx, *client, *got);
+    transport::save_options opts;
+    remember_client_auth(opts.extra, o);  // renewal_sources.cpp
+    co_return co_await async_store_login(a, ctx, *client, *got, std::move(opts));
 }
 
 asio::awaitable<int> async_store_login(app& a, const std::string& ctx, const client_config& client,

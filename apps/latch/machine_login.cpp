@@ -6,6 +6,7 @@
 // registered (RFC 7591). Bounded by a 2-minute timeout (--timeout overrides it).
 #include "app.hpp"
 #include "machine_common.hpp"
+#include "renewal_sources.hpp"
 
 #include <latchkey/core/jwk.hpp>
 #include <latchkey/transport/login.hpp>
@@ -95,6 +96,7 @@ asio::awaitable<int> run_machine_login(app& a, config_file cfg, const std::strin
     }
     // Mark the context so `latch token` signs a new assertion instead of refreshing.
     transport::save_options opts;
+    remember_client_auth(opts.extra, o);  // a machine signs assertions: no client secret
     opts.extra["machine"] = "true";
     if (!o.key_file.empty()) opts.extra["machine_key_file"] = fs::absolute(o.key_file).string();
     co_return co_await async_store_login(a, ctx, c, *got, std::move(opts));

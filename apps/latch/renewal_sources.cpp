@@ -81,13 +81,14 @@ result<secret> read_client_secret_file(const fs::path& file, diagnostics& diag) 
     return secret{std::move(s)};
 }
 
-void remember_client_auth(context_config& ctx, const login_options& o) {
-    ctx.extra.erase(client_secret_key);
-    if (!o.password && !o.client_credentials) return;  // other logins use a public client
+void remember_client_auth(std::map<std::string, std::string>& extra, const login_options& o) {
+    auto& how = extra[std::string(client_secret_key)];
+    how.clear();  // other logins use a public client: forget it
+    if (!o.password && !o.client_credentials) return;
     if (!o.client_secret_file.empty())
-        ctx.extra[client_secret_key] = from_file + fs::absolute(o.client_secret_file).string();
+        how = std::string(from_file) + fs::absolute(o.client_secret_file).string();
     else if (env_secret())
-        ctx.extra[client_secret_key] = from_env;
+        how = from_env;
 }
 
 boost::asio::awaitable<void> async_explain_machine_refusal(app& a, const stored_credentials& c,

@@ -16,8 +16,9 @@ namespace latchkey::cli {
 result<secret> read_client_secret_file(const std::filesystem::path& file, diagnostics& diag);
 
 // Remembers in the context how a password or client-credentials login authenticated
-// (never the secret); forgets it for every other login.
-void remember_client_auth(context_config& ctx, const login_options& o);
+// (never the secret) as a context setting to save with the login (save_options::extra);
+// an empty value, which forgets it, for every other login.
+void remember_client_auth(std::map<std::string, std::string>& extra, const login_options& o);
 
 // The sources every token_source and revocation of the CLI uses; `a` must outlive them.
 transport::client_auth_sources client_auth_sources_of(app& a);

@@ -19,7 +19,10 @@ void remember(config_file& cfg, const std::string& context, const client_config&
     ctx.issuer = client.issuer;
     if (!client.client_id.empty()) ctx.client_id = client.client_id;
     if (opts.remember_scopes) ctx.scopes = client.scopes;
-    for (const auto& [k, v] : opts.extra) ctx.extra[k] = v;
+    for (const auto& [k, v] : opts.extra) {
+        if (v.empty()) ctx.extra.erase(k);  // an empty value forgets the setting
+        else ctx.extra[k] = v;
+    }
     if (cfg.contexts.size() == 1) cfg.current_context = context;
 }
 

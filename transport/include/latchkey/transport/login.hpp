@@ -139,7 +139,7 @@ boost::asio::awaitable<identity> async_identify(client_services& client,
 // What a saved login remembers in its context besides the client (config.json).
 struct save_options {
     bool remember_scopes = true;               // false: keep the context's scopes
-    std::map<std::string, std::string> extra;  // context_config::extra keys to set
+    std::map<std::string, std::string> extra;  // context_config::extra keys to set ("" erases)
 };
 struct saved_login {
     stored_credentials credentials;  // as written
