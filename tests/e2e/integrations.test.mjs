@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  LATCH_BIN, SKIP_WITHOUT_LATCH, cleanupTempDirs, freshLatchHome, idpIntrospect, killAllLatch,
-  latch, makeTempDir, readJson, startIdp,
+  SKIP_WITHOUT_LATCH, browserLogin, browserScript, cleanupTempDirs, closeBrowser, freshLatchHome,
+  handedUrl, idpIntrospect, killAllLatch, latch, loginArgs, makeTempDir, readJson, runLatch, startIdp,
 } from './lib.mjs';
 import { makeCert, startGitServer, startKubeStub } from './integrations_lib.mjs';
 
@@ -85,6 +85,7 @@ describe('integrations against the test IdP', { skip: SKIP_WITHOUT_LATCH }, () =
   before(async () => { idp = await startIdp(); });
   after(async () => {
     await killAllLatch();
+    await closeBrowser();
     await idp?.close();
     cleanupTempDirs();
   });
@@ -100,10 +101,11 @@ describe('integrations against the test IdP', { skip: SKIP_WITHOUT_LATCH }, () =
       assert.match(r.stderr, /^> POST \/token HTTP\/1\.1$|^> POST \S*token\S* HTTP\/1\.1$/m);
       assert.match(r.stderr, /^< HTTP\/1\.1 200 \(\d+ ms(, reused connection)?\)$/m);
       assert.match(r.stderr, /^> Content-Type: application\/x-www-form-urlencoded$/m);
-      for (const secret of [PASSWORD, encodeURIComponent(PASSWORD), creds.access_token,
-        creds.refresh_token, creds.id_token, after.access_token, after.refresh_token, after.id_token]) {
-        if (secret) assertAbsent(secret, r, `a secret (${secret.slice(0, 6)}…)`);
-      }
+      const secrets = [PASSWORD, encodeURIComponent(PASSWORD), creds.tokens.access_token,
+        creds.tokens.refresh_token, creds.tokens.id_token, after.tokens.access_token,
+        after.tokens.refresh_token, after.tokens.id_token];
+      assert.equal(secrets.filter(Boolean).length, secrets.length, 'a secret to look for is missing');
+      for (const secret of secrets) assertAbsent(secret, r, `a secret (${secret.slice(0, 6)}…)`);
     }
     assert.match(login.stderr, /password=…|password=\S+…/);
     assert.match(refresh.stderr, /refresh_token=\S{6}…\S{4}/);
@@ -112,6 +114,23 @@ describe('integrations against the test IdP', { skip: SKIP_WITHOUT_LATCH }, () =
     const quiet = await latch(['token'], { home });
     assert.equal(quiet.code, 0, quiet.stderr);
     assert.doesNotMatch(quiet.stderr, /^[<>] /m);
+  });
+
+  test('--debug on a browser login: the authorization code and PKCE verifier never appear whole', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    const b = browserScript();
+    const h = runLatch(['--debug', ...loginArgs(idp), '--browser'], { home, env: { BROWSER: b.script } });
+    await browserLogin(await handedUrl(b.out), { login: 'alice' });
+    const done = await h.exit;
+    assert.equal(done.code, 0, done.stderr);
+    const grant = idp.log.filter((e) => e.route === 'token' && e.params?.grant_type === 'authorization_code').at(-1);
+    const creds = readJson(credentialsPath(home));
+    const secrets = [grant?.params?.code, grant?.params?.code_verifier, creds.tokens.access_token,
+      creds.tokens.refresh_token, creds.tokens.id_token];
+    assert.equal(secrets.filter(Boolean).length, secrets.length, 'a secret to look for is missing');
+    for (const secret of secrets) assertAbsent(secret, done, `a secret (${secret.slice(0, 6)}…)`);
+    assert.match(done.stderr, /^> grant_type=authorization_code&code=\S*…\S*&/m);
+    assert.match(done.stderr, /code_verifier=\S{6}…\S{4}/);
   });
 
   test('latch exec puts the token in the environment, never on argv; latch env prints export', { timeout: TEST_TIMEOUT }, async () => {
