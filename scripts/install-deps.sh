@@ -10,8 +10,11 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
       libssl-dev catch2 libcli11-dev libfmt-dev libqrencode-dev
-      chromium openssl
+      chromium openssl tinyproxy
       libsqlite3-dev libargon2-dev)
+# kubectl for the kubectl integration test: Debian's kubernetes-client unless one is
+# already installed (e.g. from the Google Cloud SDK, which dpkg does not know about).
+command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
 # The benchmark's tools (bench/run.sh), only when asked for: CI does not run the bench.
 # Any nginx flavour will do; nginx-light (the smallest) only when none is installed. The
 # njs module (libnginx-mod-http-js) counts the polls per device code (bench/poll_counter.js).

@@ -1,14 +1,21 @@
 #include "app.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace latchkey::cli {
 namespace asio = boost::asio;
 
 namespace {
+bool debug_from_env() {
+    const char* e = std::getenv("LATCH_DEBUG");
+    return e && *e && std::string_view(e) != "0";
+}
 transport::http_options http_opts(const global_options& g) {
     transport::http_options o;
     o.ca_file = g.ca_file;
+    if (g.debug || debug_from_env())
+        o.trace = [](std::string_view line) { std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data()); };
     return o;
 }
 }  // namespace

@@ -29,6 +29,7 @@ struct global_options {
     std::string context;     // --context; empty = LATCH_CONTEXT, else the current one
     std::string ca_file;     // --ca-file
     bool no_auto_refresh = false;
+    bool debug = false;      // --debug (or LATCH_DEBUG=1): HTTP trace on stderr, secrets redacted
 };
 
 struct login_options {

@@ -1,5 +1,7 @@
 // latch: log in to OAuth 2.0 / OpenID Connect identity providers from a terminal.
 #include "app.hpp"
+#include "integrations.hpp"
+#include "usage_errors.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
     cli::global_options g;
     cli.add_option("--context", g.context, "Context to use for this command (default: LATCH_CONTEXT, else the current one)");
     cli.add_option("--ca-file", g.ca_file, "PEM file of CA certificates to trust instead of the system store");
+    cli.add_flag("--debug", g.debug, "Trace HTTP requests and responses on stderr, secrets redacted (also LATCH_DEBUG=1)");
     cli.add_flag("--no-auto-refresh", g.no_auto_refresh, "Never refresh tokens automatically");
 
     cli::command_fn selected;
@@ -111,13 +114,14 @@ int main(int argc, char** argv) {
     cli::register_session_commands(cli, selected);
     cli::register_context_commands(cli, selected);
     cli::register_machine_commands(cli, selected);
+    cli::register_integration_commands(cli, selected);
     for (auto* s : cli.get_subcommands({})) s->footer(cli::exit_codes_help);
 
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return cli.exit(e);  // --help, --version
-        cli::print_error(e.what());
+        cli::print_error(cli::describe_usage_error(e, cli, argc, argv));
         return 2;
     }
     if (!selected) {

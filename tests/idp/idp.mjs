@@ -10,6 +10,7 @@ import './quiet.mjs';
 import { generateKeyPairSync } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
+import https from 'node:https';
 import Provider from 'oidc-provider';
 
 import { testMiddleware, DEVICE_GRANT } from './middleware.mjs';
@@ -207,7 +208,9 @@ export async function startIdp(opts = {}) {
   state.events.setMaxListeners(0);
 
   const host = opts.host ?? '127.0.0.1';
-  const server = http.createServer();
+  // opts.tls ({ key, cert }): serve https; opts.issuer(port): the issuer URL to announce
+  // (e.g. a name only a proxy can resolve) instead of http(s)://host:port.
+  const server = opts.tls ? https.createServer(opts.tls) : http.createServer();
   const sockets = new Set();
   server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   await new Promise((resolve, reject) => {
@@ -215,7 +218,7 @@ export async function startIdp(opts = {}) {
     server.listen(opts.port ?? 0, host, () => { server.off('error', reject); resolve(); });
   });
   const { port } = server.address();
-  const issuer = `http://${host}:${port}`;
+  const issuer = opts.issuer ? opts.issuer(port) : `${opts.tls ? 'https' : 'http'}://${host}:${port}`;
 
   const provider = new Provider(issuer, providerConfig(state, opts));
   provider.proxy = false;

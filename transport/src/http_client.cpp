@@ -42,7 +42,16 @@ struct http_client::impl {
     std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle;
     std::size_t opened = 0;
 
-    impl(asio::any_io_executor e, http_options o) : ex(std::move(e)), opts(std::move(o)) {}
+    impl(asio::any_io_executor e, http_options o)
+        : ex(std::move(e)), opts(std::move(o)), proxies(proxies_for(opts)) {}
+
+    static detail::proxy_config proxies_for(const http_options& o) {
+        auto c = o.proxy_from_environment ? detail::proxy_config_from_env() : detail::proxy_config{};
+        if (!o.https_proxy.empty()) c.https_proxy = o.https_proxy;
+        if (!o.http_proxy.empty()) c.http_proxy = o.http_proxy;
+        if (!o.no_proxy.empty()) c.no_proxy = o.no_proxy;
+        return c;
+    }
 
     // The TLS context and its trust store are made on the first https request, not in the
     // constructor: parsing the system bundle (~140 certificates) and SSL_CTX_new took most
@@ -56,13 +65,30 @@ struct http_client::impl {
         return tls_setup_ec;
     }
 
+    detail::proxy_config proxies;
+
+    void trace_note(const std::string& line) const {
+        if (opts.trace) opts.trace("* " + line);
+    }
+    http_response traced_failure(const diagnostics& diag) const {
+        trace_note("failed: " + diag.client_message);
+        return http_response{};
+    }
+
     std::unique_ptr<connection> take_idle(const std::string& origin);
     void give_back(const std::string& origin, std::unique_ptr<connection> c);
+    asio::awaitable<std::optional<beast::tcp_stream>> async_connect(
+        const target& t, const detail::proxy_route* route, steady_time deadline,
+        error_code& ec, diagnostics& diag);
     asio::awaitable<std::unique_ptr<connection>> async_open(const target& t,
+                                                           const detail::proxy_route* route,
                                                            steady_time deadline,
                                                            error_code& ec, diagnostics& diag);
     asio::awaitable<http_response> async_run(http_request req, error_code& ec,
                                              diagnostics& diag);
+    asio::awaitable<http_response> async_exchange_with_retry(
+        const target& t, const detail::proxy_route* route, bool idempotent,
+        const std::string& wire, error_code& ec, diagnostics& diag);
 };
 
 namespace {
@@ -128,10 +154,15 @@ void http_client::impl::give_back(const std::string& origin, std::unique_ptr<con
     list.push_back(std::move(c));
 }
 
-asio::awaitable<std::unique_ptr<connection>> http_client::impl::async_open(
-    const target& t, steady_time deadline, error_code& ec, diagnostics& diag) {
-    auto endpoints = co_await detail::async_resolve(ex, t, deadline, opts, ec, diag);
-    if (ec) co_return nullptr;
+asio::awaitable<std::optional<beast::tcp_stream>> http_client::impl::async_connect(
+    const target& t, const detail::proxy_route* route, steady_time deadline, error_code& ec,
+    diagnostics& diag) {
+    // Through a proxy, the TCP connection goes to the proxy; messages name both.
+    const target& peer = route ? route->proxy : t;
+    const std::string where = route ? "the proxy " + route->proxy.display + " (for " + t.display + ")"
+                                    : t.display;
+    auto endpoints = co_await detail::async_resolve(ex, peer, deadline, opts, ec, diag);
+    if (ec) co_return std::nullopt;
 
     auto cs = co_await asio::this_coro::cancellation_state;
     auto connect_deadline = std::min(deadline, steady_clock::now() + opts.connect_timeout);
@@ -141,30 +172,48 @@ asio::awaitable<std::unique_ptr<connection>> http_client::impl::async_open(
     if (!cancelled(cs)) std::tie(cec, std::ignore) = co_await stream.async_connect(endpoints, use_nothrow);
     if (cancelled(cs) || cec == asio::error::operation_aborted) {
         ec = fail(asio::error::operation_aborted, diag, "request to " + t.display + " cancelled");
-        co_return nullptr;
+        co_return std::nullopt;
     }
     if (cec == beast::error::timeout) {
         bool connect_limit = connect_deadline < deadline;
         ec = fail(client_errc::timeout, diag,
-                  (connect_limit ? "connecting to " : "request to ") + t.display +
+                  (connect_limit ? "connecting to " : "request to ") + where +
                       " timed out after " +
                       detail::describe_duration(connect_limit ? opts.connect_timeout
                                                               : opts.request_timeout));
-        co_return nullptr;
+        co_return std::nullopt;
     }
     if (cec) {
         ec = fail(client_errc::connection_failed, diag,
-                  "cannot connect to " + t.display + ": " + cec.message());
-        co_return nullptr;
+                  "cannot connect to " + where + ": " + cec.message());
+        co_return std::nullopt;
     }
     ++opened;
     error_code ignored;
     stream.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+    co_return std::move(stream);
+}
 
+asio::awaitable<std::unique_ptr<connection>> http_client::impl::async_open(
+    const target& t, const detail::proxy_route* route, steady_time deadline, error_code& ec,
+    diagnostics& diag) {
+    auto connected = co_await async_connect(t, route, deadline, ec, diag);
+    if (ec) co_return nullptr;
+    beast::tcp_stream stream = std::move(*connected);
+    auto cs = co_await asio::this_coro::cancellation_state;
     auto conn = std::make_unique<connection>();
     if (!t.tls) {
         conn->plain = std::make_unique<beast::tcp_stream>(std::move(stream));
         co_return conn;
+    }
+    if (route) {
+        stream.expires_at(deadline);
+        if (auto tec = co_await detail::async_open_tunnel(stream, t, *route, opts, diag)) {
+            ec = tec;
+            error_code ignored;
+            stream.socket().close(ignored);
+            co_return nullptr;
+        }
     }
     conn->secure = std::make_unique<detail::tls_stream>(std::move(stream), *tls);
     detail::configure_tls_peer(conn->secure->native_handle(), t);
@@ -198,7 +247,23 @@ asio::awaitable<http_response> http_client::impl::async_run(http_request req,
         ec = parsed.error();
         co_return http_response{};
     }
-    const target& t = *parsed;
+    target t = std::move(*parsed);
+    auto chosen = detail::choose_proxy(t, proxies, diag);
+    if (!chosen) {
+        ec = chosen.error();
+        co_return http_response{};
+    }
+    const detail::proxy_route* route = *chosen ? &**chosen : nullptr;
+    if (route) {
+        // Pooled connections to the proxy are kept apart from direct ones.
+        t.origin = route->proxy.display + " " + t.origin;
+        if (!t.tls) {  // RFC 9112 §3.2.2: absolute-form to a proxy, its credentials alongside
+            t.path = "http://" + t.host_header + t.path;
+            if (!route->authorization.empty())
+                req.headers.emplace_back("Proxy-Authorization", route->authorization);
+        }
+        trace_note("via the proxy " + route->proxy.display);
+    }
     if (t.tls && tls_setup()) {
         ec = fail(tls_setup_ec, diag, tls_setup_message + " (for " + t.display + ")");
         co_return http_response{};
@@ -208,8 +273,14 @@ asio::awaitable<http_response> http_client::impl::async_run(http_request req,
         ec = bad;
         co_return http_response{};
     }
+    co_return co_await async_exchange_with_retry(t, route, req.idempotent, wire, ec, diag);
+}
 
-    auto deadline = steady_clock::now() + opts.request_timeout;
+asio::awaitable<http_response> http_client::impl::async_exchange_with_retry(
+    const target& t, const detail::proxy_route* route, bool idempotent, const std::string& wire,
+    error_code& ec, diagnostics& diag) {
+    const auto started = steady_clock::now();
+    auto deadline = started + opts.request_timeout;
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cancelled(cs)) {
         ec = fail(asio::error::operation_aborted, diag, "request to " + t.display + " cancelled");
@@ -217,34 +288,39 @@ asio::awaitable<http_response> http_client::impl::async_run(http_request req,
     }
     auto conn = take_idle(t.origin);
     bool reused = conn != nullptr;
-    if (!conn) conn = co_await async_open(t, deadline, ec, diag);
-    if (ec) co_return http_response{};
+    if (!conn) conn = co_await async_open(t, route, deadline, ec, diag);
+    if (ec) co_return traced_failure(diag);
 
+    detail::trace_lines(opts, '>', wire, {});
     auto r = co_await detail::async_exchange(*conn, wire, deadline, opts);
     if (r.ec && reused && r.stale() && !cancelled(cs)) {
         conn->close();
-        if (!req.idempotent) {
+        if (!idempotent) {
             ec = fail(client_errc::connection_failed, diag,
                       "the kept-alive connection to " + t.display +
                           " was closed before the server answered (" + r.ec.message() +
                           "); not retried, because repeating this request could replay a "
                           "grant");
-            co_return http_response{};
+            co_return traced_failure(diag);
         }
-        conn = co_await async_open(t, deadline, ec, diag);
-        if (ec) co_return http_response{};
+        reused = false;
+        conn = co_await async_open(t, route, deadline, ec, diag);
+        if (ec) co_return traced_failure(diag);
         r = co_await detail::async_exchange(*conn, wire, deadline, opts);
     }
     if (cancelled(cs) || r.ec == asio::error::operation_aborted) {
         conn->close();  // state undefined after a cancelled exchange: never reuse
         ec = fail(asio::error::operation_aborted, diag, "request to " + t.display + " cancelled");
-        co_return http_response{};
+        co_return traced_failure(diag);
     }
     if (r.ec) {
         conn->close();
         ec = describe_exchange_failure(r, t, opts, diag);
-        co_return http_response{};
+        co_return traced_failure(diag);
     }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started);
+    detail::trace_response(opts, r.response,
+                           std::to_string(ms.count()) + " ms" + (reused ? ", reused connection" : ""));
     if (r.keep_alive && conn->buffer.size() == 0) give_back(t.origin, std::move(conn));
     else conn->close();
     co_return std::move(r.response);

@@ -85,5 +85,15 @@ asio::awaitable<std::vector<asio::ip::tcp::endpoint>> async_resolve(
     asio::any_io_executor ex, const target& t, steady_time deadline, const http_options& o,
     error_code& ec, diagnostics& diag);
 
+// The CONNECT request for `t` through `p` (Proxy-Authorization from the proxy URL).
+std::string connect_request(const target& t, const proxy_route& p, const http_options& o);
+
+// Asks the proxy on `s` (connected, its expiry set) for a tunnel to t.host:t.port. Errors:
+// connection_failed (the proxy refused: 407 asks for credentials, other statuses name
+// the target; or it broke the protocol), timeout, operation_aborted; message in `diag`.
+asio::awaitable<error_code> async_open_tunnel(beast::tcp_stream& s, const target& t,
+                                              const proxy_route& p, const http_options& o,
+                                              diagnostics& diag);
+
 }  // namespace detail
 }  // namespace latchkey::transport

@@ -231,7 +231,7 @@ asio::awaitable<std::vector<tcp::endpoint>> async_resolve(asio::any_io_executor 
     }
     for (const auto& entry : st->results) {
         auto ep = entry.endpoint();
-        if (!t.tls && !is_loopback_host(ep.address().to_string())) continue;
+        if (!t.tls && !t.via_proxy && !is_loopback_host(ep.address().to_string())) continue;
         out.push_back(ep);
     }
     if (out.empty()) {

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <latchkey/core/error.hpp>
+#include <latchkey/core/http.hpp>
+#include <latchkey/transport/http_client.hpp>
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,13 +28,50 @@ struct target {
     std::string path;         // origin-form request target: /path?query
     std::string display;      // scheme://host[:port]/path: no userinfo, query or fragment
     std::string origin;       // keep-alive pool key: scheme://host:port, host lower-cased
+    bool via_proxy = false;   // this is a proxy: plain http to any address is expected
 };
+
+// parse_target without the plain-http rule (for proxies, always reached over plain http).
+result<target> parse_any_target(std::string_view url, diagnostics& diag);
 
 // Parses `url` (Boost.URL) and applies the plain-http rule: http:// is only allowed to
 // loopback hosts (127.0.0.0/8, ::1, localhost) and only when `allow_insecure_loopback`.
 // Errors: client_errc::bad_url, client_errc::insecure_url, each with a message in `diag`.
 result<target> parse_target(std::string_view url, bool allow_insecure_loopback,
                             diagnostics& diag);
+
+// The proxy settings: https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY (each falling back to
+// all_proxy/ALL_PROXY) and no_proxy/NO_PROXY; lower case wins, as with curl.
+struct proxy_config {
+    std::string https_proxy;
+    std::string http_proxy;
+    std::string no_proxy;
+};
+proxy_config proxy_config_from_env();
+
+// A request that goes through a proxy: where the proxy is and its credentials.
+struct proxy_route {
+    target proxy;               // plain http; display has no userinfo
+    std::string authorization;  // "Basic ..." from the proxy URL's userinfo, or empty
+};
+
+// NO_PROXY as curl reads it: comma- or space-separated; "*" matches everything; a name
+// matches itself and its subdomains (a leading dot is optional); "host:port" only that
+// port; addresses exactly, or by CIDR ("10.0.0.0/8"). `host` as in target::host.
+bool no_proxy_matches(std::string_view no_proxy, std::string_view host, std::string_view port);
+
+// The proxy for `t`, or none: loopback hosts and NO_PROXY matches go direct. Errors:
+// client_errc::bad_url for an unusable proxy URL (the message never shows its password).
+result<std::optional<proxy_route>> choose_proxy(const target& t, const proxy_config& c,
+                                                diagnostics& diag);
+
+// The --debug trace (http_options::trace; nothing when unset): `wire` is a request or
+// response head (+ body) as sent; each line goes out prefixed by `direction` ('>' sent,
+// '<' received, '*' notes), with `note` (timing) after the first line. Secrets redacted:
+// see http_trace.cpp.
+void trace_lines(const http_options& o, char direction, std::string_view wire,
+                 std::string_view note);
+void trace_response(const http_options& o, const http_response& r, std::string_view note);
 
 // True for the names/addresses plain http may go to.
 bool is_loopback_host(std::string_view host);

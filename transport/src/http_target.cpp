@@ -58,8 +58,7 @@ bool is_loopback_host(std::string_view host) {
     return false;
 }
 
-result<target> parse_target(std::string_view url, bool allow_insecure_loopback,
-                            diagnostics& diag) {
+result<target> parse_any_target(std::string_view url, diagnostics& diag) {
     auto shown = url_for_message(url);
     auto parsed = urls::parse_uri(url);
     if (!parsed)
@@ -112,7 +111,14 @@ result<target> parse_target(std::string_view url, bool allow_insecure_loopback,
     const char* scheme = t.tls ? "https://" : "http://";
     t.display = scheme + t.host_header + std::string(path);
     t.origin = scheme + lower(t.host) + ":" + t.port;
+    return t;
+}
 
+result<target> parse_target(std::string_view url, bool allow_insecure_loopback,
+                            diagnostics& diag) {
+    auto parsed = parse_any_target(url, diag);
+    if (!parsed) return parsed;
+    const target& t = *parsed;
     if (!t.tls && !(allow_insecure_loopback && is_loopback_host(t.host))) {
         std::string why = is_loopback_host(t.host)
                               ? "plain http is disabled"

@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace latchkey::transport {
 
@@ -21,6 +23,24 @@ struct http_options {
     std::string ca_file;      // --ca-file; else SSL_CERT_FILE; else the system store
     bool allow_insecure_loopback = true;  // http:// only to 127.0.0.0/8, ::1, localhost
     std::string user_agent = "latchkey/0.1";
+
+    // Proxies, as curl reads them: https:// requests go through https_proxy, http://
+    // through http_proxy (HTTP CONNECT for https, absolute-form for http; basic auth
+    // from the proxy URL's user:password, never shown). Loopback hosts and hosts matching
+    // no_proxy go direct. Only http:// proxy URLs ("host:port" means http://host:port).
+    // Note that plain http is only allowed to loopback, which is never proxied.
+    // proxy_from_environment: https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY (each falling
+    // back to all_proxy/ALL_PROXY), no_proxy/NO_PROXY, lower case first; the fields
+    // below, when not empty, override them.
+    bool proxy_from_environment = true;
+    std::string https_proxy;
+    std::string http_proxy;
+    std::string no_proxy;
+
+    // --debug: called with one line at a time ("> " sent, "< " received, "* " notes):
+    // request and status lines, headers, bodies and timing, every secret redacted
+    // (Authorization, cookies, token/code/verifier/password/assertion/secret fields).
+    std::function<void(std::string_view line)> trace;
 };
 
 class http_client final : public http_port {

@@ -1,0 +1,39 @@
+// Where people use a token: kubectl (exec credential plugin), git and docker credential
+// helpers, `latch exec` and `latch env`. Each is a thin shell over token_source: the token
+// is refreshed as `latch token` would, and it never goes on any argv.
+#pragma once
+
+#include "app.hpp"
+
+#include <optional>
+#include <vector>
+#include <string>
+
+namespace latchkey::cli {
+
+// kubectl-credential, kubeconfig add, git-credential, setup-git, docker-credential, exec,
+// env.
+void register_integration_commands(CLI::App& cli, command_fn& selected);
+
+// Shared by the integrations (integrations.cpp).
+struct current_token {
+    std::string context;
+    token_set tokens;
+    identity who;
+};
+// The current context's tokens through a token_source with the CLI's settings (refresh
+// within 5 minutes of expiry unless --no-auto-refresh). On failure prints one line and
+// returns nullopt with `exit_code` set (77: log in again).
+boost::asio::awaitable<std::optional<current_token>> async_current_token(app& a, int& exit_code);
+
+// This executable's absolute path (for helper stanzas written into other tools' config).
+std::string self_path();
+
+// Runs `argv` (searched on PATH) with the same stdio and waits; returns its exit status,
+// or -1 when it could not be started (errno kept).
+int run_program(const std::vector<std::string>& argv);
+
+void register_git_commands(CLI::App& cli, command_fn& selected);     // integrations_git.cpp
+void register_kube_commands(CLI::App& cli, command_fn& selected);    // integrations_kube.cpp
+
+}  // namespace latchkey::cli
