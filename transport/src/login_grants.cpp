@@ -136,10 +136,11 @@ std::string skew_message(std::chrono::seconds skew) {
 }  // namespace latchkey::transport::detail
 
 namespace latchkey::transport {
+namespace asio = boost::asio;
 
 // Why the IdP said invalid_client, as far as we can tell (login.hpp).
 asio::awaitable<void> async_explain_invalid_client(client_services& client,
-                                                   const client_config& c, const signing_key& k,
+                                                   const client_config& c, const signing_key_ref& k,
                                                    std::filesystem::path machine_home,
                                                    diagnostics& diag) {
     using namespace detail;

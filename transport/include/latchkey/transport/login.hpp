@@ -80,7 +80,7 @@ enum class login_way {
 };
 
 // A key that signs client assertions (private_key_jwt). Not owned.
-struct signing_key {
+struct signing_key_ref {
     EVP_PKEY* key = nullptr;
     std::string kid;     // RFC 7638 thumbprint, the kid registered with the public key
     std::string source;  // for messages: "the machine key file /x"
@@ -96,7 +96,7 @@ struct login_options {
     std::optional<secret> password;
     std::optional<secret> client_secret;  // client_credentials (required), password (optional)
     bool send_scope = true;               // client_credentials: send client.scopes as `scope`
-    signing_key key;                      // machine
+    signing_key_ref key;                      // machine
     std::filesystem::path machine_home;   // machine: the store home, to explain invalid_client
 };
 
@@ -164,7 +164,7 @@ boost::asio::awaitable<result<saved_login>> async_save_login(credential_store& s
 // is not registered. Writes diag.client_message (ours); keeps diag.server_message.
 boost::asio::awaitable<void> async_explain_invalid_client(client_services& client,
                                                           const client_config& c,
-                                                          const signing_key& k,
+                                                          const signing_key_ref& k,
                                                           std::filesystem::path machine_home,
                                                           diagnostics& diag);
 
