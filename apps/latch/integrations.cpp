@@ -24,7 +24,8 @@ namespace latchkey::cli {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-asio::awaitable<std::optional<current_token>> async_current_token(app& a, int& exit_code) {
+asio::awaitable<std::optional<current_token>> async_current_token(app& a, int& exit_code,
+                                                                  bool report_login_needed) {
     diagnostics diag;
     auto cur = load_current_context(a, diag);
     if (cur.exit_code != 0) {
@@ -37,12 +38,13 @@ asio::awaitable<std::optional<current_token>> async_current_token(app& a, int& e
     transport::token_source source(a.io.get_executor(), a.client, a.store, cur.name, o);
     auto tokens = co_await source.tokens(diag);
     if (!tokens) {
+        exit_code = exit_code_for(tokens.error());
+        if (exit_code == 77 && !report_login_needed) co_return std::nullopt;
         if (tokens.error() == client_errc::not_logged_in)
             print_error("not logged in (context '" + cur.name + "'); run `latch login`");
         else if (tokens.error() == client_errc::session_expired)
             print_error("session expired (context '" + cur.name + "'); run `latch login`");
         else print_error(describe(tokens.error(), diag));
-        exit_code = exit_code_for(tokens.error());
         co_return std::nullopt;
     }
     if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());

@@ -23,8 +23,10 @@ struct current_token {
 };
 // The current context's tokens through a token_source with the CLI's settings (refresh
 // within 5 minutes of expiry unless --no-auto-refresh). On failure prints one line and
-// returns nullopt with `exit_code` set (77: log in again).
-boost::asio::awaitable<std::optional<current_token>> async_current_token(app& a, int& exit_code);
+// returns nullopt with `exit_code` set (77: log in again); with `report_login_needed`
+// false, a 77 is returned without a message (the caller logs in instead).
+boost::asio::awaitable<std::optional<current_token>> async_current_token(
+    app& a, int& exit_code, bool report_login_needed = true);
 
 // This executable's absolute path (for helper stanzas written into other tools' config).
 std::string self_path();

@@ -64,8 +64,9 @@ struct setup_git_options {
 // for this one) then our helper, with this context.
 asio::awaitable<int> run_setup_git(app& a, setup_git_options o) {
     if (o.url.find("://") == std::string::npos) o.url = "https://" + o.url;
-    if (o.url.find_first_of(" \t\r\n\"'") != std::string::npos) {
-        print_error("--url must be a URL without spaces or quotes");
+    if (o.url.find_first_of(" \t\r\n\"'") != std::string::npos ||
+        o.username.find_first_of(" \t\r\n\"'") != std::string::npos) {
+        print_error("--url and --username must not contain spaces or quotes");
         co_return 2;
     }
     diagnostics diag;

@@ -51,24 +51,34 @@ exec_info read_exec_info() {
 // expirationTimestamp, so a token is not asked for again while it lives. When a new login
 // is needed and kubectl says the user is at a terminal, runs `latch login` for the context
 // first (its prompts go to stderr, which kubectl shows).
-asio::awaitable<int> run_kubectl_credential(app& a) {
-    auto info = read_exec_info();
-    int code = 1;
-    auto tok = co_await async_current_token(a, code);
-    if (!tok && code == 77 && info.interactive) {
-        if (int rc = co_await run_login(a, login_options{}); rc != 0) co_return rc;
-        tok = co_await async_current_token(a, code);
-    }
-    if (!tok) co_return code;
+int print_exec_credential(const exec_info& info, const current_token& tok) {
     json::object status;
-    status["token"] = tok->tokens.access_token.reveal();
-    if (tok->tokens.expires_at) status["expirationTimestamp"] = format_time(*tok->tokens.expires_at);
+    status["token"] = tok.tokens.access_token.reveal();
+    if (tok.tokens.expires_at) status["expirationTimestamp"] = format_time(*tok.tokens.expires_at);
     json::object cred;
     cred["apiVersion"] = info.api_version;
     cred["kind"] = "ExecCredential";
     cred["status"] = std::move(status);
     std::printf("%s\n", json::serialize(cred).c_str());
-    co_return 0;
+    return 0;
+}
+
+// Not a coroutine on purpose: GCC 12 frees run_login's by-value options twice when the
+// argument is built inside a coroutine frame (seen as "free(): invalid pointer"); here it
+// is a plain temporary, copied into run_login's frame before this returns.
+asio::awaitable<int> async_default_login(app& a) { return run_login(a, login_options{}); }
+
+asio::awaitable<int> run_kubectl_credential(app& a) {
+    auto info = read_exec_info();
+    int code = 1;
+    auto tok = co_await async_current_token(a, code, !info.interactive);
+    if (tok) co_return print_exec_credential(info, *tok);
+    if (code != 77 || !info.interactive) co_return code;
+    int rc = co_await async_default_login(a);
+    if (rc != 0) co_return rc;
+    auto fresh = co_await async_current_token(a, code);
+    if (!fresh) co_return code;
+    co_return print_exec_credential(info, *fresh);
 }
 
 struct kubeconfig_options {

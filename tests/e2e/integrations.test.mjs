@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  SKIP_WITHOUT_LATCH, browserLogin, browserScript, cleanupTempDirs, closeBrowser, freshLatchHome,
-  handedUrl, idpIntrospect, killAllLatch, latch, loginArgs, makeTempDir, readJson, runLatch, startIdp,
+  SKIP_WITHOUT_LATCH, approveDevice, browserLogin, browserScript, cleanupTempDirs, closeBrowser, devicePrompt,
+  freshLatchHome, handedUrl, idpIntrospect, killAllLatch, latch, loginArgs, makeTempDir, readJson, runLatch, startIdp,
 } from './lib.mjs';
 import { makeCert, startGitServer, startKubeStub } from './integrations_lib.mjs';
 
@@ -250,5 +250,25 @@ describe('integrations against the test IdP', { skip: SKIP_WITHOUT_LATCH }, () =
     } finally {
       await stub.close();
     }
+  });
+
+  test('kubectl-credential on a terminal with no session: logs in first, stdout stays the ExecCredential', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    const add = await latch(['context', 'add', 'default', '--issuer', idp.issuer, '--client-id', 'latch-cli'], { home });
+    assert.equal(add.code, 0, add.stderr);
+    const info = JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: true } });
+    const h = runLatch(['kubectl-credential'], { home, env: { KUBERNETES_EXEC_INFO: info } });
+    const prompt = await devicePrompt(h);
+    await approveDevice({ url: prompt.url, userCode: prompt.userCode, login: 'alice' });
+    const done = await h.exit;
+    assert.equal(done.code, 0, done.stderr);
+    const cred = JSON.parse(done.stdout);
+    assert.equal(cred.apiVersion, 'client.authentication.k8s.io/v1');
+    assert.equal(cred.status.token, readJson(credentialsPath(home)).tokens.access_token);
+    // Not interactive: no login, exit 77 with the advice.
+    const quiet = await latch(['kubectl-credential'], { home: freshLatchHome() });
+    assert.equal(quiet.code, 77);
+    assert.match(quiet.stderr, /run `latch login`/);
+    assert.equal(quiet.stdout, '');
   });
 });

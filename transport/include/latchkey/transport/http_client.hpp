@@ -56,7 +56,9 @@ public:
     // tls_verify_failed, and asio::error::operation_aborted when cancelled (whatever the
     // calling coroutine's filter lets through; terminal by default). A pooled connection
     // found dead is replaced before sending; one that dies after the request went out is
-    // retried only when req.idempotent. The client must outlive the co_await.
+    // retried only when req.idempotent. Through a proxy (http_options): bad_url for an
+    // unusable proxy URL, connection_failed when the proxy refuses the CONNECT (a 407 says
+    // to put credentials in the proxy URL). The client must outlive the co_await.
     boost::asio::awaitable<http_response> async_send(http_request req, error_code& ec,
                                                      diagnostics& diag) override;
 
