@@ -1,6 +1,9 @@
 // Authorization code + PKCE as a pure state machine (see auth_code_flow.hpp).
 #include <latchkey/flows/auth_code_flow.hpp>
 
+#include <latchkey/core/secret.hpp>
+#include <latchkey/flows/authorization_response.hpp>
+
 #include <latchkey/core/jwt.hpp>
 #include <latchkey/core/pkce.hpp>
 #include <latchkey/core/random.hpp>
@@ -18,53 +21,6 @@ namespace urls = boost::urls;
 namespace json = boost::json;
 
 namespace {
-
-// What an authorization response carries (RFC 6749 §4.1.2 / §4.1.2.1, RFC 9207 §2).
-struct response_params {
-    std::optional<std::string> state, code, error, error_description, iss;
-    std::string repeated;  // the first of our parameters that occurs twice, if any
-};
-
-void read_params(const urls::params_view& params, response_params& out) {
-    const std::array<std::pair<const char*, std::optional<std::string>*>, 5> wanted{{
-        {"state", &out.state},
-        {"code", &out.code},
-        {"error", &out.error},
-        {"error_description", &out.error_description},
-        {"iss", &out.iss},
-    }};
-    for (auto p : params) {
-        for (auto& [name, slot] : wanted) {
-            if (p.key != name) continue;
-            if (*slot && out.repeated.empty()) out.repeated = name;
-            *slot = p.value;
-        }
-    }
-}
-
-// Accepts a full URL, a request target ("/callback?..."), "?query", "#fragment", or a bare
-// "code=...&state=..." as pasted by a user. Values are form-decoded ('+' is a space).
-std::optional<response_params> parse_response(std::string_view text) {
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r'))
-        text.remove_suffix(1);
-    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-    auto u = urls::parse_uri_reference(text);
-    if (!u) return std::nullopt;
-    std::string_view query;
-    if (u->has_query() && !u->encoded_query().empty()) query = u->encoded_query();
-    else if (u->has_fragment() && !u->encoded_fragment().empty()) query = u->encoded_fragment();
-    else if (!u->has_query() && !u->has_fragment() && text.find('=') != std::string_view::npos &&
-             text.find('/') == std::string_view::npos)
-        query = text;
-    // Boost 1.81: params_view(string_view, encoding_opts) reads past the end of the view
-    // (the last value runs on to the buffer's end); url_view::params(opts) does not.
-    std::string relative = "?" + std::string(query);
-    auto q = urls::parse_relative_ref(relative);
-    if (!q) return std::nullopt;
-    response_params out;
-    read_params(q->params(urls::encoding_opts(true)), out);
-    return out;
-}
 
 bool is_http_url(const urls::url_view& u) {
     return (u.scheme() == "https" || u.scheme() == "http") && u.has_authority() &&
@@ -227,9 +183,15 @@ action auth_code_flow::on_timer(time_point now) {
     return await_callback{nudged_ ? deadline_ : std::min(nudge_at_, deadline_)};
 }
 
+bool auth_code_flow::accepts(const authorization_response& r) const {
+    // RFC 6749 §10.12: ours only with our state, compared in constant time.
+    return r.state && !s_.state.empty() && constant_time_equal(*r.state, s_.state);
+}
+
 action auth_code_flow::on_callback(const callback_received& cb) {
-    auto r = parse_response(cb.url);
-    if (!r)
+    const auto parsed = parse_authorization_response(cb.url);
+    const auto* r = &parsed;
+    if (!r->parsed)
         return make_failed(client_errc::bad_input,
                            "the sign-in response is not a URL with a query: " +
                                escape_untrusted(cb.url, 120));
@@ -241,7 +203,7 @@ action auth_code_flow::on_callback(const callback_received& cb) {
         return make_failed(client_errc::state_mismatch,
                            "the sign-in response carries no `state`; it does not belong to "
                            "this login, so it was ignored");
-    if (*r->state != s_.state)
+    if (!accepts(*r))
         return make_failed(client_errc::state_mismatch,
                            "the sign-in response's `state` does not match this login (a stale "
                            "or forged link?); not continuing");

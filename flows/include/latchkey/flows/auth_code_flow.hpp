@@ -56,6 +56,8 @@
 
 namespace latchkey::flows {
 
+struct authorization_response;
+
 // Per-login random values (RFC 6749 §10.12 state, OIDC Core §3.1.2.1 nonce, RFC 7636 §4.1
 // code verifier). Never reuse them across logins.
 struct auth_code_secrets {
@@ -94,6 +96,11 @@ class auth_code_flow final : public flow {
 public:
     auth_code_flow(auth_code_params p, auth_code_secrets s);
     action next(const event& ev) override;
+
+    // Whether an authorization response belongs to this login (its `state` is ours,
+    // compared in constant time). The loopback listener asks it for its 200 vs 400 page,
+    // the pasted-URL reader before handing a URL over; on_callback checks it again.
+    bool accepts(const authorization_response& r) const;
 
     // The URL the user's browser must open; empty until `started` was handled.
     const std::string& authorize_url() const noexcept { return authorize_url_; }
