@@ -16,4 +16,12 @@ std::string redact(std::string_view s) {
 
 std::ostream& operator<<(std::ostream& os, const secret& s) { return os << s.redacted(); }
 
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    std::size_t n = a.size() < b.size() ? a.size() : b.size();
+    for (std::size_t i = 0; i < n; ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 }  // namespace latchkey

@@ -1,6 +1,9 @@
 // Authorization code + PKCE as a pure state machine (see auth_code_flow.hpp).
 #include <latchkey/flows/auth_code_flow.hpp>
 
+#include <latchkey/core/secret.hpp>
+#include <latchkey/flows/authorization_response.hpp>
+
 #include <latchkey/core/jwt.hpp>
 #include <latchkey/core/pkce.hpp>
 #include <latchkey/core/random.hpp>
@@ -19,53 +22,6 @@ namespace json = boost::json;
 
 namespace {
 
-// What an authorization response carries (RFC 6749 §4.1.2 / §4.1.2.1, RFC 9207 §2).
-struct response_params {
-    std::optional<std::string> state, code, error, error_description, iss;
-    std::string repeated;  // the first of our parameters that occurs twice, if any
-};
-
-void read_params(const urls::params_view& params, response_params& out) {
-    const std::array<std::pair<const char*, std::optional<std::string>*>, 5> wanted{{
-        {"state", &out.state},
-        {"code", &out.code},
-        {"error", &out.error},
-        {"error_description", &out.error_description},
-        {"iss", &out.iss},
-    }};
-    for (auto p : params) {
-        for (auto& [name, slot] : wanted) {
-            if (p.key != name) continue;
-            if (*slot && out.repeated.empty()) out.repeated = name;
-            *slot = p.value;
-        }
-    }
-}
-
-// Accepts a full URL, a request target ("/callback?..."), "?query", "#fragment", or a bare
-// "code=...&state=..." as pasted by a user. Values are form-decoded ('+' is a space).
-std::optional<response_params> parse_response(std::string_view text) {
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\n' || text.back() == '\r'))
-        text.remove_suffix(1);
-    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-    auto u = urls::parse_uri_reference(text);
-    if (!u) return std::nullopt;
-    std::string_view query;
-    if (u->has_query() && !u->encoded_query().empty()) query = u->encoded_query();
-    else if (u->has_fragment() && !u->encoded_fragment().empty()) query = u->encoded_fragment();
-    else if (!u->has_query() && !u->has_fragment() && text.find('=') != std::string_view::npos &&
-             text.find('/') == std::string_view::npos)
-        query = text;
-    // Boost 1.81: params_view(string_view, encoding_opts) reads past the end of the view
-    // (the last value runs on to the buffer's end); url_view::params(opts) does not.
-    std::string relative = "?" + std::string(query);
-    auto q = urls::parse_relative_ref(relative);
-    if (!q) return std::nullopt;
-    response_params out;
-    read_params(q->params(urls::encoding_opts(true)), out);
-    return out;
-}
-
 bool is_http_url(const urls::url_view& u) {
     return (u.scheme() == "https" || u.scheme() == "http") && u.has_authority() &&
            !u.host().empty();
@@ -76,7 +32,7 @@ std::string minutes_text(std::chrono::seconds s) {
     return std::to_string(m) + ":" + (r < 10 ? "0" : "") + std::to_string(r);
 }
 
-// The ID token's `nonce`, read without verifying anything (that is verify_id_token's job).
+// The ID token's `nonce`, read without verifying anything (transport::async_verify_id_token checks the rest).
 enum class nonce_read { found, absent, undecodable };
 nonce_read read_nonce(std::string_view id_token, std::string& nonce) {
     auto payload = jwt_payload_unverified(id_token);
@@ -227,9 +183,15 @@ action auth_code_flow::on_timer(time_point now) {
     return await_callback{nudged_ ? deadline_ : std::min(nudge_at_, deadline_)};
 }
 
+bool auth_code_flow::accepts(const authorization_response& r) const {
+    // RFC 6749 §10.12: ours only with our state, compared in constant time.
+    return r.state && !s_.state.empty() && constant_time_equal(*r.state, s_.state);
+}
+
 action auth_code_flow::on_callback(const callback_received& cb) {
-    auto r = parse_response(cb.url);
-    if (!r)
+    const auto parsed = parse_authorization_response(cb.url);
+    const auto* r = &parsed;
+    if (!r->parsed)
         return make_failed(client_errc::bad_input,
                            "the sign-in response is not a URL with a query: " +
                                escape_untrusted(cb.url, 120));
@@ -241,7 +203,7 @@ action auth_code_flow::on_callback(const callback_received& cb) {
         return make_failed(client_errc::state_mismatch,
                            "the sign-in response carries no `state`; it does not belong to "
                            "this login, so it was ignored");
-    if (*r->state != s_.state)
+    if (!accepts(*r))
         return make_failed(client_errc::state_mismatch,
                            "the sign-in response's `state` does not match this login (a stale "
                            "or forged link?); not continuing");
@@ -287,13 +249,6 @@ action auth_code_flow::on_token_reply(const http_reply& r) {
     if (!tokens) return failed{tokens.error(), std::move(d)};
     if (tokens->id_token) {
         const std::string& raw = tokens->id_token->reveal();
-        if (p_.verify_id_token) {
-            diagnostics vd;
-            if (auto ec = p_.verify_id_token(raw, vd)) {
-                if (vd.client_message.empty()) vd.client_message = "the ID token was rejected";
-                return failed{ec, std::move(vd)};
-            }
-        }
         // OIDC Core §3.1.3.7 (11): the nonce we sent must come back unchanged.
         std::string nonce;
         switch (read_nonce(raw, nonce)) {

@@ -215,9 +215,10 @@ asio::awaitable<error_code> async_machine_grant(client_services& client, const c
     co_return error_code{};
 }
 
-asio::awaitable<error_code> async_deadline(clock_port& clock, time_point at) {
-    if (co_await clock.async_wait_until(at)) co_return client_errc::cancelled;
-    co_return client_errc::timeout;
+asio::awaitable<error_code> async_deadline(clock_port* clock, std::chrono::seconds limit) {
+    const time_point at = clock->now() + limit;
+    const error_code ec = co_await clock->async_wait_until(at);
+    co_return ec ? error_code(client_errc::cancelled) : error_code(client_errc::timeout);
 }
 
 }  // namespace
@@ -229,7 +230,7 @@ asio::awaitable<result<flow_outcome>> async_machine_login(client_services& clien
     // The grant raced against the deadline; the loser is cancelled (its connection closed).
     flow_outcome out;
     auto grant = async_machine_grant(client, c, o, out, diag);
-    auto deadline = async_deadline(client.clock, client.clock.now() + o.timeout);
+    auto deadline = async_deadline(&client.clock, o.timeout);
     auto r = co_await async_race(std::move(grant), std::move(deadline), any_error);
     if (r.first == 0) {
         if (r.ec[0]) co_return r.ec[0];

@@ -129,16 +129,21 @@ asio::awaitable<error_code> browser_side(login_env e, side_out& out) {
     if (!listener) co_return listener.error();
     auto ap = browser_params(e, listener->redirect_uri());
     auto secrets = flows::make_auth_code_secrets();
-    listener->set_expected_state(secrets.state);
     const auto url = flows::build_authorize_url(ap, secrets);
-    // The browser may run elsewhere (SSH, a container): a pasted URL races the listener.
-    paste_or_listener port{e.client, e.p.user, *listener, e.p.pasted, e.m,
-                           {e.c.client_id, secrets.state, secrets.nonce}};
+    const auto redirect_uri = ap.redirect_uri;
     out.nonce = secrets.nonce;
     out.method = login_method::browser;
-    co_await async_announce(e, ap.redirect_uri, url, port.reads_paste());
-
     flows::auth_code_flow flow{std::move(ap), std::move(secrets)};
+    // The flow decides which callbacks are genuine, for the listener and for pasted URLs.
+    loopback_listener::acceptor_fn ours = [&flow](const flows::authorization_response& r) {
+        return flow.accepts(r);
+    };
+    listener->set_acceptor(ours);
+    // The browser may run elsewhere (SSH, a container): a pasted URL races the listener.
+    paste_or_listener port{e.client, e.p.user, *listener, e.p.pasted, e.m,
+                           {e.c.client_id, *out.nonce, ours}};
+    co_await async_announce(e, redirect_uri, url, port.reads_paste());
+
     browser_user bu{e.p.user};
     auto ec = co_await async_drive_into(flow, ports{e.client.http, e.client.clock, bu, &port}, out);
     listener->close();

@@ -3,7 +3,7 @@
 #include "login_paste.hpp"
 #include "login_internal.hpp"
 
-#include <latchkey/flows/pasted_callback.hpp>
+#include <latchkey/flows/authorization_response.hpp>
 #include <latchkey/transport/id_token.hpp>
 #include <latchkey/transport/race.hpp>
 
@@ -12,7 +12,7 @@
 
 namespace latchkey::transport::detail {
 namespace asio = boost::asio;
-using kind = flows::pasted_callback::kind;
+using kind = flows::authorization_response::kind;
 
 paste_or_listener::paste_or_listener(client_services& client, login_user_port& user,
                                      callback_port& listener, line_source* in,
@@ -61,22 +61,22 @@ asio::awaitable<error_code> paste_or_listener::async_next_paste(std::string& url
             stdin_done_ = true;
             co_return asio::error::eof;
         }
-        auto p = flows::parse_pasted_callback(line);
+        auto p = flows::parse_authorization_response(line);
         if (p.what == kind::empty) continue;
         if (p.what == kind::garbage) {
             user_.warn("ignoring the pasted line: " + p.reason +
                        "; paste the whole URL the browser landed on");
             continue;
         }
-        // RFC 6749 §10.12, as for the listener: a response without our state is not ours.
-        // An ID token may come without one; its nonce binds it to this login instead.
-        if (p.state.empty() ? p.what != kind::id_token : p.state != b_.state) {
+        // RFC 6749 §10.12, as for the listener: the flow decides whether it is ours. An
+        // ID token may come without a state; its nonce binds it to this login instead.
+        if (!p.state ? p.what != kind::id_token : !b_.accepts(p)) {
             user_.warn("ignoring the pasted URL: its state does not match this login (a stale "
                        "or forged link?); still waiting");
             continue;
         }
         if (p.what == kind::id_token) {
-            if (co_await async_accept_id_token(p.id_token)) co_return error_code{};
+            if (co_await async_accept_id_token(*p.id_token)) co_return error_code{};
             auto cs = co_await asio::this_coro::cancellation_state;
             if (cs.cancelled() != asio::cancellation_type::none) co_return asio::error::operation_aborted;
             continue;
@@ -108,12 +108,12 @@ asio::awaitable<std::string> paste_or_listener::async_wait_callback(time_point d
 }
 
 result<flow_outcome> callback_url_login(const login_options& o, diagnostics& diag) {
-    auto p = flows::parse_pasted_callback(o.callback_url);
+    auto p = flows::parse_authorization_response(o.callback_url);
     switch (p.what) {
     case kind::id_token:
         // Verified (signature, iss, aud, exp) by async_login before it is returned.
         // No nonce: no authorization request of this process preceded it.
-        return flow_outcome{id_token_only(p.id_token), login_method::callback_url, std::nullopt};
+        return flow_outcome{id_token_only(*p.id_token), login_method::callback_url, std::nullopt};
     case kind::code:
         diag.client_message =
             "a callback URL with ?code= can only be redeemed by the `latch login` that "
@@ -122,8 +122,8 @@ result<flow_outcome> callback_url_login(const login_options& o, diagnostics& dia
         return client_errc::bad_input;
     case kind::error:
         diag.client_message = "the callback URL says the identity provider did not sign you "
-                              "in (error=" + escape_untrusted(p.error, 60) + ")";
-        return oauth_errc_from_string(p.error);
+                              "in (error=" + escape_untrusted(*p.error, 60) + ")";
+        return oauth_errc_from_string(*p.error);
     case kind::empty:
         diag.client_message = "--callback-url: the URL is empty";
         return client_errc::bad_input;

@@ -5,6 +5,7 @@
 #include <latchkey/transport/client_services.hpp>
 #include <latchkey/transport/line_reader.hpp>
 #include <latchkey/transport/login.hpp>
+#include <latchkey/transport/loopback_listener.hpp>
 #include <latchkey/transport/ports.hpp>
 
 #include <optional>
@@ -24,8 +25,9 @@ class paste_or_listener final : public callback_port {
 public:
     struct binding {
         std::string client_id;
-        std::string state;
         std::string nonce;
+        // Whether a response is this login's: the flow decides (auth_code_flow::accepts).
+        loopback_listener::acceptor_fn accepts;
     };
     // `in` may be null: then this is just the listener.
     paste_or_listener(client_services& client, login_user_port& user, callback_port& listener,

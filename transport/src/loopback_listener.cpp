@@ -7,6 +7,8 @@
 // valid callback stores its target and cancels that timer.
 #include <latchkey/transport/loopback_listener.hpp>
 
+#include <latchkey/core/secret.hpp>
+
 #include "loopback_pages.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -48,6 +50,7 @@ struct loopback_listener::state {
     std::string path;
     std::uint16_t port = 0;
     std::string expected_state;
+    acceptor_fn accepts;  // set_acceptor: the flow decides whose a response is
     bool accepting = false;
     bool closed = false;
     bool claimed = false;  // a connection is answering the valid callback
@@ -143,7 +146,10 @@ detail::page judge(state& st, const http::request<http::empty_body>& req, bool& 
         ++st.stats.rejected_other;
         return detail::not_found_page();
     }
-    if (!q.state || !detail::equal_constant_time(*q.state, st.expected_state)) {
+    const auto& r = q.response;
+    const bool ours = st.accepts ? st.accepts(r)
+                                  : r.state && constant_time_equal(*r.state, st.expected_state);
+    if (!ours) {
         ++st.stats.rejected_state;
         return detail::invalid_link_page();
     }
@@ -154,7 +160,7 @@ detail::page judge(state& st, const http::request<http::empty_body>& req, bool& 
     st.claimed = true;
     completes = true;
     ++st.stats.accepted;
-    if (q.error) return detail::idp_error_page(*q.error, q.error_description.value_or(""));
+    if (r.error) return detail::idp_error_page(*r.error, r.error_description.value_or(""));
     return detail::signed_in_page();
 }
 
@@ -285,6 +291,12 @@ std::string loopback_listener::redirect_uri() const {
     return "http://127.0.0.1:" + std::to_string(port()) + path();
 }
 
+void loopback_listener::set_acceptor(acceptor_fn accepts) {
+    if (!st_ || !accepts) return;
+    st_->accepts = std::move(accepts);
+    start_accepting(st_);
+}
+
 void loopback_listener::set_expected_state(std::string s) {
     if (!st_ || s.empty()) return;
     st_->expected_state = std::move(s);
@@ -314,7 +326,7 @@ asio::awaitable<std::string> loopback_listener::async_wait(std::string expected_
         co_return std::string();
     }
     if (!expected_state.empty()) st->expected_state = std::move(expected_state);
-    if (st->expected_state.empty()) {
+    if (st->expected_state.empty() && !st->accepts) {
         ec = client_errc::bad_input;
         co_return std::string();
     }

@@ -26,12 +26,6 @@ page make_page(int status, std::string_view title, std::string_view body_html) {
     return page{status, std::move(html)};
 }
 
-std::optional<std::string> find_param(const urls::params_view& params, std::string_view key) {
-    auto it = params.find(key);
-    if (it == params.end()) return std::nullopt;
-    return std::string((*it).value);
-}
-
 }  // namespace
 
 std::string html_escape(std::string_view s, std::size_t max_len) {
@@ -99,19 +93,10 @@ callback_target read_callback_target(std::string_view target, std::string_view p
     // Compare the decoded path, so "/callback" and "/%63allback" are the same resource.
     if (u->path() != path) return out;
     out.on_path = true;
-    auto params = u->params(urls::encoding_opts(true));
-    out.state = find_param(params, "state");
-    out.error = find_param(params, "error");
-    out.error_description = find_param(params, "error_description");
+    // Only the query: a browser never sends a fragment.
+    out.response = flows::parse_authorization_response(
+        u->has_query() ? "?" + std::string(u->encoded_query()) : std::string("?"));
     return out;
-}
-
-bool equal_constant_time(std::string_view a, std::string_view b) noexcept {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    std::size_t n = a.size() < b.size() ? a.size() : b.size();
-    for (std::size_t i = 0; i < n; ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
 }
 
 }  // namespace latchkey::transport::detail

@@ -2,6 +2,8 @@
 // callback request target. Kept apart so loopback_listener.cpp stays about I/O.
 #pragma once
 
+#include <latchkey/flows/authorization_response.hpp>
+
 #include <latchkey/core/error.hpp>
 
 #include <optional>
@@ -28,14 +30,9 @@ page bad_request_page(const error_code& parse_error);  // 400 / 413 / 431
 // application/x-www-form-urlencoded ('+' is a space; RFC 6749 §4.1.2).
 struct callback_target {
     bool on_path = false;  // a valid origin-form target whose path is the callback path
-    std::optional<std::string> state;
-    std::optional<std::string> error;
-    std::optional<std::string> error_description;
+    flows::authorization_response response;  // its query, by the one parser
 };
 callback_target read_callback_target(std::string_view target, std::string_view path);
-
-// Compares without an early exit on the first differing byte.
-bool equal_constant_time(std::string_view a, std::string_view b) noexcept;
 
 std::string html_escape(std::string_view s, std::size_t max_len = 300);
 

@@ -28,4 +28,8 @@ private:
 
 std::ostream& operator<<(std::ostream& os, const secret& s);  // prints redacted()
 
+// Compares without an early exit on the first differing byte (an OAuth `state`, a
+// cookie): the time taken does not tell an attacker how much of a guess was right.
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
 }  // namespace latchkey

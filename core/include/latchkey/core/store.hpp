@@ -5,6 +5,8 @@
 //   config.json                 contexts (issuer, client id, scopes) and the current one, 0600
 //   credentials/<context>.json  one credentials file per context, 0600
 //   credentials/<context>.lock  advisory lock for cross-process refresh (token lifecycle)
+//                               and a login's save (transport/login.hpp)
+//   config.lock                 advisory lock a login holds while it updates config.json
 // Every write is atomic: temp file in the same directory, fsync, rename, fsync the dir.
 // A file we cannot parse is reported (client_errc::store_corrupt) and never overwritten
 // silently. The schema is versioned ("version": 1) and documented in README.md.

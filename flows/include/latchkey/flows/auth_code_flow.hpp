@@ -16,10 +16,10 @@
 //       no code                            -> failed{client_errc::missing_field}
 //       else -> send_request{token POST: grant_type=authorization_code, code,
 //               redirect_uri, client_id, code_verifier} (not idempotent: never retried)
-//   http_reply     -> parse_token_response; with an id_token: verify_id_token (when set),
-//                     then its `nonce` must equal ours (nonce_mismatch; an ID token that is
+//   http_reply     -> parse_token_response; with an id_token: its `nonce` must equal ours (nonce_mismatch; an ID token that is
 //                     not a JWT: id_token_invalid) -> done{tokens}. No ID token (plain
-//                     OAuth server) -> done{tokens}.
+//                     OAuth server) -> done{tokens}. The signature, iss, aud and exp are
+//                     checked once, by transport::async_login (transport/login.hpp).
 //
 // The overall deadline is `started.now + timeout`. The state is checked before anything
 // else in the response, also before `error`: an error without our state would let anyone
@@ -37,8 +37,8 @@
 //   p.iss_parameter_supported = md.authorization_response_iss_parameter_supported;
 //   p.client_id = cfg.client_id;  p.scope = cfg.scope_string();
 //   p.redirect_uri = listener->redirect_uri();
-//   listener->set_expected_state(secrets.state);
 //   flows::auth_code_flow flow{std::move(p), std::move(secrets)};
+//   listener->set_acceptor([&flow](const auto& r) { return flow.accepts(r); });
 //   co_await transport::async_drive(flow, {http, clock, user, &*listener}, diag);
 // The user port gets the show_user actions: kind::browser_url (print the pre-flight notice
 // naming redirect_uri, then open authorize_url with transport::async_launch_browser; on
@@ -48,13 +48,14 @@
 #include <latchkey/flows/flow.hpp>
 
 #include <chrono>
-#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace latchkey::flows {
+
+struct authorization_response;
 
 // Per-login random values (RFC 6749 §10.12 state, OIDC Core §3.1.2.1 nonce, RFC 7636 §4.1
 // code verifier). Never reuse them across logins.
@@ -83,17 +84,17 @@ struct auth_code_params {
     // code_challenge, code_challenge_method, prompt) are ignored here.
     std::vector<std::pair<std::string, std::string>> extra_auth_params;
     std::optional<std::string> prompt;     // OIDC `prompt`, e.g. "login" or "consent"
-    // Full ID token verification (signature, iss, aud, exp), wired by the caller. Called
-    // with the raw ID token when the token response has one; a non-empty result fails the
-    // login with that code and diag. The machine calls it synchronously (it must not do
-    // I/O: fetch the JWKS beforehand). The nonce is checked by the machine either way.
-    std::function<error_code(const std::string& id_token, diagnostics&)> verify_id_token;
 };
 
 class auth_code_flow final : public flow {
 public:
     auth_code_flow(auth_code_params p, auth_code_secrets s);
     action next(const event& ev) override;
+
+    // Whether an authorization response belongs to this login (its `state` is ours,
+    // compared in constant time). The loopback listener asks it for its 200 vs 400 page,
+    // the pasted-URL reader before handing a URL over; on_callback checks it again.
+    bool accepts(const authorization_response& r) const;
 
     // The URL the user's browser must open; empty until `started` was handled.
     const std::string& authorize_url() const noexcept { return authorize_url_; }

@@ -31,6 +31,7 @@
 // open()), like every other latchkey I/O object.
 #pragma once
 
+#include <latchkey/flows/authorization_response.hpp>
 #include <latchkey/transport/ports.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -39,6 +40,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -76,7 +78,13 @@ public:
     const std::string& path() const noexcept;
     std::string redirect_uri() const;        // "http://127.0.0.1:<port><path>"
 
-    // The `state` a valid callback must carry. Starts accepting.
+    // Who decides whether a request on the callback path is this login's (200 and the
+    // wait completes) or not (400, keeps waiting): the flow, e.g.
+    //   listener.set_acceptor([&flow](const auto& r) { return flow.accepts(r); });
+    // Starts accepting. `accepts` must stay valid while the listener is open.
+    using acceptor_fn = std::function<bool(const flows::authorization_response&)>;
+    void set_acceptor(acceptor_fn accepts);
+    // The same with a fixed `state` (compared in constant time). Starts accepting.
     void set_expected_state(std::string state);
 
     // Waits for the callback carrying `expected_state` until `deadline` and returns its

@@ -1,5 +1,5 @@
-// Classifying a pasted callback URL (see pasted_callback.hpp).
-#include <latchkey/flows/pasted_callback.hpp>
+// The one authorization-response parser (see authorization_response.hpp).
+#include <latchkey/flows/authorization_response.hpp>
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -27,10 +27,7 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-struct fields {
-    std::optional<std::string> code, state, error, id_token;
-    std::string repeated;
-};
+using fields = authorization_response;
 
 // Reads the parameters of one query/fragment string (form-encoded: '+' is a space).
 // Boost 1.81: params_view(string_view, opts) reads past the view; url_view::params(opts)
@@ -41,11 +38,13 @@ std::optional<fields> read_fields(std::string_view part) {
     if (!q) return std::nullopt;
     fields f;
     for (auto p : q->params(urls::encoding_opts(true))) {
-        std::optional<std::string>* slot = p.key == "code"       ? &f.code
-                                           : p.key == "state"    ? &f.state
-                                           : p.key == "error"    ? &f.error
-                                           : p.key == "id_token" ? &f.id_token
-                                                                 : nullptr;
+        std::optional<std::string>* slot = p.key == "code"                ? &f.code
+                                           : p.key == "state"             ? &f.state
+                                           : p.key == "error"             ? &f.error
+                                           : p.key == "id_token"          ? &f.id_token
+                                           : p.key == "iss"               ? &f.iss
+                                           : p.key == "error_description" ? &f.error_description
+                                                                          : nullptr;
         if (!slot) continue;
         if (*slot && f.repeated.empty()) f.repeated = p.key;
         *slot = p.value;
@@ -53,9 +52,8 @@ std::optional<fields> read_fields(std::string_view part) {
     return f;
 }
 
-pasted_callback garbage(std::string url, std::string reason) {
-    pasted_callback p;
-    p.what = pasted_callback::kind::garbage;
+authorization_response garbage(authorization_response p, std::string url, std::string reason) {
+    p.what = authorization_response::kind::garbage;
     p.url = std::move(url);
     p.reason = std::move(reason);
     return p;
@@ -63,13 +61,13 @@ pasted_callback garbage(std::string url, std::string reason) {
 
 }  // namespace
 
-pasted_callback parse_pasted_callback(std::string_view text) {
+authorization_response parse_authorization_response(std::string_view text) {
     const std::string_view t = trim(text);
     if (t.empty()) return {};
     auto u = urls::parse_uri_reference(t);
-    if (!u) return garbage(std::string(t), "not a URL");
-    // The fragment when it carries an ID token (implicit-style), else the query; a bare
-    // "code=...&state=..." counts as a query.
+    if (!u) return garbage({}, std::string(t), "not a URL");
+    // The fragment when it carries a response (implicit-style ID token), else the query;
+    // a bare "code=...&state=..." counts as a query.
     std::string_view query, fragment;
     if (u->has_query()) query = u->encoded_query();
     if (u->has_fragment()) fragment = u->encoded_fragment();
@@ -82,23 +80,18 @@ pasted_callback parse_pasted_callback(std::string_view text) {
         if (f && !f->id_token && !f->code && !f->error) f.reset();  // e.g. "#/route"
     }
     if (!f && !query.empty()) f = read_fields(query);
-    if (!f) return garbage(std::string(t), "it has no code, error or id_token parameter");
-    if (!f->repeated.empty())
-        return garbage(std::string(t), "it repeats `" + f->repeated + "` (RFC 6749 §3.1)");
-    pasted_callback p;
-    p.url = std::string(t);
-    p.state = f->state.value_or("");
-    if (f->error) {
-        p.what = pasted_callback::kind::error;
-        p.error = *f->error;
-    } else if (f->id_token && !f->id_token->empty()) {
-        p.what = pasted_callback::kind::id_token;
-        p.id_token = *f->id_token;
-    } else if (f->code && !f->code->empty()) {
-        p.what = pasted_callback::kind::code;
-    } else {
-        return garbage(std::string(t), "it has no code, error or id_token parameter");
+    if (!f) f.emplace();  // a URL without parameters: no state, no code
+    authorization_response p = std::move(*f);
+    p.parsed = true;  // a URL: the flow reads what it has (e.g. no state)
+    if (!p.repeated.empty()) {
+        std::string why = "it repeats `" + p.repeated + "` (RFC 6749 §3.1)";
+        return garbage(std::move(p), std::string(t), std::move(why));
     }
+    p.url = std::string(t);
+    if (p.error) p.what = authorization_response::kind::error;
+    else if (p.id_token && !p.id_token->empty()) p.what = authorization_response::kind::id_token;
+    else if (p.code && !p.code->empty()) p.what = authorization_response::kind::code;
+    else return garbage(std::move(p), std::string(t), "it has no code, error or id_token parameter");
     return p;
 }
 
