@@ -79,8 +79,12 @@ struct signing_keys {
     std::string active_kid;
     boost::json::object jwks;  // {"keys": [...]}: active and retired public keys
 };
-// Loads the keys, generating and storing an ES256 key at first start.
-boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag);
+// Loads the keys, generating and storing an ES256 key at first start. The newest key signs;
+// older ones are published while younger than `publish_for` seconds after their successor.
+boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag,
+                                                                 std::int64_t publish_for);
+// `latch-idp keys rotate`: adds a new signing key (prints its kid).
+int keys_rotate(const std::string& data);
 
 // ---- the endpoints (endpoints.cpp)
 struct idp_config {

@@ -6,6 +6,7 @@
 //   latch-idp client add ID --data DIR (--public | --confidential) [--redirect-uri URI]...
 //                           [--grant GRANT]... [--scope "a b"] [--name NAME]
 //   latch-idp client list|rm ...
+//   latch-idp keys rotate --data DIR
 // Secrets never come from argv: passwords from a file or the environment; a confidential
 // client's secret is generated, printed once on stdout and stored hashed.
 #include "idp.hpp"
@@ -82,6 +83,13 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--trusted-origin", so.trusted_origins,
                           "an origin (besides the issuer's) allowed to call /api/auth/* (repeatable)");
     serve_cmd->callback([&] { run = [&] { return serve(so); }; });
+
+    std::string keys_data;
+    auto* keys_cmd = app.add_subcommand("keys", "manage signing keys")->require_subcommand(1);
+    auto* rotate = keys_cmd->add_subcommand("rotate", "add a new signing key (used from the next start; the old one "
+                                                      "stays published until its tokens expire)");
+    rotate->add_option("--data", keys_data, "data directory")->required();
+    rotate->callback([&] { run = [&] { return keys_rotate(keys_data); }; });
 
     user_add_options ua;
     client_add_options ca;

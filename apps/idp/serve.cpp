@@ -65,7 +65,8 @@ int serve(const serve_options& o) {
     diagnostics diag;
     auto store = open_data_dir(o.data, diag);
     if (!store) return fail("latch-idp: " + diag.client_message);
-    auto keys = await_sync(load_or_create_keys(**store, diag));
+    // The longest-lived token a key signs: access tokens or ID tokens (1 h).
+    auto keys = await_sync(load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600)));
     if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
 
     boost::asio::io_context io(1);

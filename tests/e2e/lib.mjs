@@ -154,7 +154,7 @@ export async function killAllLatch() {
 
 // Parses the device login prompt latch prints on stderr (see the CLI contract).
 export async function devicePrompt(handle, timeoutMs = 15_000) {
-  const [, userCode] = await handle.waitForStderr(/enter the code:\s*([A-Z]{4}-[A-Z]{4})/, timeoutMs);
+  const [, userCode] = await handle.waitForStderr(/enter the code:\s*([A-Z]{4}(?:-[A-Z]{4})+)/, timeoutMs);
   const [, completeUrl] = await handle.waitForStderr(/\(or open (\S+)\)/, timeoutMs);
   const [, url] = await handle.waitForStderr(/open this URL in a browser:\s*(\S+)/, timeoutMs);
   return { userCode, url, completeUrl };
