@@ -154,6 +154,7 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
     if (path == "/oauth2/authorize") co_return co_await authorize_endpoint(st, req);
     if (path == "/oauth2/revoke") co_return co_await revocation_endpoint(st, req);
     if (path == "/oauth2/introspect") co_return co_await introspection_endpoint(st, req);
+    if (path == "/oauth2/userinfo") co_return co_await userinfo_endpoint(st, req);
     if (path.rfind("/api/auth/", 0) == 0) co_return co_await better_auth(st, req);
     co_return not_found();
 }

@@ -128,6 +128,8 @@ boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const s
 boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req);
 // RFC 7662 introspection for authenticated (confidential) clients (introspect.cpp).
 boost::asio::awaitable<http_response> introspection_endpoint(idp_state& st, const ts::server_request& req);
+// OIDC userinfo for a bearer access token with openid scope (introspect.cpp).
+boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
                                                           const flows::server::client_record& client);
 // The authorization endpoint and the authorization_code grant (authorize.cpp).

@@ -1,10 +1,12 @@
 // RFC 7662 token introspection, for authenticated (confidential) clients only: an access
 // token is one of our JWTs (signature by a published key, iss, exp); a refresh token is looked
-// up by its hash and is active while current (not rotated, revoked or expired).
+// up by its hash and is active while current (not rotated, revoked or expired). And the OIDC
+// userinfo endpoint (Core §5.3), which takes the same access tokens as bearer tokens.
 #include "idp.hpp"
 
 #include <latchkey/core/jwk.hpp>
 #include <latchkey/core/jwt_verify.hpp>
+#include <latchkey/flows/server/authorize.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
 
@@ -41,7 +43,40 @@ std::optional<json::object> access_token_info(const idp_state& st, std::string_v
     return o;
 }
 
+http_response invalid_token(std::string_view description) {
+    auto r = json_response(401, boost::json::serialize(json::object{{"error", "invalid_token"},
+                                                                      {"error_description", description}}));
+    r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+}
+
 }  // namespace
+
+boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts::server_request& req) {
+    const std::string auth = req.header("Authorization");
+    if (auth.size() <= 7 || (auth.rfind("Bearer ", 0) != 0 && auth.rfind("bearer ", 0) != 0)) {
+        // RFC 6750 §3.1: no error code when the request carried no token.
+        auto r = json_response(401, R"({"error":"invalid_request","error_description":"a bearer access token is required"})");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        r.headers.emplace_back("Cache-Control", "no-store");
+        co_return r;
+    }
+    auto info = access_token_info(st, std::string_view(auth).substr(7));
+    if (!info) co_return invalid_token("the access token is invalid or expired");
+    const auto* sub = info->if_contains("sub");
+    const auto* scope = info->if_contains("scope");
+    const std::string granted = scope && scope->is_string() ? std::string(scope->as_string()) : "";
+    if (!sub || !sub->is_string() || (" " + granted + " ").find(" openid ") == std::string::npos)
+        co_return invalid_token("the access token was not issued for openid");
+    std::string id(sub->as_string());
+    auto user = co_await st.store.find_user_by_id(std::move(id));
+    if (!user && user.error() == fs::server_errc::not_found) co_return invalid_token("the user no longer exists");
+    if (!user) co_return storage_error(user.error());
+    json::object claims{{"sub", user->id}};
+    fs::add_user_claims(claims, *user, granted);
+    co_return answer(std::move(claims));
+}
 
 boost::asio::awaitable<http_response> introspection_endpoint(idp_state& st, const ts::server_request& req) {
     if (req.method != http_method::post) co_return oauth_error(oauth_errc::invalid_request, "POST required");

@@ -1,6 +1,6 @@
 // latch-idp end to end with a client no one here wrote: openid-client (npm) completes
-// discovery, authorization code + PKCE (chromium signing in on latch-idp's page), the device
-// flow, refresh, introspection and revocation against latch-idp.
+// discovery, authorization code + PKCE (chromium signing in on latch-idp's page), userinfo,
+// the device flow, refresh, introspection and revocation against latch-idp.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -106,6 +106,9 @@ describe('latch-idp with openid-client', { skip: SKIP_WITHOUT_IDP }, () => {
     assert.equal(claims.name, 'Alice');
     assert.ok(tokens.access_token && tokens.refresh_token);
     refreshToken = tokens.refresh_token;
+    // userinfo with the access token, the subject checked by openid-client.
+    const info = await oidc.fetchUserInfo(rp, tokens.access_token, claims.sub);
+    assert.deepEqual(info, { sub: claims.sub, email: 'alice@example.com', name: 'Alice', preferred_username: 'alice' });
   });
 
   test('refresh: a rotated pair and a new ID token for the same subject', async (t) => {

@@ -34,7 +34,7 @@ std::string session_clear_cookie(bool https) {
 }
 
 std::string url_origin(std::string_view url) {
-    auto u = boost::urls::parse_absolute_uri(url);
+    auto u = boost::urls::parse_uri(url);
     if (!u || !u->has_authority() || u->host().empty()) return {};
     const auto scheme = lower(u->scheme());
     if (scheme != "http" && scheme != "https") return {};

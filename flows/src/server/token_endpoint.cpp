@@ -94,6 +94,7 @@ std::string discovery_document(std::string_view issuer) {
     o["jwks_uri"] = base + "/.well-known/jwks.json";
     o["revocation_endpoint"] = base + "/oauth2/revoke";
     o["introspection_endpoint"] = base + "/oauth2/introspect";
+    o["userinfo_endpoint"] = base + "/oauth2/userinfo";
     o["device_authorization_endpoint"] = base + "/oauth2/device_authorization";
     o["grant_types_supported"] =
         json::array{"authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code",
