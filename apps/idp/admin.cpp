@@ -88,7 +88,11 @@ int user_add(const user_add_options& o) {
     auto st = open_or_exit(o.data);
     auto hash = ts::hash_password(*pw);
     if (!hash) return fail("latch-idp: cannot hash the password");
-    flows::server::user_record u{random_urlsafe(16), o.username, *hash, unix_now()};
+    for (unsigned char ch : o.id + o.email + o.name)
+        if (ch < 0x20 || ch == 0x7f) return fail("latch-idp: --id, --email and --name may not contain control characters");
+    if (o.id.size() > 255) return fail("latch-idp: --id has at most 255 characters");
+    flows::server::user_record u{o.id.empty() ? random_urlsafe(16) : o.id, o.username, *hash, unix_now(), o.name,
+                                 o.email};
     auto ec = await_sync(st->put_user(u));
     if (ec == server_errc::already_exists) return fail("latch-idp: user '" + o.username + "' already exists");
     if (ec) return fail("latch-idp: cannot add the user: " + ec.message());
@@ -133,8 +137,12 @@ int client_add(const client_add_options& o) {
             return fail("latch-idp: redirect URI '" + u + "' is not allowed (https, http on 127.0.0.1/[::1], "
                         "or a private-use scheme like com.example.app:/cb; no fragment)");
     secret client_secret;
+    if (!o.secret_file.empty() && !o.confidential) return fail("latch-idp: --secret-file is for --confidential clients");
     if (o.confidential) {
-        client_secret = flows::server::make_opaque_token();
+        auto given = o.secret_file.empty() ? std::optional<secret>(flows::server::make_opaque_token())
+                                           : read_password(o.secret_file);
+        if (!given) return fail("latch-idp: cannot read a secret from --secret-file (first line, not empty)");
+        client_secret = std::move(*given);
         c.auth_method = "client_secret_basic";
         c.secret_hash = flows::server::hash_token(client_secret.reveal());
     }
@@ -145,7 +153,7 @@ int client_add(const client_add_options& o) {
     std::cerr << "added " << (o.confidential ? "confidential" : "public") << " client " << c.client_id << "\n";
     // The only time the secret exists outside the caller's hands: stdout, once, alone on
     // its line so scripts can capture it.
-    if (o.confidential) std::cout << client_secret.reveal() << std::endl;
+    if (o.confidential && o.secret_file.empty()) std::cout << client_secret.reveal() << std::endl;
     return 0;
 }
 

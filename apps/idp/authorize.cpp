@@ -68,6 +68,44 @@ http_response sign_in_form(idp_state& st, const fs::form& params, const std::str
     return r;
 }
 
+bool has_word(std::string_view list, std::string_view word) {
+    return (" " + std::string(list) + " ").find(" " + std::string(word) + " ") != std::string::npos;
+}
+
+// The code for `user_id`, redirected to the client (with the session cookie to set, if any).
+boost::asio::awaitable<http_response> issue_code(idp_state& st, const fs::authorize_request& a, std::string user_id,
+                                                 std::string set_cookie) {
+    const secret code = fs::make_opaque_token();
+    fs::code_record rec{fs::hash_token(code.reveal()), random_urlsafe(16), a.client_id, std::move(user_id),
+                        a.redirect_uri, a.scope, a.nonce, a.code_challenge, unix_now() + code_lifetime, 0};
+    if (auto ec = co_await st.store.put_code(std::move(rec))) co_return storage_error(ec);
+    std::vector<std::pair<std::string, std::string>> p{{"code", code.reveal()}};
+    if (!a.state.empty()) p.emplace_back("state", a.state);
+    p.emplace_back("iss", st.config.issuer);
+    auto r = redirect_to(fs::redirect_with(a.redirect_uri, p));
+    if (!set_cookie.empty()) r.headers.emplace_back("Set-Cookie", std::move(set_cookie));
+    co_return r;
+}
+
+// GET: a browser with a live session gets its code at once (unless prompt=login); otherwise
+// the sign-in page, or login_required for prompt=none (OIDC Core §3.1.2.1).
+boost::asio::awaitable<http_response> signed_in_or_form(idp_state& st, const ts::server_request& req,
+                                                        const fs::form& params, const fs::authorize_request& a) {
+    const auto prompt = params.value_or_empty("prompt");
+    if (!has_word(prompt, "login")) {
+        auto s = co_await current_session(st, req);
+        if (!s) co_return storage_error(s.error());
+        if (s->found) {
+            std::string user_id = s->found->user.id;
+            co_return co_await issue_code(st, a, std::move(user_id), std::move(s->set_cookie));
+        }
+    }
+    if (has_word(prompt, "none"))
+        co_return error_answer(st, {oauth_errc::login_required, "the user is not signed in", true}, a.redirect_uri,
+                               a.state);
+    co_return sign_in_form(st, params, a.redirect_uri, "", 200);
+}
+
 }  // namespace
 
 boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts::server_request& req) {
@@ -81,7 +119,7 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
     auto checked = fs::check_authorize(*params, client ? &*client : nullptr, err);
     const std::string redirect_uri(params->value_or_empty("redirect_uri"));
     if (!checked) co_return error_answer(st, err, redirect_uri, params->value_or_empty("state"));
-    if (!post) co_return sign_in_form(st, *params, redirect_uri, "", 200);
+    if (!post) co_return co_await signed_in_or_form(st, req, *params, *checked);
 
     if (!csrf_ok(st, req, *params))
         co_return message_page(403, "Request refused", "The form expired or did not come from this site. Start the sign-in again.");
@@ -90,16 +128,11 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
     auto user = co_await sign_in(st, *params);
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return sign_in_form(st, *params, redirect_uri, "<p>Wrong user name or password.</p>", 401);
-
-    const secret code = fs::make_opaque_token();
-    fs::code_record rec{fs::hash_token(code.reveal()), random_urlsafe(16), checked->client_id, (*user)->id,
-                        checked->redirect_uri, checked->scope, checked->nonce, checked->code_challenge,
-                        unix_now() + code_lifetime, 0};
-    if (auto ec = co_await st.store.put_code(std::move(rec))) co_return storage_error(ec);
-    std::vector<std::pair<std::string, std::string>> p{{"code", code.reveal()}};
-    if (!checked->state.empty()) p.emplace_back("state", checked->state);
-    p.emplace_back("iss", st.config.issuer);
-    co_return redirect_to(fs::redirect_with(checked->redirect_uri, p));
+    // Signed in here: the same browser session Better Auth's /api/auth/* uses.
+    auto cookie = co_await start_session(st, req, **user, true);
+    if (!cookie) co_return storage_error(cookie.error());
+    std::string user_id = (*user)->id;
+    co_return co_await issue_code(st, *checked, std::move(user_id), std::move(*cookie));
 }
 
 boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const fs::form& params,
@@ -129,16 +162,9 @@ boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, co
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }
-    if ((" " + c.scope + " ").find(" openid ") != std::string::npos) {
-        auto id = sign_jwt(st.keys.active.get(), st.keys.active_kid,
-                           fs::id_token_claims(st.config.issuer, c.user_id, client.client_id, c.nonce, now, 3600));
-        if (!id) co_return oauth_error(oauth_errc::server_error, "");
-        body["id_token"] = *id;
-    }
-    auto r = json_response(200, boost::json::serialize(body));
-    r.headers.emplace_back("Cache-Control", "no-store");
-    r.headers.emplace_back("Pragma", "no-cache");
-    co_return r;
+    if (auto ec = co_await add_id_token(st, body, c.user_id, client.client_id, c.nonce, c.scope))
+        co_return storage_error(ec);
+    co_return token_response(body);
 }
 
 }  // namespace latchkey::idp

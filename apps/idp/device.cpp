@@ -17,7 +17,6 @@ namespace fs = latchkey::flows::server;
 namespace {
 
 constexpr std::string_view device_grant = "urn:ietf:params:oauth:grant-type:device_code";
-constexpr std::int64_t poll_interval = 5;
 
 // The first three octets of an IPv4 address, or the first four groups of an IPv6 one:
 // "the same network" for the warning on the page.
@@ -118,7 +117,7 @@ boost::asio::awaitable<http_response> device_authorization(idp_state& st, const 
     d.requester_ua = req.header("User-Agent").substr(0, 300);
     d.created_at = now;
     d.expires_at = now + st.code_limits.code_lifetime.count();
-    d.interval = poll_interval;
+    d.interval = st.config.device_interval;
     error_code ec = make_error_code(fs::server_errc::already_exists);
     for (int i = 0; i < 3 && ec == fs::server_errc::already_exists; ++i) {
         d.user_code = fs::make_user_code(st.user_code_length);
@@ -131,7 +130,7 @@ boost::asio::awaitable<http_response> device_authorization(idp_state& st, const 
     o["verification_uri"] = st.config.issuer + "/device";
     o["verification_uri_complete"] = st.config.issuer + "/device?user_code=" + d.user_code;
     o["expires_in"] = st.code_limits.code_lifetime.count();
-    o["interval"] = poll_interval;
+    o["interval"] = st.config.device_interval;
     auto r = json_response(200, boost::json::serialize(o));
     r.headers.emplace_back("Cache-Control", "no-store");
     co_return r;
@@ -156,11 +155,11 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs:
         if (!minted) co_return storage_error(minted.error());
         refresh = std::move(*minted);
     }
-    auto r = json_response(200, fs::token_response_body(*token, st.config.access_token_ttl, d->updated.scope,
-                                                        refresh.reveal()));
-    r.headers.emplace_back("Cache-Control", "no-store");
-    r.headers.emplace_back("Pragma", "no-cache");
-    co_return r;
+    auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, d->updated.scope,
+                                                           refresh.reveal())).as_object();
+    if (auto ec = co_await add_id_token(st, body, d->updated.user_id, client.client_id, "", d->updated.scope))
+        co_return storage_error(ec);
+    co_return token_response(body);
 }
 
 }  // namespace latchkey::idp

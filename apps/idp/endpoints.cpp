@@ -3,10 +3,13 @@
 
 #include <latchkey/core/jws_sign.hpp>
 #include <latchkey/core/random.hpp>
+#include <latchkey/flows/server/authorize.hpp>
 #include <latchkey/flows/server/client_auth.hpp>
 #include <latchkey/flows/server/form.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
+
+#include <boost/json.hpp>
 
 namespace latchkey::idp {
 
@@ -63,6 +66,28 @@ result<std::string> issue_access_token(idp_state& st, const std::string& subject
     return sign_jwt(st.keys.active.get(), st.keys.active_kid, fs::access_token_claims(p));
 }
 
+boost::asio::awaitable<error_code> add_id_token(idp_state& st, boost::json::object& body, std::string user_id,
+                                                std::string client_id, std::string nonce, std::string scope) {
+    if ((" " + scope + " ").find(" openid ") == std::string::npos) co_return error_code{};
+    std::string id = user_id;
+    auto user = co_await st.store.find_user_by_id(std::move(id));
+    if (!user) co_return user.error();
+    auto claims = fs::id_token_claims(st.config.issuer, user_id, client_id, nonce, unix_now(), 3600);
+    fs::add_user_claims(claims, *user, scope);
+    auto signed_token = sign_jwt(st.keys.active.get(), st.keys.active_kid, claims);
+    if (!signed_token) co_return make_error_code(oauth_errc::server_error);
+    body["id_token"] = *signed_token;
+    co_return error_code{};
+}
+
+// A token response (RFC 6749 §5.1) from its JSON body.
+http_response token_response(const boost::json::object& body) {
+    auto r = json_response(200, boost::json::serialize(body));
+    r.headers.emplace_back("Cache-Control", "no-store");
+    r.headers.emplace_back("Pragma", "no-cache");
+    return r;
+}
+
 boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const ts::server_request& req,
                                                            const fs::form& params) {
     diagnostics diag;
@@ -95,6 +120,7 @@ boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::se
         co_return co_await device_code_grant(st, *params, *client);
     if (grant == "refresh_token") co_return co_await refresh_token_grant(st, *params, *client);
     if (grant == "authorization_code") co_return co_await authorization_code_grant(st, *params, *client);
+    if (grant == "password") co_return co_await password_grant(st, req, *params, *client);
     if (grant != "client_credentials")
         co_return oauth_error(oauth_errc::unsupported_grant_type, "this server does not support that grant yet");
     auto scope = fs::decide_client_credentials(*params, *client, diag);
@@ -127,6 +153,9 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
     if (path == "/device") co_return co_await device_page(st, req);
     if (path == "/oauth2/authorize") co_return co_await authorize_endpoint(st, req);
     if (path == "/oauth2/revoke") co_return co_await revocation_endpoint(st, req);
+    if (path == "/oauth2/introspect") co_return co_await introspection_endpoint(st, req);
+    if (path == "/oauth2/userinfo") co_return co_await userinfo_endpoint(st, req);
+    if (path.rfind("/api/auth/", 0) == 0) co_return co_await better_auth(st, req);
     co_return not_found();
 }
 

@@ -55,6 +55,8 @@ std::int64_t unix_now();
 // ---- admin commands (admin.cpp)
 struct user_add_options {
     std::string data, username, password_file;
+    std::string id;           // the subject; default: random (set it to keep a `sub` from another IdP)
+    std::string email, name;  // OIDC claims (email / profile scopes)
 };
 int user_add(const user_add_options& o);
 int user_list(const std::string& data);
@@ -62,6 +64,7 @@ int user_rm(const std::string& data, const std::string& username);
 
 struct client_add_options {
     std::string data, client_id, name, scope = "openid";
+    std::string secret_file;  // a confidential client's secret (first line); default: generated and printed
     bool confidential = false;
     bool public_client = false;  // the default; the flag only documents it
     std::vector<std::string> redirect_uris, grants;
@@ -76,14 +79,19 @@ struct signing_keys {
     std::string active_kid;
     boost::json::object jwks;  // {"keys": [...]}: active and retired public keys
 };
-// Loads the keys, generating and storing an ES256 key at first start.
-boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag);
+// Loads the keys, generating and storing an ES256 key at first start. The newest key signs;
+// older ones are published while younger than `publish_for` seconds after their successor.
+boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag,
+                                                                 std::int64_t publish_for);
+// `latch-idp keys rotate`: adds a new signing key (prints its kid).
+int keys_rotate(const std::string& data);
 
 // ---- the endpoints (endpoints.cpp)
 struct idp_config {
     std::string issuer;                 // no trailing slash
     std::int64_t access_token_ttl = 3600;
     std::int64_t refresh_token_ttl = 30 * 86400;
+    std::int64_t device_interval = 5;  // RFC 8628 §3.2 interval, seconds (slow_down adds 5 per code)
 };
 struct idp_state {
     idp_config config;
@@ -97,6 +105,11 @@ struct idp_state {
     std::size_t user_code_length = 12;
     std::string csrf_key;                          // random per process
     flows::server::attempt_limiter code_attempts;  // per IP and global, per minute
+    // Better Auth's /api/auth/*: origins allowed on state-changing calls (the issuer's and
+    // --trusted-origin ones), sign-up/sign-in attempts (per IP and global, per minute).
+    std::vector<std::string> trusted_origins;
+    flows::server::attempt_limiter account_attempts{30, 600};
+    bool https = false;  // the issuer is https: __Secure- cookie names, Secure attribute
 };
 // The router: every request of the server goes through here.
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
@@ -113,6 +126,10 @@ boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const s
                                                           const std::string& user_id, const std::string& scope,
                                                           std::string family_id = {});
 boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req);
+// RFC 7662 introspection for authenticated (confidential) clients (introspect.cpp).
+boost::asio::awaitable<http_response> introspection_endpoint(idp_state& st, const ts::server_request& req);
+// OIDC userinfo for a bearer access token with openid scope (introspect.cpp).
+boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
                                                           const flows::server::client_record& client);
 // The authorization endpoint and the authorization_code grant (authorize.cpp).
@@ -121,6 +138,14 @@ boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, co
                                                                const flows::server::client_record& client);
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
                                        const std::string& scope);
+// Adds "id_token" to a token response `body` when `scope` has openid: signed, with the
+// user's claims the scope releases. Errors: storage (busy, failed), or server_error.
+boost::asio::awaitable<error_code> add_id_token(idp_state& st, boost::json::object& body, std::string user_id,
+                                                std::string client_id, std::string nonce, std::string scope);
+// The password grant, for clients allowed it (password_grant.cpp).
+boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::server_request& req,
+                                                     const flows::server::form& params,
+                                                     const flows::server::client_record& client);
 // The authenticated client of a token-endpoint-style request, or the error response.
 struct authenticated {
     std::optional<flows::server::client_record> client;
@@ -129,15 +154,31 @@ struct authenticated {
 boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const ts::server_request& req,
                                                            const flows::server::form& params);
 
+// Browser sessions (sessions.cpp): the session cookie of a request, looked up with sliding
+// expiry; `set_cookie` non-empty when its expiry moved (send it again).
+struct session_found {
+    std::optional<ts::session_use_result> found;
+    std::string set_cookie;
+};
+boost::asio::awaitable<result<session_found>> current_session(idp_state& st, const ts::server_request& req);
+// Starts a session for `user`; returns the Set-Cookie header value.
+boost::asio::awaitable<result<std::string>> start_session(idp_state& st, const ts::server_request& req,
+                                                          const flows::server::user_record& user, bool remember);
+// Better Auth's core endpoints under /api/auth/ (better_auth.cpp).
+boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::server_request& req);
+
 // Responses shared by the handlers.
 http_response json_response(int status, std::string body);
 http_response oauth_error(error_code ec, std::string_view description);
-http_response storage_error(error_code ec);  // busy: 503 + Retry-After; else 500
+http_response storage_error(error_code ec);
+http_response token_response(const boost::json::object& body);  // 200, no-store  // busy: 503 + Retry-After; else 500
 
 // ---- serve (serve.cpp)
 struct serve_options {
     std::string data, listen = "127.0.0.1:0", issuer;
     std::int64_t access_token_ttl = 3600;
+    std::int64_t device_interval = 5;
+    std::vector<std::string> trusted_origins;  // besides the issuer's
 };
 int serve(const serve_options& o);
 

@@ -1,10 +1,16 @@
 // latch-idp's signing keys: an ES256 key generated at first start and kept in the database
-// (inside the 0700 data directory, file mode 0600); JWKS with every key still published.
+// (inside the 0700 data directory, file mode 0600). `keys rotate` adds a newer key, which
+// signs from the next start on; an older key stays in the JWKS until every token it signed
+// has expired (its successor's age >= the longest token lifetime), then drops out.
 #include "idp.hpp"
 
 #include <latchkey/core/jwk.hpp>
 
 #include <boost/json/array.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
 
 namespace latchkey::idp {
 
@@ -24,7 +30,8 @@ result<flows::server::signing_key_record> new_es256_key(diagnostics& diag) {
 
 }  // namespace
 
-boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag) {
+boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag,
+                                                                 std::int64_t publish_for) {
     auto stored = co_await st.list_signing_keys();
     if (!stored) co_return stored.error();
     if (stored->empty()) {
@@ -35,7 +42,12 @@ boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, 
     }
     signing_keys out;
     boost::json::array keys;
+    const auto now = unix_now();
+    std::int64_t successor_created = 0;  // of the next newer key; 0 for the newest
     for (const auto& rec : *stored) {  // newest first
+        const bool expired = successor_created != 0 && now >= successor_created + publish_for;
+        successor_created = rec.created_at;
+        if (expired && out.active) continue;  // everything it signed has expired
         auto key = read_private_key_pem(rec.private_pem, diag);
         if (!key) co_return key.error();
         auto pub = public_jwk(key->get(), rec.kid);
@@ -52,6 +64,23 @@ boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, 
     }
     out.jwks["keys"] = std::move(keys);
     co_return out;
+}
+
+int keys_rotate(const std::string& data) {
+    diagnostics diag;
+    auto st = open_data_dir(data, diag);
+    if (!st) return fail("latch-idp: " + diag.client_message);
+    auto stored = await_sync((*st)->list_signing_keys());
+    if (!stored) return fail("latch-idp: cannot read the signing keys: " + stored.error().message());
+    auto k = new_es256_key(diag);
+    if (!k) return fail("latch-idp: " + diag.client_message);
+    // Strictly newer than the newest, so "newest first" orders by creation.
+    if (!stored->empty()) k->created_at = std::max(k->created_at, stored->front().created_at + 1);
+    if (auto ec = await_sync((*st)->put_signing_key(*k))) return fail("latch-idp: cannot store the new key: " + ec.message());
+    std::cout << k->kid << std::endl;
+    std::fprintf(stderr, "latch-idp: new signing key %s; it signs after the next start, and the old key stays "
+                         "published until its tokens have expired\n", k->kid.c_str());
+    return 0;
 }
 
 }  // namespace latchkey::idp

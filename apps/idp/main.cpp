@@ -1,11 +1,12 @@
 // latch-idp: an OpenID Provider on latchkey's own framework, with SQLite.
 //
-//   latch-idp serve --data DIR [--listen 127.0.0.1:PORT] [--issuer URL]
+//   latch-idp serve --data DIR [--listen 127.0.0.1:PORT] [--issuer URL] [--trusted-origin URL]...
 //   latch-idp user add USERNAME --data DIR [--password-file FILE]   (else $LATCH_IDP_PASSWORD)
 //   latch-idp user list|rm ...
 //   latch-idp client add ID --data DIR (--public | --confidential) [--redirect-uri URI]...
 //                           [--grant GRANT]... [--scope "a b"] [--name NAME]
 //   latch-idp client list|rm ...
+//   latch-idp keys rotate --data DIR
 // Secrets never come from argv: passwords from a file or the environment; a confidential
 // client's secret is generated, printed once on stdout and stored hashed.
 #include "idp.hpp"
@@ -26,6 +27,9 @@ void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, s
     add->add_option("username", ua.username)->required();
     add->add_option("--data", ua.data, "data directory")->required();
     add->add_option("--password-file", ua.password_file, "file holding the password (first line)");
+    add->add_option("--id", ua.id, "the user's subject (sub); default: random");
+    add->add_option("--email", ua.email, "email address (the `email` claim)");
+    add->add_option("--name", ua.name, "display name (the `name` claim)");
     add->callback([&] { run = [&] { return user_add(ua); }; });
     auto* list = user->add_subcommand("list", "list users");
     list->add_option("--data", data)->required();
@@ -48,6 +52,7 @@ void add_client_commands(CLI::App& app, client_add_options& ca, std::string& dat
     add->add_option("--grant", ca.grants, "allowed grant type (repeatable)");
     add->add_option("--scope", ca.scope, "scopes the client may ask for, space-separated");
     add->add_option("--name", ca.name, "display name");
+    add->add_option("--secret-file", ca.secret_file, "a confidential client's secret (first line of FILE); default: generated, printed once");
     add->callback([&] { run = [&] { return client_add(ca); }; });
     auto* list = client->add_subcommand("list", "list clients");
     list->add_option("--data", data)->required();
@@ -73,7 +78,18 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--issuer", so.issuer, "issuer URL (default: http://<listen address>)");
     serve_cmd->add_option("--access-token-ttl", so.access_token_ttl, "access token lifetime, seconds")
         ->check(CLI::Range(std::int64_t{30}, std::int64_t{86400}));
+    serve_cmd->add_option("--device-interval", so.device_interval, "device flow polling interval, seconds")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{60}));
+    serve_cmd->add_option("--trusted-origin", so.trusted_origins,
+                          "an origin (besides the issuer's) allowed to call /api/auth/* (repeatable)");
     serve_cmd->callback([&] { run = [&] { return serve(so); }; });
+
+    std::string keys_data;
+    auto* keys_cmd = app.add_subcommand("keys", "manage signing keys")->require_subcommand(1);
+    auto* rotate = keys_cmd->add_subcommand("rotate", "add a new signing key (used from the next start; the old one "
+                                                      "stays published until its tokens expire)");
+    rotate->add_option("--data", keys_data, "data directory")->required();
+    rotate->callback([&] { run = [&] { return keys_rotate(keys_data); }; });
 
     user_add_options ua;
     client_add_options ca;

@@ -57,12 +57,16 @@ bool csrf_ok(const idp_state& st, const ts::server_request& req, const fs::form&
 }
 
 boost::asio::awaitable<result<std::optional<fs::user_record>>> sign_in(idp_state& st, const fs::form& f) {
-    std::string username(f.value_or_empty("username"));
+    return check_password(st, std::string(f.value_or_empty("username")),
+                          secret(std::string(f.value_or_empty("password"))));
+}
+
+boost::asio::awaitable<result<std::optional<fs::user_record>>> check_password(idp_state& st, std::string username,
+                                                                           secret password) {
     auto user = co_await st.store.find_user(std::move(username));
     if (!user && user.error() != fs::server_errc::not_found) co_return user.error();
     static const std::string dummy = ts::hash_password(secret("latch-idp-dummy")).value();
     std::string stored_hash = user ? user->password_hash : dummy;
-    secret password(std::string(f.value_or_empty("password")));
     auto ok = co_await st.hasher.async_verify(std::move(stored_hash), std::move(password));
     if (!ok) co_return ok.error();
     if (!user || !*ok) co_return std::optional<fs::user_record>{};

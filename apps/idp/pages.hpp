@@ -29,5 +29,8 @@ bool csrf_ok(const idp_state& st, const ts::server_request& req, const flows::se
 // password. Errors: busy (the pool's queue is full) or storage_failed.
 boost::asio::awaitable<result<std::optional<flows::server::user_record>>> sign_in(idp_state& st,
                                                                                const flows::server::form& f);
+boost::asio::awaitable<result<std::optional<flows::server::user_record>>> check_password(idp_state& st,
+                                                                                      std::string username,
+                                                                                      secret password);
 
 }  // namespace latchkey::idp

@@ -9,6 +9,8 @@
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
 
+#include <boost/json.hpp>
+
 #include <cstdio>
 
 namespace latchkey::idp {
@@ -59,10 +61,10 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
     }
     auto token = issue_access_token(st, old.user_id, client.client_id, scope);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
-    auto r = json_response(200, fs::token_response_body(*token, st.config.access_token_ttl, scope, next_raw.reveal()));
-    r.headers.emplace_back("Cache-Control", "no-store");
-    r.headers.emplace_back("Pragma", "no-cache");
-    co_return r;
+    auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, scope, next_raw.reveal()))
+                    .as_object();
+    if (auto ec = co_await add_id_token(st, body, old.user_id, client.client_id, "", scope)) co_return storage_error(ec);
+    co_return token_response(body);
 }
 
 boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req) {

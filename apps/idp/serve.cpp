@@ -2,6 +2,7 @@
 // listens, prints the URL (one line on stdout), serves until SIGTERM/SIGINT, then drains.
 #include "idp.hpp"
 
+#include <latchkey/flows/server/session.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/user_code.hpp>
 
@@ -64,7 +65,8 @@ int serve(const serve_options& o) {
     diagnostics diag;
     auto store = open_data_dir(o.data, diag);
     if (!store) return fail("latch-idp: " + diag.client_message);
-    auto keys = await_sync(load_or_create_keys(**store, diag));
+    // The longest-lived token a key signs: access tokens or ID tokens (1 h).
+    auto keys = await_sync(load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600)));
     if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
 
     boost::asio::io_context io(1);
@@ -88,6 +90,14 @@ int serve(const serve_options& o) {
     state.config.issuer = o.issuer.empty() ? url : o.issuer;
     while (state.config.issuer.size() > 1 && state.config.issuer.back() == '/') state.config.issuer.pop_back();
     state.config.access_token_ttl = o.access_token_ttl;
+    state.config.device_interval = o.device_interval;
+    state.https = state.config.issuer.rfind("https://", 0) == 0;
+    state.trusted_origins.push_back(flows::server::url_origin(state.config.issuer));
+    for (const auto& origin : o.trusted_origins) {
+        auto canonical = flows::server::url_origin(origin);
+        if (canonical.empty()) return fail("latch-idp: --trusted-origin wants an http(s) origin, e.g. https://app.example");
+        state.trusted_origins.push_back(std::move(canonical));
+    }
     state.discovery = flows::server::discovery_document(state.config.issuer);
     state.jwks = boost::json::serialize(state.keys.jwks);
 

@@ -124,8 +124,11 @@ describe('latch-idp: client credentials', { skip }, () => {
     const bad = await post(`grant_type=client_credentials&client_id=svc&client_secret=${encodeURIComponent(secret)}&scope=admin`);
     assert.equal(bad.status, 400);
     assert.equal((await bad.json()).error, 'invalid_scope');
-    const pw = await post(`grant_type=password&client_id=svc&client_secret=${encodeURIComponent(secret)}`);
-    assert.equal((await pw.json()).error, 'unsupported_grant_type');
+    // The password grant is off unless the client was registered with --grant password.
+    const pw = await post(`grant_type=password&client_id=svc&client_secret=${encodeURIComponent(secret)}&username=alice&password=x`);
+    assert.equal((await pw.json()).error, 'unauthorized_client');
+    const unknown = await post(`grant_type=urn:example:magic&client_id=svc&client_secret=${encodeURIComponent(secret)}`);
+    assert.equal((await unknown.json()).error, 'unsupported_grant_type');
   });
 
   test('client list shows no secret; client rm removes it', () => {

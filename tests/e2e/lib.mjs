@@ -9,7 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-export { startIdp } from '../idp/idp.mjs';
+import { startIdp as startOidcProvider } from '../idp/idp.mjs';
+import { LATCH_IDP_PASSWORD, latchIdpLacks, startLatchIdpAsTestIdp } from './latch_idp_test_idp.mjs';
+
+// The IdP the journeys run against: oidc-provider (default) or, with LATCH_E2E_IDP=latch-idp,
+// our own latch-idp (latch_idp_test_idp.mjs; ctest runs both as e2e.* and e2e_idp.*).
+export const E2E_IDP = process.env.LATCH_E2E_IDP === 'latch-idp' ? 'latch-idp' : 'oidc-provider';
+export function startIdp(opts) {
+  return E2E_IDP === 'latch-idp' ? startLatchIdpAsTestIdp(opts) : startOidcProvider(opts);
+}
+export { latchIdpLacks };
+// The users' password on the IdP's pages.
+const USER_PASSWORD = E2E_IDP === 'latch-idp' ? LATCH_IDP_PASSWORD : 'x';
 
 // `latch login` against the test IdP's public client, no QR code, bounded.
 export const loginArgs = (idp) => ['login', '--issuer', idp.issuer, '--client-id', 'latch-cli', '--no-qr', '--timeout', '120'];
@@ -143,7 +154,7 @@ export async function killAllLatch() {
 
 // Parses the device login prompt latch prints on stderr (see the CLI contract).
 export async function devicePrompt(handle, timeoutMs = 15_000) {
-  const [, userCode] = await handle.waitForStderr(/enter the code:\s*([A-Z]{4}-[A-Z]{4})/, timeoutMs);
+  const [, userCode] = await handle.waitForStderr(/enter the code:\s*([A-Z]{4}(?:-[A-Z]{4})+)/, timeoutMs);
   const [, completeUrl] = await handle.waitForStderr(/\(or open (\S+)\)/, timeoutMs);
   const [, url] = await handle.waitForStderr(/open this URL in a browser:\s*(\S+)/, timeoutMs);
   return { userCode, url, completeUrl };
@@ -229,6 +240,8 @@ async function pageKind(page) {
     await page.locator('title', { hasNotText: 'Submitting Callback' }).waitFor({ state: 'attached' });
     await page.waitForLoadState('load');
   }
+  if (await page.locator('form[action="/device"] input[name=user_code]').count()) return 'latch-device';
+  if (await page.locator('form[action="/oauth2/authorize"] input[name=username]').count()) return 'latch-login';
   if (await page.locator('form#op\\.deviceInputForm').count()) return 'code-input';
   if (await page.locator('form#op\\.deviceConfirmForm').count()) return 'device-confirm';
   if (await page.locator('input[name=prompt][value=login]').count()) return 'login';
@@ -264,6 +277,22 @@ export async function walkPages(page, { userCode, login, password, deny }) {
         await submitAndWait(page, page.locator('button[form="op.deviceInputForm"]'));
         break;
       }
+      case 'latch-device': {
+        // latch-idp's one-form page: code, user name, password, Approve / Deny.
+        if (step > 0) return lastPage(page, seen);
+        const code = page.locator('input[name=user_code]');
+        if (userCode && !(await code.inputValue())) await code.fill(userCode);
+        await page.fill('input[name=username]', login);
+        await page.fill('input[name=password]', password);
+        await submitAndWait(page, page.locator(`button[value=${denyAt ? 'deny' : 'approve'}]`));
+        break;
+      }
+      case 'latch-login':
+        if (step > 0) return lastPage(page, seen);
+        await page.fill('input[name=username]', login);
+        await page.fill('input[name=password]', password);
+        await submitAndWait(page, page.locator('button'));
+        break;
       case 'device-confirm':
         await submitAndWait(page, denyAt === 'confirm'
           ? page.locator('button[name=abort]')
@@ -289,12 +318,12 @@ export async function walkPages(page, { userCode, login, password, deny }) {
 // Approves (or denies) a device login on the IdP's pages.  url is the verification
 // URI (the code is then typed) or the complete one.  Returns { pages, url, title, text }
 // of the last page.
-export async function approveDevice({ url, userCode, login = 'alice', password = 'x', deny = false }) {
+export async function approveDevice({ url, userCode, login = 'alice', password = USER_PASSWORD, deny = false }) {
   const { context, page } = await newPage();
   try {
     await page.goto(url, { waitUntil: 'load' });
     const result = await walkPages(page, { userCode, login, password, deny });
-    if (!deny && !/Sign-in Success/i.test(result.title)) {
+    if (!deny && !/Sign-in Success|Device approved/i.test(result.title)) {
       throw new Error(`device approval did not end on the success page: ${result.pages.join(' -> ')}: ${result.title}: ${result.text}`);
     }
     return result;
@@ -305,7 +334,7 @@ export async function approveDevice({ url, userCode, login = 'alice', password =
 
 // Logs in through an authorization URL (login + consent), then lets the browser
 // follow the redirect to the client's loopback listener.  Returns the last page.
-export async function browserLogin(url, { login = 'alice', password = 'x', deny = false } = {}) {
+export async function browserLogin(url, { login = 'alice', password = USER_PASSWORD, deny = false } = {}) {
   const { context, page } = await newPage();
   try {
     await page.goto(url, { waitUntil: 'load' });

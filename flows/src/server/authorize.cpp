@@ -65,4 +65,13 @@ boost::json::object id_token_claims(std::string_view issuer, std::string_view su
     return c;
 }
 
+void add_user_claims(boost::json::object& claims, const user_record& user, std::string_view scope) {
+    const std::string s = " " + std::string(scope) + " ";
+    if (s.find(" email ") != std::string::npos && !user.email.empty()) claims["email"] = user.email;
+    if (s.find(" profile ") != std::string::npos) {
+        if (!user.name.empty()) claims["name"] = user.name;
+        claims["preferred_username"] = user.username;
+    }
+}
+
 }  // namespace latchkey::flows::server

@@ -93,10 +93,12 @@ std::string discovery_document(std::string_view issuer) {
     o["token_endpoint"] = base + "/oauth2/token";
     o["jwks_uri"] = base + "/.well-known/jwks.json";
     o["revocation_endpoint"] = base + "/oauth2/revoke";
+    o["introspection_endpoint"] = base + "/oauth2/introspect";
+    o["userinfo_endpoint"] = base + "/oauth2/userinfo";
     o["device_authorization_endpoint"] = base + "/oauth2/device_authorization";
     o["grant_types_supported"] =
         json::array{"authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code",
-                    "refresh_token"};
+                    "refresh_token", "password"};
     o["authorization_response_iss_parameter_supported"] = true;  // RFC 9207
     o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_basic", "client_secret_post", "none"};
     o["response_types_supported"] = json::array{"code"};

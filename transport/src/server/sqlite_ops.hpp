@@ -22,6 +22,7 @@ error_code delete_client(sqlite_db& db, const std::string& id);
 
 error_code put_user(sqlite_db& db, const user_record& u);
 result<user_record> find_user(sqlite_db& db, const std::string& username);
+result<user_record> find_user_by_id(sqlite_db& db, const std::string& id);
 result<std::vector<user_record>> list_users(sqlite_db& db);
 error_code delete_user(sqlite_db& db, const std::string& username);
 
@@ -30,11 +31,16 @@ result<std::vector<signing_key_record>> list_signing_keys(sqlite_db& db);
 
 error_code put_session(sqlite_db& db, const session_record& s);
 result<session_record> find_session(sqlite_db& db, const std::string& token_hash, std::int64_t now);
+result<session_use_result> use_session(sqlite_db& db, const std::string& token_hash, std::int64_t now,
+                                       std::int64_t update_age, std::int64_t ttl);
+result<std::vector<session_record>> list_sessions(sqlite_db& db, const std::string& user_id, std::int64_t now);
+result<bool> delete_session(sqlite_db& db, const std::string& token_hash, const std::string& user_id);
 
 error_code put_code(sqlite_db& db, const code_record& c);
 result<code_consume_result> consume_code(sqlite_db& db, const std::string& code_hash, std::int64_t now);
 
 error_code put_refresh(sqlite_db& db, const refresh_record& r);
+result<refresh_record> find_refresh(sqlite_db& db, const std::string& token_hash);
 result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& old_hash,
                                              const refresh_record& next, std::int64_t now);
 

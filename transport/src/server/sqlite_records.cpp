@@ -38,7 +38,7 @@ client_record client_from(const stmt& s) {
 }
 
 user_record user_from(const stmt& s) {
-    return {s.text(0), s.text(1), s.text(2), s.int64(3)};
+    return {s.text(0), s.text(1), s.text(2), s.int64(3), s.text(4), s.text(5)};
 }
 
 // DELETE ... : not_found when nothing matched.
@@ -88,13 +88,14 @@ error_code delete_client(sqlite_db& db, const std::string& id) {
 }
 
 error_code put_user(sqlite_db& db, const user_record& u) {
-    auto s = db.prepare("INSERT INTO users (id, username, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)");
-    s.bind(1, u.id).bind(2, u.username).bind(3, u.password_hash).bind(4, u.created_at);
+    auto s = db.prepare("INSERT INTO users (id, username, password_hash, created_at, name, email) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    s.bind(1, u.id).bind(2, u.username).bind(3, u.password_hash).bind(4, u.created_at).bind(5, u.name).bind(6, u.email);
     return step_error(s.step());
 }
 
 result<user_record> find_user(sqlite_db& db, const std::string& username) {
-    auto s = db.prepare("SELECT id, username, password_hash, created_at FROM users WHERE username = ?1");
+    auto s = db.prepare("SELECT id, username, password_hash, created_at, name, email FROM users WHERE username = ?1");
     s.bind(1, username);
     const int rc = s.step();
     if (rc == SQLITE_ROW) return user_from(s);
@@ -102,8 +103,17 @@ result<user_record> find_user(sqlite_db& db, const std::string& username) {
     return step_error(rc);
 }
 
+result<user_record> find_user_by_id(sqlite_db& db, const std::string& id) {
+    auto s = db.prepare("SELECT id, username, password_hash, created_at, name, email FROM users WHERE id = ?1");
+    s.bind(1, id);
+    const int rc = s.step();
+    if (rc == SQLITE_ROW) return user_from(s);
+    if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
+    return step_error(rc);
+}
+
 result<std::vector<user_record>> list_users(sqlite_db& db) {
-    auto s = db.prepare("SELECT id, username, password_hash, created_at FROM users ORDER BY username");
+    auto s = db.prepare("SELECT id, username, password_hash, created_at, name, email FROM users ORDER BY username");
     std::vector<user_record> out;
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) out.push_back(user_from(s));

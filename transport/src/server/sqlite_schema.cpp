@@ -83,6 +83,10 @@ CREATE TABLE device_codes (
 );
 CREATE INDEX device_codes_expiry ON device_codes(expires_at);
 )sql"},
+    {3, R"sql(
+ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace

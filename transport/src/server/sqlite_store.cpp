@@ -34,6 +34,9 @@ public:
     asio::awaitable<result<user_record>> find_user(std::string name) override {
         return pool_.run<result<user_record>>([this, name = std::move(name)] { return detail::find_user(*db_, name); });
     }
+    asio::awaitable<result<user_record>> find_user_by_id(std::string id) override {
+        return pool_.run<result<user_record>>([this, id = std::move(id)] { return detail::find_user_by_id(*db_, id); });
+    }
     asio::awaitable<result<std::vector<user_record>>> list_users() override {
         return pool_.run<result<std::vector<user_record>>>([this] { return detail::list_users(*db_); });
     }
@@ -56,6 +59,23 @@ public:
             [this, hash = std::move(hash), now] { return detail::find_session(*db_, hash, now); });
     }
 
+    asio::awaitable<result<session_use_result>> use_session(std::string hash, std::int64_t now,
+                                                            std::int64_t update_age, std::int64_t ttl) override {
+        return pool_.run<result<session_use_result>>([this, hash = std::move(hash), now, update_age, ttl] {
+            return detail::use_session(*db_, hash, now, update_age, ttl);
+        });
+    }
+    asio::awaitable<result<std::vector<session_record>>> list_sessions(std::string user_id,
+                                                                       std::int64_t now) override {
+        return pool_.run<result<std::vector<session_record>>>(
+            [this, user_id = std::move(user_id), now] { return detail::list_sessions(*db_, user_id, now); });
+    }
+    asio::awaitable<result<bool>> delete_session(std::string hash, std::string user_id) override {
+        return pool_.run<result<bool>>([this, hash = std::move(hash), user_id = std::move(user_id)] {
+            return detail::delete_session(*db_, hash, user_id);
+        });
+    }
+
     asio::awaitable<error_code> put_code(code_record c) override {
         return pool_.run<error_code>([this, c = std::move(c)] { return detail::put_code(*db_, c); });
     }
@@ -75,6 +95,9 @@ public:
             });
     }
 
+    asio::awaitable<result<refresh_record>> find_refresh(std::string hash) override {
+        return pool_.run<result<refresh_record>>([this, hash = std::move(hash)] { return detail::find_refresh(*db_, hash); });
+    }
     asio::awaitable<result<bool>> revoke_refresh(std::string hash, std::string client_id, std::int64_t now) override {
         return pool_.run<result<bool>>([this, hash = std::move(hash), client_id = std::move(client_id), now] {
             return detail::revoke_refresh(*db_, hash, client_id, now);

@@ -35,6 +35,8 @@ struct user_record {
     std::string username;       // unique
     std::string password_hash;  // argon2id encoded string ($argon2id$v=19$m=...)
     std::int64_t created_at = 0;
+    std::string name;   // display name (Better Auth's user.name, OIDC `name`); may be empty
+    std::string email;  // OIDC `email`; may be empty
 };
 
 // An authorization code (RFC 6749 §4.1.2) as stored; single use.

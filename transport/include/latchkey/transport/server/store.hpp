@@ -40,6 +40,13 @@ struct code_consume_result {
     records::code_record code;  // filled for consumed and replayed
 };
 
+// A live session with its user (use_session).
+struct session_use_result {
+    records::session_record session;
+    records::user_record user;
+    bool extended = false;  // expires_at moved to now + ttl by this call (re-send the cookie)
+};
+
 struct refresh_rotate_result {
     consume_status status = consume_status::unknown;
     records::refresh_record old_token;  // filled for consumed and replayed
@@ -57,6 +64,7 @@ public:
 
     virtual boost::asio::awaitable<error_code> put_user(records::user_record u) = 0;
     virtual boost::asio::awaitable<result<records::user_record>> find_user(std::string username) = 0;
+    virtual boost::asio::awaitable<result<records::user_record>> find_user_by_id(std::string id) = 0;
     virtual boost::asio::awaitable<result<std::vector<records::user_record>>> list_users() = 0;
     virtual boost::asio::awaitable<error_code> delete_user(std::string username) = 0;
 
@@ -69,6 +77,18 @@ public:
     // not_found also when expired at `now`.
     virtual boost::asio::awaitable<result<records::session_record>> find_session(std::string token_hash,
                                                                                  std::int64_t now) = 0;
+    // The live session `token_hash` and its user. Sliding expiry (Better Auth's updateAge):
+    // when it was last extended `update_age` or more seconds ago, expires_at becomes now + ttl
+    // in the same call. not_found when unknown or expired.
+    virtual boost::asio::awaitable<result<session_use_result>> use_session(std::string token_hash, std::int64_t now,
+                                                                           std::int64_t update_age,
+                                                                           std::int64_t ttl) = 0;
+    // The live sessions of a user, newest first.
+    virtual boost::asio::awaitable<result<std::vector<records::session_record>>> list_sessions(std::string user_id,
+                                                                                              std::int64_t now) = 0;
+    // Deletes the session `token_hash` if it belongs to `user_id` (any owner when empty).
+    // false when there was no such session.
+    virtual boost::asio::awaitable<result<bool>> delete_session(std::string token_hash, std::string user_id) = 0;
 
     // ---- single-use steps
     virtual boost::asio::awaitable<error_code> put_code(records::code_record c) = 0;
@@ -83,6 +103,10 @@ public:
     // §4.14.2); a revoked or expired one gets `expired`.
     virtual boost::asio::awaitable<result<refresh_rotate_result>> rotate_refresh(
         std::string old_hash, records::refresh_record next, std::int64_t now) = 0;
+
+    // RFC 7662: the refresh token `token_hash` as stored (rotated, revoked and expired ones
+    // included: the caller decides); not_found when unknown.
+    virtual boost::asio::awaitable<result<records::refresh_record>> find_refresh(std::string token_hash) = 0;
 
     // RFC 7009: revokes the family of the refresh token `token_hash` if it was issued to
     // `client_id`. false when there is no such token (the endpoint answers 200 anyway).

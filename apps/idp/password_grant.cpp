@@ -1,0 +1,45 @@
+// The resource owner password grant (RFC 6749 §4.3), only for clients registered with
+// `--grant password` (off by default, as RFC 9700 §2.4 asks). The password is checked with
+// argon2id on the hashing pool (busy: 503 + Retry-After); attempts are limited per IP.
+#include "idp.hpp"
+#include "pages.hpp"
+
+#include <latchkey/flows/server/token_endpoint.hpp>
+
+#include <boost/json.hpp>
+
+namespace latchkey::idp {
+
+namespace fs = latchkey::flows::server;
+
+boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::server_request& req,
+                                                     const fs::form& params, const fs::client_record& client) {
+    if (!client.allows_grant("password"))
+        co_return oauth_error(oauth_errc::unauthorized_client, "this client may not use the password grant");
+    const auto username = params.get("username");
+    const auto password = params.get("password");
+    if (!username || !password) co_return oauth_error(oauth_errc::invalid_request, "username and password are required");
+    diagnostics diag;
+    auto scope = fs::grant_scope(params.value_or_empty("scope"), client, diag);
+    if (!scope) co_return oauth_error(scope.error(), diag.client_message);
+    if (!st.account_attempts.allow(req.peer_ip, unix_now()))
+        co_return oauth_error(oauth_errc::temporarily_unavailable, "too many attempts; wait a minute");
+    std::string name(*username);
+    secret pw{std::string(*password)};
+    auto user = co_await check_password(st, std::move(name), std::move(pw));
+    if (!user) co_return storage_error(user.error());
+    if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "wrong user name or password");
+    const auto& u = **user;
+    auto access = issue_access_token(st, u.id, client.client_id, *scope);
+    if (!access) co_return oauth_error(oauth_errc::server_error, "");
+    auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, *scope)).as_object();
+    if (fs::wants_refresh_token(client, *scope)) {
+        auto minted = co_await mint_refresh_token(st, client.client_id, u.id, *scope);
+        if (!minted) co_return storage_error(minted.error());
+        body["refresh_token"] = minted->reveal();
+    }
+    if (auto ec = co_await add_id_token(st, body, u.id, client.client_id, "", *scope)) co_return storage_error(ec);
+    co_return token_response(body);
+}
+
+}  // namespace latchkey::idp

@@ -1,0 +1,76 @@
+// Browser sessions on SQLite beyond put/find (sqlite_ops.hpp): use with sliding expiry,
+// list and delete a user's sessions; and the refresh-token look-up of introspection.
+#include "sqlite_ops.hpp"
+
+#include <latchkey/flows/server/server_error.hpp>
+
+namespace latchkey::transport::server::detail {
+
+using flows::server::server_errc;
+
+namespace {
+
+constexpr const char* session_columns =
+    "s.token_hash, s.user_id, s.ip, s.user_agent, s.created_at, s.updated_at, s.expires_at";
+
+session_record session_from(const stmt& s) {
+    return {s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4), s.int64(5), s.int64(6)};
+}
+
+}  // namespace
+
+result<session_use_result> use_session(sqlite_db& db, const std::string& token_hash, std::int64_t now,
+                                       std::int64_t update_age, std::int64_t ttl) {
+    session_use_result out;
+    {
+        auto s = db.prepare(std::string("SELECT ") + session_columns +
+                            ", u.id, u.username, u.password_hash, u.created_at, u.name, u.email FROM sessions s "
+                            "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2");
+        s.bind(1, token_hash).bind(2, now);
+        const int rc = s.step();
+        if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
+        if (rc != SQLITE_ROW) return step_error(rc);
+        out.session = session_from(s);
+        out.user = {s.text(7), s.text(8), s.text(9), s.int64(10), s.text(11), s.text(12)};
+    }
+    if (now - out.session.updated_at < update_age) return out;
+    // One statement, so two concurrent uses both land on the same later expiry.
+    auto u = db.prepare("UPDATE sessions SET updated_at = ?2, expires_at = ?3 WHERE token_hash = ?1");
+    u.bind(1, token_hash).bind(2, now).bind(3, now + ttl);
+    if (auto ec = step_error(u.step())) return ec;
+    out.session.updated_at = now;
+    out.session.expires_at = now + ttl;
+    out.extended = true;
+    return out;
+}
+
+result<std::vector<session_record>> list_sessions(sqlite_db& db, const std::string& user_id, std::int64_t now) {
+    auto s = db.prepare(std::string("SELECT ") + session_columns +
+                        " FROM sessions s WHERE s.user_id = ?1 AND s.expires_at > ?2 "
+                        "ORDER BY s.created_at DESC, s.token_hash");
+    s.bind(1, user_id).bind(2, now);
+    std::vector<session_record> out;
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(session_from(s));
+    if (auto ec = step_error(rc)) return ec;
+    return out;
+}
+
+result<bool> delete_session(sqlite_db& db, const std::string& token_hash, const std::string& user_id) {
+    auto s = db.prepare("DELETE FROM sessions WHERE token_hash = ?1 AND (?2 = '' OR user_id = ?2)");
+    s.bind(1, token_hash).bind(2, user_id);
+    if (auto ec = step_error(s.step())) return result<bool>(boost::system::in_place_error, ec);
+    return sqlite3_changes(db.handle()) > 0;
+}
+
+result<refresh_record> find_refresh(sqlite_db& db, const std::string& token_hash) {
+    auto s = db.prepare("SELECT token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at "
+                        "FROM refresh_tokens WHERE token_hash = ?1");
+    s.bind(1, token_hash);
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
+    if (rc != SQLITE_ROW) return step_error(rc);
+    return refresh_record{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6), s.int64(7)};
+}
+
+}  // namespace latchkey::transport::server::detail
