@@ -205,13 +205,14 @@ asio::awaitable<result<web_sign_in>> web_login::async_complete(std::string targe
         co_return client_errc::state_mismatch;
     }
     // RFC 6749 §10.12: bound to this browser's login. A mismatch leaves the login pending,
-    // so a forged link can neither complete nor end it; the flow checks the state again.
+    // so a forged link can neither complete nor end it.
     auto cb = detail::read_callback_target(target, s.callback_path);
     if (!cb.on_path) {
         diag.client_message = "not a sign-in response for " + s.callback_path;
         co_return client_errc::bad_input;
     }
-    if (!cb.state || !detail::equal_constant_time(*cb.state, p->state)) {
+    // The flow decides (constant-time state compare, the one authorization-response parser).
+    if (!p->flow.accepts(cb.response)) {
         diag.client_message = "this sign-in response's `state` does not match the sign-in "
                               "started in this browser (a stale or forged link?)";
         co_return client_errc::state_mismatch;
