@@ -179,6 +179,9 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
                                             s.opts.lock_wait, diag);
     if (!lock) co_return lock.error();
 
+    // Under the lock every temp file of the context is a crash's orphan: adopt a newer
+    // record it holds, remove the rest (issue 18 #3, #8). Then read what is stored.
+    if (auto rec = s.store.recover(s.context, diag); !rec) co_return rec.error();
     if (auto ec = s.reload(diag)) co_return ec;
     const stored_credentials current = *s.cache;
     const time_point now = s.clock.now();
@@ -195,6 +198,13 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
         co_return client_errc::session_expired;
     }
 
+    // Prove the result can be stored before the IdP rotates the refresh token.
+    auto pending = s.store.prepare_save(current, diag);
+    if (!pending) {
+        diag.client_message = "cannot refresh: the credentials could not be saved: " +
+                              diag.client_message + " (nothing was sent)";
+        co_return pending.error();
+    }
     flows::refresh_params params;
     params.token_endpoint = meta->token_endpoint;
     params.client_id = current.client_id;
@@ -217,7 +227,7 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
     updated.tokens = std::move(*refreshed);
     updated.expired = false;
     s.cache = updated;  // this process keeps working even if the save fails
-    if (auto ec = s.store.save(updated, diag)) {
+    if (auto ec = pending->commit(updated, diag)) {
         diag.client_message = "the token was refreshed but could not be saved: " +
                               diag.client_message +
                               " (other processes may have to run `latch login`)";
