@@ -18,12 +18,19 @@ namespace fs = std::filesystem;
 namespace detail {
 namespace {
 
-// "<pid>-<random>", both decimal; the pid, or 0 when `rest` is not of that shape.
+bool all_digits(std::string_view s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// "<pid>-<random>" (write_file_atomic) or "<pid>-<random>-<base>" (prepare_save), all
+// decimal; the pid, or 0 when `rest` is not of that shape.
 long temp_suffix_pid(std::string_view rest) {
     const auto dash = rest.find('-');
-    if (dash == 0 || dash == std::string_view::npos || dash + 1 == rest.size()) return 0;
-    for (std::size_t i = 0; i < rest.size(); ++i)
-        if (i != dash && (rest[i] < '0' || rest[i] > '9')) return 0;
+    if (dash == std::string_view::npos || !all_digits(rest.substr(0, dash))) return 0;
+    std::string_view tail = rest.substr(dash + 1);
+    const auto dash2 = tail.find('-');
+    if (!all_digits(tail.substr(0, dash2))) return 0;
+    if (dash2 != std::string_view::npos && !all_digits(tail.substr(dash2 + 1))) return 0;
     return std::strtol(std::string(rest.substr(0, dash)).c_str(), nullptr, 10);
 }
 
@@ -115,6 +122,12 @@ error_code pending_save::commit(const stored_credentials& creds, diagnostics& di
 
 // ---- credential_store ------------------------------------------------------------------
 
+namespace {
+std::string base_of(const stored_credentials& c) {
+    return std::to_string(std::hash<std::string>{}(to_json(c)));
+}
+}  // namespace
+
 result<pending_save> credential_store::prepare_save(const stored_credentials& current,
                                                     diagnostics& diag) const {
     if (!valid_context_name(current.context)) {
@@ -123,7 +136,9 @@ result<pending_save> credential_store::prepare_save(const stored_credentials& cu
     }
     if (auto ec = ensure_dirs(diag)) return ec;
     const fs::path target = credentials_path(current.context);
-    const fs::path temp = detail::temp_name_for(target);
+    // The name records which stored record this save replaces (its base): recover() adopts
+    // it only over that record, whatever the file times say.
+    const fs::path temp = detail::temp_name_for(target).string() + "-" + base_of(current);
     const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                           0600);
     if (fd < 0) return detail::store_io_error(diag, "cannot create", temp, errno);
@@ -141,17 +156,16 @@ namespace {
 
 struct temp_record {
     fs::path path;
-    timespec mtime{};
     std::string text;  // to_json of the parsed record
 };
 
-bool not_earlier(const timespec& a, const timespec& b) {
-    return a.tv_sec != b.tv_sec ? a.tv_sec > b.tv_sec : a.tv_nsec >= b.tv_nsec;
-}
-
 // The record in `temp` when it may replace `stored` (see recover() in store.hpp).
-std::optional<temp_record> adoptable(const fs::path& temp, const stored_credentials& stored,
-                                     const timespec& stored_mtime) {
+std::optional<temp_record> adoptable(const fs::path& temp, const stored_credentials& stored) {
+    const std::string name = temp.filename().string();
+    if (name.size() <= base_of(stored).size() + 1 ||
+        name.compare(name.size() - base_of(stored).size() - 1, std::string::npos,
+                     "-" + base_of(stored)) != 0)
+        return std::nullopt;  // not prepared over what is stored now
     struct stat st{};
     if (::lstat(temp.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
     diagnostics d;
@@ -159,13 +173,12 @@ std::optional<temp_record> adoptable(const fs::path& temp, const stored_credenti
     if (!text || !*text) return std::nullopt;
     auto c = credentials_from_json(**text, d);
     if (!c || c->issuer != stored.issuer || c->client_id != stored.client_id ||
-        c->who.subject != stored.who.subject || c->obtained_at < stored.obtained_at ||
-        !not_earlier(st.st_mtim, stored_mtime))
+        c->who.subject != stored.who.subject || c->obtained_at < stored.obtained_at)
         return std::nullopt;
     c->context = stored.context;
     std::string json = to_json(*c);
     if (json == to_json(stored)) return std::nullopt;  // nothing newer in it
-    return temp_record{temp, st.st_mtim, std::move(json)};
+    return temp_record{temp, std::move(json)};
 }
 
 }  // namespace
@@ -174,17 +187,13 @@ result<bool> credential_store::recover(std::string_view context, diagnostics& di
     const fs::path target = credentials_path(context);
     const auto temps = detail::temp_files_of(target, true);
     if (temps.empty()) return false;
-    struct stat st{};
-    const bool have_stored = ::stat(target.c_str(), &st) == 0;
     auto stored = load(context, diag);
     if (!stored)  // a corrupt file: touch nothing
         return result<bool>(boost::system::in_place_error, stored.error());
     std::optional<temp_record> best;
-    if (have_stored && *stored)
+    if (*stored)
         for (const auto& t : temps)
-            if (auto r = adoptable(t, **stored, st.st_mtim);
-                r && (!best || not_earlier(r->mtime, best->mtime)))
-                best = std::move(r);
+            if (!best) best = adoptable(t, **stored);  // at most one per base (the lock)
     if (best && ::rename(best->path.c_str(), target.c_str()) != 0)
         return result<bool>(boost::system::in_place_error,
                             detail::store_io_error(diag, "cannot adopt", best->path, errno));

@@ -108,7 +108,9 @@ TEST_CASE("an orphan left by a crash after the POST is adopted by the next refre
     idp.current_refresh = "rt-1";
     idp.generation = 1;
     {
-        const fs::path temp = home.store.home() / "credentials" / ".default.json.tmp-999999999-1";
+        const std::string base = std::to_string(std::hash<std::string>{}(to_json(home.load())));
+        const fs::path temp = home.store.home() / "credentials" /
+                              (".default.json.tmp-999999999-1-" + base);
         std::ofstream(temp) << to_json(rotated);
     }
     token_source src(io.get_executor(), idp, clock, home.store, "default", endpoint_only(idp));

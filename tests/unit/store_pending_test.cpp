@@ -125,7 +125,8 @@ TEST_CASE("recover adopts a record written over the padding before the truncate"
     credential_store s{h.path};
     diagnostics d;
     REQUIRE_FALSE(s.save(record("rt-0"), d));
-    const fs::path temp = s.home() / "credentials" / ".default.json.tmp-999999999-7";
+    const std::string base = std::to_string(std::hash<std::string>{}(to_json(record("rt-0"))));
+    const fs::path temp = s.home() / "credentials" / (".default.json.tmp-999999999-7-" + base);
     std::ofstream(temp) << to_json(record("rt-1")) << std::string(5000, ' ');
     ::chmod(temp.c_str(), 0600);
     auto adopted = s.recover("default", d);

@@ -158,11 +158,12 @@ public:
 
     // Crash recovery, to be called with the context's lock held (so every temp file of
     // the context found is an orphan, unless its pid is another live process). Adopts
-    // (renames over the credentials file) the newest complete temp record that belongs
-    // to the same session as the stored one (same issuer, client id and subject, login
-    // time not earlier) and was written after it (mtime not earlier) and differs from
-    // it; removes every other orphaned temp file of the context. Returns true when a
-    // record was adopted. Never touches a credentials file it cannot parse.
+    // (renames over the credentials file) a complete temp record that was prepared over
+    // exactly the record stored now (prepare_save puts a hash of it in the temp file's
+    // name: .<context>.json.tmp-<pid>-<n>-<base>), belongs to the same session (issuer,
+    // client id, subject, login time not earlier) and differs from it; removes every
+    // other orphaned temp file of the context. Returns true when a record was adopted.
+    // Never touches a credentials file it cannot parse.
     result<bool> recover(std::string_view context, diagnostics& diag) const;
 
     result<config_file> load_config(diagnostics& diag) const;  // empty config when absent
