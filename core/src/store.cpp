@@ -4,6 +4,7 @@
 #include <latchkey/core/store.hpp>
 
 #include "private_dir.hpp"
+#include "store_io.hpp"
 
 #include <cctype>
 #include <cerrno>
@@ -19,21 +20,18 @@ namespace fs = std::filesystem;
 
 namespace detail {
 void (*before_rename_hook)(const fs::path&) = nullptr;
-}
-
-namespace {
 
 constexpr std::size_t max_file_size = 1 << 20;
 
-error_code io_error(diagnostics& diag, const std::string& what, const fs::path& p, int err) {
+error_code store_io_error(diagnostics& diag, const std::string& what, const fs::path& p,
+                          int err) {
     diag.client_message = what + " " + p.string() + ": " + std::strerror(err);
     return client_errc::store_io;
 }
 
-struct fd_guard {
-    int fd = -1;
-    ~fd_guard() { if (fd >= 0) ::close(fd); }
-};
+fd_guard::~fd_guard() {
+    if (fd >= 0) ::close(fd);
+}
 
 error_code write_all(int fd, std::string_view data) {
     while (!data.empty()) {
@@ -47,12 +45,11 @@ error_code write_all(int fd, std::string_view data) {
     return {};
 }
 
-// Reads a whole small file. ENOENT -> nullopt.
 result<std::optional<std::string>> read_small_file(const fs::path& p, diagnostics& diag) {
     fd_guard f{::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)};
     if (f.fd < 0) {
         if (errno == ENOENT) return std::optional<std::string>{};
-        return io_error(diag, "cannot read", p, errno);
+        return store_io_error(diag, "cannot read", p, errno);
     }
     std::string out;
     char buf[8192];
@@ -60,7 +57,7 @@ result<std::optional<std::string>> read_small_file(const fs::path& p, diagnostic
         ssize_t n = ::read(f.fd, buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return io_error(diag, "cannot read", p, errno);
+            return store_io_error(diag, "cannot read", p, errno);
         }
         if (n == 0) break;
         out.append(buf, static_cast<std::size_t>(n));
@@ -72,6 +69,28 @@ result<std::optional<std::string>> read_small_file(const fs::path& p, diagnostic
     return std::optional<std::string>{std::move(out)};
 }
 
+void sync_dir(const fs::path& dir) {
+    fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd >= 0) ::fsync(d.fd);
+}
+
+fs::path temp_name_for(const fs::path& target) {
+    const fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+    std::random_device rd;
+    return dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()) +
+                  "-" + std::to_string(rd()));
+}
+
+}  // namespace detail
+
+using detail::fd_guard;
+using detail::read_small_file;
+using detail::write_all;
+
+namespace {
+error_code io_error(diagnostics& diag, const std::string& what, const fs::path& p, int err) {
+    return detail::store_io_error(diag, what, p, err);
+}
 }  // namespace
 
 bool valid_context_name(std::string_view name) {
@@ -90,9 +109,7 @@ std::string invalid_context_message(std::string_view name) {
 error_code write_file_atomic(const fs::path& path, std::string_view content, unsigned mode,
                              diagnostics& diag) {
     const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-    std::random_device rd;
-    const fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" +
-                                std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    const fs::path tmp = detail::temp_name_for(path);
     fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)};
     if (f.fd < 0) return io_error(diag, "cannot create", tmp, errno);
     auto fail = [&](const char* what, int err) {
@@ -107,9 +124,7 @@ error_code write_file_atomic(const fs::path& path, std::string_view content, uns
     f.fd = -1;
     if (detail::before_rename_hook) detail::before_rename_hook(tmp);
     if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename into place", errno);
-    // fsync the directory so the rename itself survives a power cut.
-    fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-    if (d.fd >= 0) ::fsync(d.fd);
+    detail::sync_dir(dir);  // so the rename itself survives a power cut
     return {};
 }
 
@@ -169,6 +184,7 @@ error_code credential_store::save(const stored_credentials& creds, diagnostics& 
 
 result<bool> credential_store::remove(std::string_view context, diagnostics& diag) const {
     const auto path = credentials_path(context);
+    detail::remove_temp_files(path);  // they may hold credentials too (issue 18 #8)
     if (::unlink(path.c_str()) == 0) return true;
     if (errno == ENOENT) return false;
     return result<bool>(boost::system::in_place_error, io_error(diag, "cannot remove", path, errno));

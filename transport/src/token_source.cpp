@@ -180,7 +180,8 @@ bool renewed_by_other(const state& s, const token_set& seen, const token_set& no
 // Saves what a renewal obtained, over the record re-read under the lock.
 asio::awaitable<result<token_set>> async_save_renewed(state& s, const provider_metadata& meta,
                                                        const stored_credentials& current,
-                                                       token_set renewed, diagnostics& diag) {
+                                                       token_set renewed, pending_save& pending,
+                                                       diagnostics& diag) {
     const std::string warning = co_await async_check_refreshed_id_token(s, meta, current,
                                                                         renewed);
     stored_credentials updated = current;
@@ -188,7 +189,7 @@ asio::awaitable<result<token_set>> async_save_renewed(state& s, const provider_m
     updated.expired = false;
     if (renewal_for(current.method) != renewal_kind::refresh) updated.obtained_at = s.clock.now();
     s.cache = updated;  // this process keeps working even if the save fails
-    if (auto ec = s.store.save(updated, diag)) {
+    if (auto ec = pending.commit(updated, diag)) {
         diag.client_message = "the token was refreshed but could not be saved: " +
                               diag.client_message +
                               " (other processes may have to run `latch login`)";
@@ -212,6 +213,9 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
                                             s.opts.lock_wait, diag);
     if (!lock) co_return lock.error();
 
+    // A crash between a rotating POST and the rename left the live record in a temp file:
+    // adopt it (issue 18 #3); remove other leftovers (#8). Under the lock: all are orphans.
+    if (auto rec = s.store.recover(s.context, diag); !rec) co_return rec.error();
     if (auto ec = s.reload(diag)) co_return ec;
     const stored_credentials current = *s.cache;
     if (!force && renewed_by_other(s, seen, current.tokens, s.clock.now())) {
@@ -226,6 +230,13 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
     auto flow = make_renewal_flow(s.opts.auth, {meta->token_endpoint, current, s.opts.scope},
                                   s.clock.now(), diag);
     if (!flow) co_return flow.error();  // no secret or key: nothing sent, store untouched
+    // Prove the result can be stored before the IdP rotates anything (full disk: nothing sent).
+    auto pending = s.store.prepare_save(current, diag);
+    if (!pending) {
+        diag.client_message = "cannot refresh: the credentials could not be saved: " +
+                              diag.client_message + " (nothing was sent)";
+        co_return pending.error();
+    }
     no_user user;
     ++s.refreshes;
     auto renewed = co_await async_drive(**flow, ports{s.http, s.clock, user}, diag);
@@ -237,7 +248,7 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
         // rotated it before the connection died; nothing we can do about that here).
         co_return renewed.error();
     }
-    co_return co_await async_save_renewed(s, *meta, current, std::move(*renewed), diag);
+    co_return co_await async_save_renewed(s, *meta, current, std::move(*renewed), *pending, diag);
 }  // the lock is released here, after the save
 
 // The shared refresh: runs detached (not cancelled by any one caller), then wakes all.

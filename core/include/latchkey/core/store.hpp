@@ -8,6 +8,9 @@
 //                               and a login's save (transport/login.hpp)
 //   config.lock                 advisory lock a login holds while it updates config.json
 // Every write is atomic: temp file in the same directory, fsync, rename, fsync the dir.
+// Temp files are named .<file>.tmp-<pid>-<random>. A refresh reserves its temp file before
+// it sends the request (prepare_save), and a crash that leaves a complete, newer record in
+// one is repaired by the next refresh (recover); logout removes them (issue 18 #3, #8).
 // A file we cannot parse is reported (client_errc::store_corrupt) and never overwritten
 // silently. The schema is versioned ("version": 1) and documented in README.md.
 #pragma once
@@ -100,6 +103,35 @@ std::string invalid_context_message(std::string_view name);
 error_code write_file_atomic(const std::filesystem::path& path, std::string_view content,
                              unsigned mode, diagnostics& diag);
 
+// A credentials save reserved before the request whose result it will hold, so that a
+// rotating refresh is never sent when its result cannot be stored (full disk, read-only
+// or foreign credentials directory). Holds an open temp file (0600, O_EXCL) of the
+// reserved size, padded with spaces (JSON whitespace: a record written over the start of
+// it parses even before the file is truncated to size). Dropped without commit(), it
+// removes its temp file. Move-only.
+class pending_save {
+public:
+    pending_save(pending_save&& other) noexcept;
+    pending_save& operator=(pending_save&& other) noexcept;
+    pending_save(const pending_save&) = delete;
+    pending_save& operator=(const pending_save&) = delete;
+    ~pending_save();
+
+    // Writes `creds` into the reserved file, fsyncs it, renames it over the credentials
+    // file of the context it was prepared for and fsyncs the directory. Once only.
+    error_code commit(const stored_credentials& creds, diagnostics& diag);
+    const std::filesystem::path& temp_path() const noexcept { return temp_; }
+
+private:
+    friend class credential_store;
+    pending_save(int fd, std::filesystem::path temp, std::filesystem::path target);
+    void discard() noexcept;
+
+    int fd_ = -1;
+    std::filesystem::path temp_;
+    std::filesystem::path target_;
+};
+
 class credential_store {
 public:
     explicit credential_store(std::filesystem::path home) : home_(std::move(home)) {}
@@ -116,8 +148,25 @@ public:
     result<std::optional<stored_credentials>> load(std::string_view context,
                                                    diagnostics& diag) const;
     error_code save(const stored_credentials& creds, diagnostics& diag) const;
-    // true when a file was removed.
+    // true when a file was removed. Removes the context's temp files too (issue 18 #8).
     result<bool> remove(std::string_view context, diagnostics& diag) const;
+
+    // Reserves the save of a refreshed `current` (see pending_save): creates the temp
+    // file and writes and fsyncs padding of twice the size of `current`'s record plus
+    // 4 KiB. store_io with the reason ("no space left on device") when it cannot; then
+    // nothing was sent yet and nothing stored has changed.
+    result<pending_save> prepare_save(const stored_credentials& current,
+                                      diagnostics& diag) const;
+
+    // Crash recovery, to be called with the context's lock held (so every temp file of
+    // the context found is an orphan, unless its pid is another live process). Adopts
+    // (renames over the credentials file) a complete temp record that was prepared over
+    // exactly the record stored now (prepare_save puts a hash of it in the temp file's
+    // name: .<context>.json.tmp-<pid>-<n>-<base>), belongs to the same session (issuer,
+    // client id, subject, login time not earlier) and differs from it; removes every
+    // other orphaned temp file of the context. Returns true when a record was adopted.
+    // Never touches a credentials file it cannot parse.
+    result<bool> recover(std::string_view context, diagnostics& diag) const;
 
     result<config_file> load_config(diagnostics& diag) const;  // empty config when absent
     error_code save_config(const config_file& cfg, diagnostics& diag) const;
