@@ -18,11 +18,6 @@ std::string hash_token(std::string_view raw) {
     return base64url_encode(std::string_view(reinterpret_cast<const char*>(md), sizeof md));
 }
 
-bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 bool token_matches_hash(std::string_view presented, std::string_view stored_hash) {
     return constant_time_equal(hash_token(presented), stored_hash);
 }

@@ -20,9 +20,8 @@ secret make_opaque_token();
 // base64url(SHA-256(raw)), 43 characters: the storage key for `raw`.
 std::string hash_token(std::string_view raw);
 
-// Compares without an early exit on the first differing byte (CRYPTO_memcmp); a length
-// difference is not hidden (our hashes all have one length).
-bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+// Constant-time comparison: latchkey::constant_time_equal (core/secret.hpp), one for client
+// and server.
 
 // Does `presented` hash to `stored_hash`? Constant time in the hash comparison.
 bool token_matches_hash(std::string_view presented, std::string_view stored_hash);
