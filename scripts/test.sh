@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+# ccache hits across clones (see scripts/build.sh); the ASan and fuzz builds too.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 LATCH_FUZZ_DEPS=1 bash scripts/install-deps.sh
 
 echo "== build (RelWithDebInfo) =="

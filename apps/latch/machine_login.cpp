@@ -104,8 +104,11 @@ asio::awaitable<int> run_machine_login(app& a, config_file cfg, const std::strin
 
 asio::awaitable<void> explain_invalid_client(app& a, const client_config& c, const machine_key& k,
                                              diagnostics& diag) {
-    co_await transport::async_explain_invalid_client(a.client, c, {k.key.get(), k.kid, k.source},
-                                                     a.store.home(), diag);
+    // Named locals, not temporaries: GCC 12 destroys temporaries of a co_await expression
+    // twice (seen here: "double free" when the IdP refused the key).
+    const transport::signing_key_ref key{k.key.get(), k.kid, k.source};
+    std::filesystem::path home = a.store.home();
+    co_await transport::async_explain_invalid_client(a.client, c, key, std::move(home), diag);
 }
 
 }  // namespace latchkey::cli
