@@ -35,7 +35,9 @@ describe('browser and hybrid login', { skip: SKIP_WITHOUT_LATCH }, () => {
     const b = browserScript();
     const h = runLatch([...loginArgs(idp), '--browser'], { home, env: { BROWSER: b.script } });
     const url = await handedUrl(b.out);
-    assert.match(h.stderr, /redirect URI http:\/\/127\.0\.0\.1:\d+\/callback/);
+    // Printed before the browser is launched, but the pipe may deliver it after the browser
+    // script wrote the URL: wait for it (bounded) rather than read it at once.
+    await h.waitForStderr(/redirect URI http:\/\/127\.0\.0\.1:\d+\/callback/);
     const authUrl = new URL(url);
     assert.equal(authUrl.searchParams.get('code_challenge_method'), 'S256');
     await browserLogin(url, { login: 'alice' });
