@@ -1,6 +1,7 @@
 // `latch exec`, `latch env`, `latch docker-credential` and what the integrations share.
 #include "integrations.hpp"
 
+#include <latchkey/transport/line_reader.hpp>
 #include <latchkey/transport/token_source.hpp>
 
 #include <boost/json/object.hpp>
@@ -12,7 +13,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <iostream>
 #include <memory>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -23,6 +23,18 @@ extern char** environ;
 namespace latchkey::cli {
 namespace asio = boost::asio;
 namespace json = boost::json;
+
+asio::awaitable<std::vector<std::string>> async_read_request(app& a, std::size_t max_lines) {
+    std::vector<std::string> lines;
+    auto in = transport::line_reader::open_stdin(a.io.get_executor());
+    while (in && lines.size() < max_lines) {
+        error_code ec;
+        std::string line = co_await in->async_read_line(ec);
+        if (ec || line.empty() || line == "\r") break;
+        lines.push_back(std::move(line));
+    }
+    co_return lines;
+}
 
 asio::awaitable<std::optional<current_token>> async_current_token(app& a, int& exit_code,
                                                                   bool report_login_needed) {
@@ -148,8 +160,8 @@ asio::awaitable<int> run_docker_credential(app& a, std::string action) {
         print_error("unknown action; use get, list, store or erase");
         co_return 2;
     }
-    std::string server;
-    std::getline(std::cin, server);
+    auto request = co_await async_read_request(a, 1);
+    std::string server = request.empty() ? std::string() : std::move(request.front());
     while (!server.empty() && (server.back() == '\r' || server.back() == ' ')) server.pop_back();
     if (server.empty()) {
         print_error("no server URL on stdin");

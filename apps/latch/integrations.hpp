@@ -25,6 +25,11 @@ struct current_token {
 // within 5 minutes of expiry unless --no-auto-refresh). On failure prints one line and
 // returns nullopt with `exit_code` set (77: log in again); with `report_login_needed`
 // false, a 77 is returned without a message (the caller logs in instead).
+// The request a credential helper's caller writes on stdin (git: key=value lines ending with
+// a blank line; docker: one line), at most `max_lines`, awaited on the io_context (no
+// blocking read). Stops at a blank line or the end; empty when stdin is closed or a file.
+boost::asio::awaitable<std::vector<std::string>> async_read_request(app& a, std::size_t max_lines);
+
 boost::asio::awaitable<std::optional<current_token>> async_current_token(
     app& a, int& exit_code, bool report_login_needed = true);
 

@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <iostream>
 #include <memory>
 
 namespace latchkey::cli {
@@ -13,17 +12,12 @@ namespace asio = boost::asio;
 
 namespace {
 
+constexpr std::size_t max_request_lines = 64;  // git sends a handful
+
 struct git_options {
     std::string action;
     std::string username;  // empty: the stored preferred_username, else "oauth2"
 };
-
-// git writes `key=value` lines and a blank line (or closes the pipe); we need none of them
-// to answer, but read them so git never sees a broken pipe.
-void drain_git_request() {
-    std::string line;
-    while (std::getline(std::cin, line) && !line.empty() && line != "\r") {}
-}
 
 // `get` answers the current context's access token as the password; git ignores attributes
 // it does not know, and git >= 2.41 drops the password once password_expiry_utc passes.
@@ -31,14 +25,16 @@ asio::awaitable<int> run_git_credential(app& a, git_options o) {
     if (o.action == "store" || o.action == "erase") {
         // git calls these after every use (store) or a rejection (erase); the token is kept
         // by `latch login`, so there is nothing to store and nothing we may throw away.
-        drain_git_request();
+        // git writes `key=value` lines and a blank line; none is needed to answer, but
+        // reading them means git never sees a broken pipe.
+        co_await async_read_request(a, max_request_lines);
         co_return 0;
     }
     if (o.action != "get") {
         print_error("unknown action; git calls this helper with get, store or erase");
         co_return 2;
     }
-    drain_git_request();
+    co_await async_read_request(a, max_request_lines);
     int code = 1;
     auto tok = co_await async_current_token(a, code);
     if (!tok) co_return code;
