@@ -158,14 +158,6 @@ void print_error(const std::string& message) {
     std::fprintf(stderr, "latch: %s\n", escape_terminal(line).c_str());
 }
 
-std::string describe(const error_code& ec, const diagnostics& diag) {
-    std::string d = diag.to_string();
-    if (d.empty()) return ec.message();
-    if (ec.category() == oauth_category() && diag.client_message.empty())
-        return ec.message() + ": " + d;
-    return d;
-}
-
 int exit_code_for(const error_code& ec) {
     if (!ec) return 0;
     if (ec == client_errc::cancelled) return 130;

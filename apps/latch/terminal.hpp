@@ -60,7 +60,7 @@ std::string render_qr(const std::string& text);
 
 // "latch: <message>" on stderr, one line (newlines in the message are flattened):
 // print_error, declared above.
-std::string describe(const error_code& ec, const diagnostics& diag);
+// describe(ec, diag): latchkey::describe (core/error.hpp), one for library and CLI.
 // 0 ok, 1 error, 77 log in again, 130 interrupted.
 int exit_code_for(const error_code& ec);
 

@@ -164,6 +164,14 @@ std::string escape_terminal(std::string_view s) {
     return out;
 }
 
+std::string describe(const error_code& ec, const diagnostics& diag) {
+    std::string d = diag.to_string();
+    if (d.empty()) return ec.message();
+    if (ec.category() == oauth_category() && diag.client_message.empty())
+        return ec.message() + ": " + d;
+    return d;
+}
+
 std::string diagnostics::to_string() const {
     std::string out = client_message;
     if (!server_error.empty()) {

@@ -140,7 +140,7 @@ asio::awaitable<lookup_result> async_lookup_identity(client_services& client, st
         client_config cc;
         cc.issuer = issuer;
         auto meta = co_await client.async_discover(cc, diag);
-        if (!meta) co_return lookup_result{std::nullopt, detail::describe(meta.error(), diag)};
+        if (!meta) co_return lookup_result{std::nullopt, latchkey::describe(meta.error(), diag)};
         if (meta->userinfo_endpoint.empty())
             co_return lookup_result{std::nullopt, "the identity provider advertises no userinfo endpoint"};
         url = meta->userinfo_endpoint;
@@ -151,7 +151,7 @@ asio::awaitable<lookup_result> async_lookup_identity(client_services& client, st
     auto resp = co_await client.http.async_send(std::move(req), ec, diag);
     if (ec)
         co_return lookup_result{std::nullopt, "the identity lookup at " + url + " failed: " +
-                                                  detail::describe(ec, diag)};
+                                                  latchkey::describe(ec, diag)};
     if (resp.status != 200)
         co_return lookup_result{std::nullopt, "the identity lookup at " + url + " answered HTTP " +
                                                   std::to_string(resp.status)};
@@ -174,15 +174,5 @@ token_set id_token_only(const std::string& id_token) {
     }
     return t;
 }
-
-namespace detail {
-std::string describe(const error_code& ec, const diagnostics& diag) {
-    std::string d = diag.to_string();
-    if (d.empty()) return ec.message();
-    if (ec.category() == oauth_category() && diag.client_message.empty())
-        return ec.message() + ": " + d;
-    return d;
-}
-}  // namespace detail
 
 }  // namespace latchkey::transport

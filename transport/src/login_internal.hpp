@@ -18,9 +18,6 @@ struct flow_outcome {
     std::optional<std::string> nonce{};  // the nonce the ID token must carry, if one was sent
 };
 
-// The error's message, with the diagnostics (as the CLI prints them).
-std::string describe(const error_code& ec, const diagnostics& diag);
-
 // device, browser, hybrid (login_interactive.cpp).
 boost::asio::awaitable<result<flow_outcome>> async_interactive_login(
     client_services& client, const client_config& c, const provider_metadata& m,

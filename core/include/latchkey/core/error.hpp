@@ -114,6 +114,10 @@ struct diagnostics {
     std::string to_string() const;
 };
 
+// One line for a failure: the diagnostics, else the code's message; an OAuth error with
+// only the server's text gets the code's message in front ("invalid_grant: ...").
+std::string describe(const error_code& ec, const diagnostics& diag);
+
 // Escapes control characters, quotes and non-ASCII bytes and caps the length, so that
 // text from a server cannot move the cursor, fake a prompt or flood the terminal.
 std::string escape_untrusted(std::string_view s, std::size_t max_len = 300);
