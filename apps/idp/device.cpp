@@ -53,14 +53,26 @@ http_response device_form(idp_state& st, const std::string& user_code, const std
     return r;
 }
 
+http_response too_many_codes() {
+    return message_page(429, "Too many attempts", "Too many codes were tried. Wait a minute and try again.");
+}
+
 boost::asio::awaitable<http_response> show_form(idp_state& st, const ts::server_request& req) {
     auto q = fs::form::parse(req.query());
     const std::string typed = q ? std::string(q->value_or_empty("user_code")) : std::string{};
     const std::string code = fs::normalize_user_code(typed);
     std::string info;
-    if (!code.empty()) {
-        auto d = co_await st.store.find_pending_device(code, unix_now());
-        if (d) info = requester_block(*d, req.peer_ip, unix_now());
+    if (code.size() == st.user_code_length) {
+        // The look-up tells whether a code is pending, so it is an attempt like a submitted
+        // code (RFC 8628 §5.1), given back when the code exists: following
+        // verification_uri_complete costs the user none.
+        const auto now = unix_now();
+        if (!st.code_attempts.allow(req.peer_ip, now)) co_return too_many_codes();
+        auto d = co_await st.store.find_pending_device(code, now);
+        if (d) {
+            st.code_attempts.refund(req.peer_ip, now);
+            info = requester_block(*d, req.peer_ip, now);
+        }
     }
     co_return device_form(st, code.empty() ? std::string{} : fs::format_user_code(code), info);
 }
@@ -70,8 +82,7 @@ boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::serve
     if (!f || !csrf_ok(st, req, *f))
         co_return message_page(403, "Request refused", "The form expired or did not come from this site. Reload the page and try again.");
     const auto now = unix_now();
-    if (!st.code_attempts.allow(req.peer_ip, now))
-        co_return message_page(429, "Too many attempts", "Too many codes were tried. Wait a minute and try again.");
+    if (!st.code_attempts.allow(req.peer_ip, now)) co_return too_many_codes();
     const std::string code = fs::normalize_user_code(f->value_or_empty("user_code"));
     // No co_await inside a conditional expression: GCC 12 destroys its temporaries twice.
     result<fs::device_record> device = make_error_code(fs::server_errc::not_found);

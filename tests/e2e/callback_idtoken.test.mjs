@@ -1,7 +1,8 @@
 // Issue 7: ID tokens are verified before anything is stored (the issuer's JWKS, fetched
 // once and refetched once on an unknown kid), and callback URLs are accepted from the
 // user: pasted into a waiting `latch login --browser`, or given to `--callback-url`.
-// Against the test IdP, whose /_test/sign mints tokens with its own signing keys.
+// Against the test IdP, whose /_test/sign mints tokens with its own signing keys (with
+// LATCH_E2E_IDP=latch-idp: latch-idp, its active key read from its database).
 // Needs LATCH_BIN.
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,9 @@ import {
   SKIP_WITHOUT_LATCH, approveDevice, browser, browserScript, cleanupTempDirs, closeBrowser, devicePolls,
   devicePrompt, fileMode, freshLatchHome, handedUrl, killAllLatch, latch, portIsClosed, readJson, runLatch,
   startIdp,
-  loginArgs,
+  loginArgs, latchIdpLacks,
 } from './lib.mjs';
+import { LATCH_IDP_PASSWORD } from './latch_idp_test_idp.mjs';
 
 const TEST_TIMEOUT = 120_000;
 const credentialsPath = (home) => join(home, 'credentials', 'default.json');
@@ -26,7 +28,8 @@ const loopbackOnly = (url) => {
 // Signs in on the IdP's pages in chromium, then submits the consent form outside the
 // browser and follows the redirects by hand, stopping before the loopback callback: the
 // browser "runs on another machine", so latch's listener never hears from it. Returns the
-// callback URL the browser would have landed on.
+// callback URL the browser would have landed on. (latch-idp: one page, whose sign-in form
+// is what answers with the redirect.)
 async function callbackUrlWithoutListener(authUrl, redirectUri, { login = 'alice' } = {}) {
   const context = await (await browser()).newContext();
   await context.route('**/*', (route) => (loopbackOnly(route.request().url()) ? route.continue() : route.abort()));
@@ -34,13 +37,19 @@ async function callbackUrlWithoutListener(authUrl, redirectUri, { login = 'alice
   page.setDefaultTimeout(15_000);
   try {
     await page.goto(authUrl, { waitUntil: 'load' });
-    await page.fill('input[name=login]', login);
-    await page.fill('input[name=password]', 'x');
-    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator('button[type=submit]').click()]);
-    const form = await page.evaluate(() => {
-      const f = document.querySelector('input[name=prompt][value=consent]').form;
+    const latchIdp = await page.locator('form[action="/oauth2/authorize"] input[name=username]').count() > 0;
+    if (latchIdp) {
+      await page.fill('input[name=username]', login);
+      await page.fill('input[name=password]', LATCH_IDP_PASSWORD);
+    } else {
+      await page.fill('input[name=login]', login);
+      await page.fill('input[name=password]', 'x');
+      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator('button[type=submit]').click()]);
+    }
+    const form = await page.evaluate((field) => {
+      const f = document.querySelector(field).form;
       return { action: f.action, fields: Object.fromEntries(new FormData(f)) };
-    });
+    }, latchIdp ? 'input[name=username]' : 'input[name=prompt][value=consent]');
     let res = await context.request.post(form.action, { form: form.fields, maxRedirects: 0 });
     for (let hop = 0; hop < 10; hop += 1) {
       const location = res.headers().location;
@@ -60,13 +69,15 @@ async function post(url, body, headers = {}) {
   return res.json();
 }
 
-// A real ID token for alice, issued to latch-cli by the IdP's password grant.
+// A real ID token for alice, issued to latch-cli by the IdP's password grant (at the token
+// endpoint its discovery document names).
 async function realIdToken(idp) {
   const body = new URLSearchParams({
     grant_type: 'password', username: 'alice', password: 'correct horse', client_id: 'latch-cli',
     scope: 'openid email profile',
   });
-  const r = await post(`${idp.issuer}/token`, body, { 'content-type': 'application/x-www-form-urlencoded' });
+  const meta = await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json();
+  const r = await post(meta.token_endpoint, body, { 'content-type': 'application/x-www-form-urlencoded' });
   assert.ok(r.id_token, JSON.stringify(r));
   return r.id_token;
 }
@@ -317,7 +328,11 @@ describe('JWKS key rotation', { skip: SKIP_WITHOUT_LATCH }, () => {
     cleanupTempDirs();
   });
 
-  test('a token signed with a new key: the JWKS is refetched once and it verifies', { timeout: TEST_TIMEOUT }, async () => {
+  test('a token signed with a new key: the JWKS is refetched once and it verifies', { timeout: TEST_TIMEOUT }, async (t) => {
+    // latch-idp publishes a rotated key from its next start on (idp_keys.test.mjs), not
+    // between two JWKS fetches of one running server, which is what this case needs.
+    const lacks = latchIdpLacks(idp, 'publishing a new key between two JWKS fetches without a restart');
+    if (lacks) { t.skip(lacks); return; }
     const home = freshLatchHome();
     const token = await mintIdToken(idp, {}, 'extra');
     const done = await latch([...loginArgs(idp), '--callback-url', '-'], { home, stdin: spaUrl(token) });

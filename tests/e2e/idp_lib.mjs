@@ -50,3 +50,17 @@ export async function startLatchIdp({ timeoutMs = 15_000, extraArgs = [], data =
     },
   };
 }
+
+// Rows of a read-only query of latch-idp's database in the data dir `data` (the sqlite3
+// CLI, JSON output; the server may be running: WAL readers do not block it).
+export function dbQuery(data, sql) {
+  const r = spawnSync('sqlite3', ['-readonly', '-json', join(data, 'idp.db'), sql], { encoding: 'utf8', timeout: 15_000 });
+  if (r.status !== 0) throw new Error(`sqlite3 ${sql}: ${r.error?.message ?? r.stderr}`);
+  return r.stdout.trim() ? JSON.parse(r.stdout) : [];
+}
+
+// The first column of the first row, or undefined.
+export function dbScalar(data, sql) {
+  const rows = dbQuery(data, sql);
+  return rows.length ? Object.values(rows[0])[0] : undefined;
+}

@@ -2,17 +2,19 @@
 // latch-idp in a temp data dir, behind a small recording proxy that gives the tests the same
 // handle tests/idp/idp.mjs gives for oidc-provider: issuer, the request log (what the IdP
 // received and answered, in the same entry shape as tests/idp/middleware.mjs), waitForLog,
-// /_test/introspect (answered by latch-idp's own RFC 7662 endpoint), setOption for what
+// /_test/introspect (answered by latch-idp's own RFC 7662 endpoint), /_test/sign (JWTs
+// signed with latch-idp's active key, read from its database, or with a key it never
+// publishes: ID tokens a test can tamper with), setOption for what
 // latch-idp can be configured with (token lifetimes and the device interval: applied by
 // restarting latch-idp on the same data dir, as an operator would).
-// Journeys needing what latch-idp does not do (forced slow_down, /_test/sign, registration,
-// token exchange) skip themselves with `latchIdpLacks`.
+// Journeys needing what latch-idp does not do (forced slow_down, JWKS rotation between two
+// fetches, registration, token exchange) skip themselves with `latchIdpLacks`.
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventEmitter } from 'node:events';
-import { idpAdmin, startLatchIdp } from './idp_lib.mjs';
+import { dbQuery, idpAdmin, startLatchIdp } from './idp_lib.mjs';
 import { makeTempDir } from './lib.mjs';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -25,7 +27,7 @@ const ROUTES = new Map([
   ['/.well-known/jwks.json', 'jwks'],
 ]);
 const SUPPORTED_OPTIONS = new Set(['interval', 'ttl.AccessToken', 'ttl.ClientCredentials']);
-export const LATCH_IDP_USERS = ['alice', 'bob', 'carol', 'frank'];
+export const LATCH_IDP_USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
 // The password tests/idp/grants.mjs's password grant takes; latch-idp wants >= 8 characters.
 export const LATCH_IDP_PASSWORD = 'correct horse';
 const INTROSPECTOR = 'latch-e2e-introspector';
@@ -155,6 +157,28 @@ async function introspect(state, token) {
   return { ...info, clientId: info.client_id, accountId: info.sub };
 }
 
+// /_test/sign as tests/idp/middleware.mjs answers it, for the keys latch-idp can have:
+// 'idp' is its active signing key (the newest not retired, as apps/idp/keys.cpp picks it),
+// 'stranger' one it never publishes. {claims, key} -> {token}.
+let stranger;
+function signJwt(data, claims, key = 'idp') {
+  let k;
+  if (key === 'idp') {
+    const [row] = dbQuery(data, 'SELECT kid, alg, private_pem FROM signing_keys WHERE retired_at = 0 ORDER BY created_at DESC LIMIT 1');
+    k = { kid: row.kid, alg: row.alg, key: row.private_pem };
+  } else if (key === 'stranger') {
+    stranger ??= generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    k = { kid: 'idp-key-stranger', alg: 'ES256', key: stranger };
+  } else {
+    throw new Error(`latch-idp e2e: no test key '${key}'`);
+  }
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ alg: k.alg, typ: 'JWT', kid: k.kid })}.${b64(claims)}`;
+  const ec = k.alg.startsWith('ES');
+  const sig = cryptoSign('sha256', Buffer.from(input), ec ? { key: k.key, dsaEncoding: 'ieee-p1363' } : k.key);
+  return `${input}.${sig.toString('base64url')}`;
+}
+
 async function onRequest(state, req, res) {
   const chunks = [];
   for await (const c of req) chunks.push(c);
@@ -164,6 +188,12 @@ async function onRequest(state, req, res) {
     if (url.pathname === '/_test/introspect') {
       const info = await introspect(state, url.searchParams.get('token') ?? '');
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(info));
+      return;
+    }
+    if (url.pathname === '/_test/sign' && req.method === 'POST') {
+      const { claims = {}, key } = JSON.parse(body.toString('utf8') || '{}');
+      const token = signJwt(state.data, claims, key);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token }));
       return;
     }
     const entry = startEntry(state, req, url, body);
@@ -190,7 +220,7 @@ export async function startLatchIdpAsTestIdp(opts = {}) {
   const dir = makeTempDir('latch-idp-e2e-');
   const data = join(dir, 'data');
   const state = {
-    opts: { ...opts, ttl: { ...opts.ttl } }, log: [], polls: new Map(), events: new EventEmitter(),
+    opts: { ...opts, ttl: { ...opts.ttl } }, log: [], polls: new Map(), events: new EventEmitter(), data,
     introspectorSecret: provision(data, dir),
   };
   state.events.setMaxListeners(0);

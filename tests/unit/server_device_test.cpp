@@ -95,6 +95,22 @@ TEST_CASE("attempt limits: per key and global, per minute window", "[unit][serve
     CHECK_FALSE(few_keys.allow("c", 0));  // memory bound
 }
 
+TEST_CASE("attempt limits: a refunded attempt does not count; refunds never go below zero", "[unit][server][limits]") {
+    attempt_limiter lim(2, 3);
+    CHECK(lim.allow("1.1.1.1", 0));
+    CHECK(lim.allow("1.1.1.1", 1));
+    lim.refund("1.1.1.1", 2);
+    CHECK(lim.allow("1.1.1.1", 3));  // per IP: 2 again
+    CHECK_FALSE(lim.allow("1.1.1.1", 4));
+    lim.refund("2.2.2.2", 5);  // never counted: nothing to give back
+    lim.refund("1.1.1.1", 60);  // another window: nothing to give back
+    CHECK(lim.allow("1.1.1.1", 61));
+    CHECK(lim.allow("1.1.1.1", 62));
+    CHECK_FALSE(lim.allow("1.1.1.1", 63));
+    CHECK(lim.allow("2.2.2.2", 64));
+    CHECK_FALSE(lim.allow("3.3.3.3", 65));  // global: 3, the refund of 2.2.2.2 did not lower it
+}
+
 TEST_CASE("html_escape covers text and attribute contexts", "[unit][server][html]") {
     CHECK(html_escape("<script>\"x\" & 'y'</script>") ==
           "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;");

@@ -55,6 +55,14 @@ bool attempt_limiter::allow(std::string_view key, std::int64_t now) {
     return true;
 }
 
+void attempt_limiter::refund(std::string_view key, std::int64_t now) {
+    if (now / 60 != window_) return;
+    auto it = counts_.find(std::string(key));
+    if (it == counts_.end() || it->second == 0) return;
+    --it->second;
+    --global_count_;
+}
+
 std::string html_escape(std::string_view s) {
     std::string out;
     out.reserve(s.size());

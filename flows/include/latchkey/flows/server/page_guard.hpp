@@ -29,6 +29,9 @@ public:
         : per_key_(per_key), global_(global), max_keys_(max_keys) {}
     // Counts one attempt at `now` (Unix seconds); false when over either limit.
     bool allow(std::string_view key, std::int64_t now);
+    // Gives back one attempt allow() counted for `key` in the current window: an attempt
+    // that turned out not to be a guess (a look-up of a code that exists).
+    void refund(std::string_view key, std::int64_t now);
 
 private:
     std::uint64_t per_key_, global_;
