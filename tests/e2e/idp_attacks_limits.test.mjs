@@ -1,10 +1,9 @@
-// Attacks on latch-idp's limits, with the outcome at the server: 1,000 wrong device user
-// codes from one address and from 100 addresses hit the per-IP and the global attempt
-// limits (10 and 60 per one-minute window, README), on the verification page's form and on
-// its code look-up; and kill -9 during 32 concurrent sign-ups loses no user whose sign-up
-// was answered, with PRAGMA integrity_check ok. Several source addresses on loopback: Linux
-// routes all of 127.0.0.0/8 to lo, and latch-idp takes the client's address from the
-// socket (no X-Forwarded-For).
+// Attacks on latch-idp's attempt limits, with the outcome at the server: 1,000 wrong device
+// user codes from one address and from 100 addresses hit the per-IP and the global limits
+// (10 and 60 per one-minute window, README), on the verification page's form and on its
+// code look-up. Several source addresses on loopback: Linux routes all of 127.0.0.0/8 to
+// lo, and latch-idp takes the client's address from the socket (no X-Forwarded-For).
+// (kill -9 during sign-up: idp_attacks_kill.test.mjs.)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
@@ -71,7 +70,7 @@ describe('latch-idp attacks: device user-code guessing', { skip: SKIP_WITHOUT_ID
   // Sends GUESSES wrong codes spread over `addresses` (the same count from each); returns the
   // answers and whether the burst stayed within one limit window.
   async function guess(d, addresses, send) {
-    const window = await clearOfWindowEdge(15);
+    const window = await clearOfWindowEdge(6);  // a burst takes ~2 s on a loaded 2-core VM
     const tasks = Array.from({ length: GUESSES }, (_, i) => () => send(addresses[i % addresses.length], wrongCode(d.userCode))
       .then((r) => ({ ...r, from: addresses[i % addresses.length] })));
     const answers = await pool(tasks, 50);
@@ -139,58 +138,4 @@ describe('latch-idp attacks: device user-code guessing', { skip: SKIP_WITHOUT_ID
     const legit = await submit(d, '127.0.0.5', d.userCode, PASSWORD);
     assert.equal(legit.status, 200, legit.text);
   });
-});
-
-describe('latch-idp attacks: kill -9 during 32 concurrent sign-ups', { skip: SKIP_WITHOUT_IDP }, () => {
-  let data;
-  let idp;
-  before(() => { data = join(makeTempDir('latch-idp-kill-'), 'data'); });
-  after(async () => {
-    if (idp) await idp.stop('SIGKILL');
-    cleanupTempDirs();
-  });
-
-  const ROUNDS = [1, 8, 20];  // kill after this many answers
-
-  for (const [round, killAfter] of ROUNDS.entries()) {
-    test(`round ${round + 1}: SIGKILL after ${killAfter} answers; every answered sign-up is in the database`, { timeout: 60_000 }, async (t) => {
-      idp = await startLatchIdp({ data });
-      const origin = idp.url;
-      const answered = [];
-      let killed = false;
-      let settle;
-      const enough = new Promise((resolve) => { settle = resolve; });
-      const signUps = Array.from({ length: 32 }, (_, i) => {
-        const email = `r${round}-u${i}@example.com`;
-        // One source address each: the per-IP sign-up limit (30/min) is not what is tested.
-        return request(`${idp.url}/api/auth/sign-up/email`, {
-          method: 'POST', body: { name: `User ${i}`, email, password: PASSWORD }, headers: { origin }, from: `127.0.${10 + round}.${i + 1}`,
-        }).then((r) => {
-          if (!killed) answered.push({ email, status: r.status });
-          if (answered.length >= killAfter) settle();
-        }, () => {});
-      });
-      await Promise.race([enough, Promise.all(signUps)]);
-      killed = true;
-      await idp.stop('SIGKILL');
-      await Promise.all(signUps);
-      const ok = answered.filter((a) => a.status === 200).map((a) => a.email);
-      const stored = new Set(dbQuery(data, 'SELECT email FROM users').map((r) => r.email));
-      t.diagnostic(`answered before the kill: ${answered.length} (${ok.length} with 200); users in the database from this round: ${[...stored].filter((e) => e.startsWith(`r${round}-`)).length}`);
-      assert.ok(answered.every((a) => a.status === 200), JSON.stringify(answered.filter((a) => a.status !== 200)));
-      assert.ok(ok.length >= Math.min(killAfter, 32));
-      assert.deepEqual(ok.filter((e) => !stored.has(e)), [], 'no answered sign-up is lost');
-      assert.deepEqual(dbQuery(data, 'PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
-      assert.deepEqual(dbQuery(data, "SELECT count(*) AS n FROM users WHERE password_hash = '' OR email = ''"), [{ n: 0 }]);
-
-      // Restarted on the same data, the server has them: each answered user signs in.
-      idp = await startLatchIdp({ data });
-      const signIns = await pool(ok.map((email, i) => () => request(`${idp.url}/api/auth/sign-in/email`, {
-        method: 'POST', body: { email, password: PASSWORD }, headers: { origin: idp.url }, from: `127.0.${20 + round}.${i + 1}`,
-      })), 8);
-      assert.deepEqual(signIns.map((r) => r.status), ok.map(() => 200));
-      await idp.stop();
-      idp = undefined;
-    });
-  }
 });
