@@ -1,7 +1,8 @@
 // Sign-in load for bench/idp.sh: POST /api/auth/sign-in/email ({email, password}, the
 // password from $BENCH_PASSWORD) either at a fixed rate (--rate R --seconds S: request i
 // leaves at start + i/R s whatever the answers, at most 256 in flight) or one after another
-// (--sequential N). Prints one JSON line: counts per status, latencies of the 200s (ms).
+// (--sequential N). Prints one JSON line: counts per status, latencies of the 200s (ms),
+// the rate sent (over the sending period) and the rate of 200s (until the last answer).
 //
 //   BENCH_PASSWORD=... node bench/idp_signin_load.mjs --url URL --email E (--rate R --seconds S | --sequential N)
 import http from 'node:http';
@@ -47,6 +48,7 @@ function signIn() {
 }
 
 const start = performance.now();
+let sendSeconds;
 if (sequential > 0) {
   for (let i = 0; i < sequential; i += 1) await signIn();
 } else {
@@ -59,6 +61,7 @@ if (sequential > 0) {
     if (inFlight >= 256) { skipped += 1; continue; }
     pending.push(signIn());
   }
+  sendSeconds = (performance.now() - start) / 1000;
   await Promise.all(pending);
 }
 const elapsed = (performance.now() - start) / 1000;
@@ -66,7 +69,7 @@ okMs.sort((a, b) => a - b);
 const pct = (p) => (okMs.length ? okMs[Math.min(okMs.length - 1, Math.floor((p / 100) * okMs.length))] : null);
 const sent = Object.values(statuses).reduce((a, b) => a + b, 0);
 console.log(JSON.stringify({
-  sent, skipped, seconds: elapsed, sent_per_s: sent / elapsed, ok: statuses[200] ?? 0,
+  sent, skipped, seconds: elapsed, sent_per_s: sent / (sendSeconds ?? elapsed), ok: statuses[200] ?? 0,
   ok_per_s: (statuses[200] ?? 0) / elapsed, statuses, p50_ms: pct(50), p99_ms: pct(99),
 }));
 agent.destroy();
