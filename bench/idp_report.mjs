@@ -26,6 +26,7 @@ const rssKib = med('start-latch-idp', 'idle_rss_median_kib');
 const signins = (l) => { const r = of(`signin-load-${l}`)[0]; return r ? `${fmt(r.ok_per_s, 1)} ok/s of ${fmt(r.sent_per_s, 1)} sent/s (${Object.entries(r.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')})` : 'n/a'; };
 // Server CPU per request (µs) and what it would serve with a whole core to itself.
 const cpu = (l) => { const us = med(l, 'cpu_us_per_req'); return us ? `${fmt(us)} µs (${fmt(1e6 / us)}/s)` : 'n/a'; };
+const cpuRatio = (ours, peer) => `${fmt(med(peer, 'cpu_us_per_req') / med(ours, 'cpu_us_per_req'), 1)}×`;
 const share = (l) => fmt(100 * med(l, 'server_cpu_share'));
 // A p99 of a run in which nothing was answered is not a latency.
 const p99Of = (l) => (med(l, 'requests') === 0 ? 'none answered within 5 s' : fmt(med(l, 'p99_ms'), 2));
@@ -36,12 +37,13 @@ const table = [
     `oidc-provider ${fmt(ccPeer)}`, `${fmt(cc / ccPeer, 1)}×`, verdict(cc >= 10000 && cc >= 4.5 * ccPeer)],
   ['  p50 / p99, ms', `${fmt(med('cc-latch-idp', 'p50_ms'), 2)} / ${fmt(med('cc-latch-idp', 'p99_ms'), 2)}`, 'p99 ≤ 10',
     `${fmt(med('cc-oidc-provider', 'p50_ms'), 2)} / ${fmt(med('cc-oidc-provider', 'p99_ms'), 2)}`, '', verdict(med('cc-latch-idp', 'p99_ms') <= 10)],
-  ['  server CPU per request (→ req/s with a whole core)', cpu('cc-latch-idp'), '', cpu('cc-oidc-provider'), '', ''],
+  ['  server CPU per request (→ req/s with a whole core)', cpu('cc-latch-idp'), '', cpu('cc-oidc-provider'), cpuRatio('cc-latch-idp', 'cc-oidc-provider'), ''],
   ['get-session with a cookie, req/s (wrk -c16)', fmt(gs), '≥ 20,000 and ≥ 20× peer',
     `Better Auth ${fmt(gsPeer)}`, `${fmt(gs / gsPeer, 1)}×`, verdict(gs >= 20000 && gs >= 20 * gsPeer)],
   ['  p50 / p99, ms', `${fmt(med('get-session-latch-idp', 'p50_ms'), 2)} / ${fmt(gsP99, 2)}`, 'p99 ≤ 2',
     `${fmt(med('get-session-better-auth', 'p50_ms'), 2)} / ${fmt(med('get-session-better-auth', 'p99_ms'), 2)}`, '', verdict(gsP99 <= 2)],
-  ['  server CPU per request (→ req/s with a whole core)', cpu('get-session-latch-idp'), '', cpu('get-session-better-auth'), '', ''],
+  ['  server CPU per request (→ req/s with a whole core)', cpu('get-session-latch-idp'), '', cpu('get-session-better-auth'),
+    cpuRatio('get-session-latch-idp', 'get-session-better-auth'), ''],
   ['CPU per sign-in (argon2id 19 MiB t=2 p=1), ms', fmt(hash, 1), '≤ 40',
     `Better Auth (scrypt) ${fmt(cpuPer('signin-cpu-better-auth'), 1)}`, '', verdict(hash <= 40)],
   ['  sign-in latency one at a time, p50 ms', fmt(of('signin-cpu-latch-idp')[0]?.p50_ms, 1), '',
