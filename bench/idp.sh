@@ -11,8 +11,8 @@
 #
 #   bash bench/idp.sh            # full: 3 x 10 s per wrk figure, medians (~3-4 min)
 #   bash bench/idp.sh --quick    # smoke: 1 x 3 s, 3 starts (~1 min)
-#   bash bench/idp.sh --priority # servers and load at nice -10 (as root): on a shared, busy
-#                                # machine they then get most of their CPU despite other jobs
+#   bash bench/idp.sh --priority # servers and load at nice -10 (as root), against other jobs
+#                                # on a shared machine (on the loaded dev VM it did not help)
 #
 # Needs wrk, taskset, curl, jq, node with `npm ci` done, >= 2 CPUs and latch-idp built in
 # build/ (or $LATCH_BUILD_DIR). Installs nothing. Raw results: $LATCH_BENCH_OUT/idp.jsonl
