@@ -7,6 +7,7 @@
 #   bash bench/run.sh --quick    # smoke run: 1 repetition, short runs, F = 1k and 10k
 #   bash bench/run.sh --serve    # only the canned server, until Ctrl-C (for profiling)
 #   bash bench/run.sh --only poll   # one scenario: refresh, poll or token-cli (with --quick too)
+#   bash bench/run.sh --idp [--quick]   # latch-idp's server benchmark instead (bench/idp.sh)
 #
 # Needs the bench tools (LATCH_BENCH_DEPS=1 bash scripts/install-deps.sh: nginx and its njs
 # module libnginx-mod-http-js, wrk, hyperfine, ...) and a build with
@@ -21,12 +22,13 @@ case "$build" in /*) ;; *) build=$root/$build ;; esac
 quick=0 serve=0 only=
 while [ $# -gt 0 ]; do
   case "$1" in
+    --idp) shift; exec bash "$here/idp.sh" "$@" ;;
     --quick) quick=1 ;;
     --serve) serve=1 ;;
     --only)
       case "${2:-}" in refresh|poll|token-cli) only=$2; shift ;;
         *) echo "bench/run.sh: --only takes refresh, poll or token-cli" >&2; exit 2 ;; esac ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

@@ -179,6 +179,8 @@ struct serve_options {
     std::int64_t access_token_ttl = 3600;
     std::int64_t device_interval = 5;
     std::vector<std::string> trusted_origins;  // besides the issuer's
+    // Sign-in/sign-up attempts allowed per minute (password grant and /api/auth/*).
+    std::uint64_t sign_in_limit_per_ip = 30, sign_in_limit_total = 600;
 };
 int serve(const serve_options& o);
 

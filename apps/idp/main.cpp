@@ -82,6 +82,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{60}));
     serve_cmd->add_option("--trusted-origin", so.trusted_origins,
                           "an origin (besides the issuer's) allowed to call /api/auth/* (repeatable)");
+    serve_cmd->add_option("--sign-in-limit", so.sign_in_limit_per_ip, "sign-in attempts per minute per IP (default 30)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1000000}));
+    serve_cmd->add_option("--sign-in-limit-total", so.sign_in_limit_total,
+                          "sign-in attempts per minute in total (default 600)")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10000000}));
     serve_cmd->callback([&] { run = [&] { return serve(so); }; });
 
     std::string keys_data;

@@ -82,6 +82,7 @@ int serve(const serve_options& o) {
                     .user_code_length = code_length,
                     .csrf_key = random_urlsafe(32),
                     .code_attempts = flows::server::attempt_limiter(10, limits.max_attempts_per_minute)};
+    state.account_attempts = flows::server::attempt_limiter(o.sign_in_limit_per_ip, o.sign_in_limit_total);
     ts::http_server server(io.get_executor(),
                            [&state](ts::server_request r) { return handle(state, std::move(r)); });
     auto bound = server.listen(host, port, diag);

@@ -1,5 +1,5 @@
 // latch-idp's browser sessions on SQLite: stored by hash, sliding expiry (Better Auth's
-// updateAge), list and delete per user.
+// updateAge), list and delete per user; look-ups that do not wait behind a stalled write.
 #include "support/lifecycle_run.hpp"
 #include "support/test_cert.hpp"
 
@@ -7,9 +7,16 @@
 #include <latchkey/flows/server/token_hash.hpp>
 #include <latchkey/transport/server/sqlite_store.hpp>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <optional>
 
 namespace asio = boost::asio;
 using namespace latchkey;
@@ -92,4 +99,53 @@ TEST_CASE("SQLite store: sessions slide after update_age, list per user, delete 
         CHECK(left->size() == 1);
         co_return true;
     }());
+}
+
+TEST_CASE("SQLite store: a session look-up does not wait behind a write stalled on the lock",
+          "[component][server][store][session]") {
+    test::temp_dir dir;
+    const std::string path = (dir.path() / "idp.db").string();
+    asio::io_context io;
+    diagnostics diag;
+    auto opened = open_sqlite_store(path, diag);
+    REQUIRE(opened.has_value());
+    auto& st = **opened;
+    constexpr std::int64_t t0 = 1'000'000, day = 86400, ttl = 7 * day;
+    const std::string ha = hash_token("a"), hb = hash_token("b");
+    test::run_to_end(io, [&]() -> asio::awaitable<bool> {
+        records::user_record user{"u1", "carol@example.com", "h", t0, "Carol"};
+        auto e = co_await st.put_user(user);
+        REQUIRE_FALSE(e);
+        records::session_record rec{ha, "u1", "127.0.0.1", "ua", t0, t0, t0 + ttl};
+        auto e2 = co_await st.put_session(rec);
+        REQUIRE_FALSE(e2);
+        co_return true;
+    }());
+
+    // Another writer (the admin CLI, say) holds the write lock: the store's writer thread
+    // waits for it (busy_timeout, 5 s) with a sign-in's session insert, as it would wait
+    // for a slow fsync. A get-session's look-up meanwhile is answered at once.
+    sqlite3* other = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    std::optional<error_code> put_result;
+    records::session_record stalled{hb, "u1", "127.0.0.2", "ua", t0, t0, t0 + ttl};
+    asio::co_spawn(io, st.put_session(stalled), [&](std::exception_ptr, error_code ec) { put_result = ec; });
+    double look_up_ms = -1;
+    test::run_to_end(io, [&]() -> asio::awaitable<bool> {
+        asio::steady_timer settle(io, std::chrono::milliseconds(100));  // the insert reaches the lock
+        co_await settle.async_wait(asio::use_awaitable);
+        const auto start = std::chrono::steady_clock::now();
+        auto found = co_await st.use_session(ha, t0 + 1, day, ttl);
+        look_up_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        CHECK(found.has_value());
+        CHECK_FALSE(put_result.has_value());  // the insert is still waiting for the lock
+        sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+        co_return true;
+    }());
+    sqlite3_close(other);
+    CHECK(look_up_ms >= 0);
+    CHECK(look_up_ms < 1000);
+    REQUIRE(put_result.has_value());
+    CHECK_FALSE(*put_result);  // and it went through once the lock was free
 }

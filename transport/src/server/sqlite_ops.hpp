@@ -31,8 +31,11 @@ result<std::vector<signing_key_record>> list_signing_keys(sqlite_db& db);
 
 error_code put_session(sqlite_db& db, const session_record& s);
 result<session_record> find_session(sqlite_db& db, const std::string& token_hash, std::int64_t now);
-result<session_use_result> use_session(sqlite_db& db, const std::string& token_hash, std::int64_t now,
-                                       std::int64_t update_age, std::int64_t ttl);
+// store::use_session in two steps, for two connections: the look-up (a read), then, when
+// the sliding expiry is due, the extension (false: the session is gone meanwhile).
+result<session_use_result> find_live_session(sqlite_db& db, const std::string& token_hash, std::int64_t now);
+result<bool> extend_session(sqlite_db& db, const std::string& token_hash, std::int64_t now, std::int64_t ttl);
+void mark_extended(session_use_result& used, std::int64_t now, std::int64_t ttl);
 result<std::vector<session_record>> list_sessions(sqlite_db& db, const std::string& user_id, std::int64_t now);
 result<bool> delete_session(sqlite_db& db, const std::string& token_hash, const std::string& user_id);
 

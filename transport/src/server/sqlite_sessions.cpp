@@ -1,5 +1,6 @@
-// Browser sessions on SQLite beyond put/find (sqlite_ops.hpp): use with sliding expiry,
-// list and delete a user's sessions; and the refresh-token look-up of introspection.
+// Browser sessions on SQLite beyond put/find (sqlite_ops.hpp): the two steps of a use with
+// sliding expiry, list and delete a user's sessions; and the refresh-token look-up of
+// introspection.
 #include "sqlite_ops.hpp"
 
 #include <latchkey/flows/server/server_error.hpp>
@@ -19,29 +20,32 @@ session_record session_from(const stmt& s) {
 
 }  // namespace
 
-result<session_use_result> use_session(sqlite_db& db, const std::string& token_hash, std::int64_t now,
-                                       std::int64_t update_age, std::int64_t ttl) {
+result<session_use_result> find_live_session(sqlite_db& db, const std::string& token_hash, std::int64_t now) {
+    auto s = db.prepare(std::string("SELECT ") + session_columns +
+                        ", u.id, u.username, u.password_hash, u.created_at, u.name, u.email FROM sessions s "
+                        "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2");
+    s.bind(1, token_hash).bind(2, now);
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
+    if (rc != SQLITE_ROW) return step_error(rc);
     session_use_result out;
-    {
-        auto s = db.prepare(std::string("SELECT ") + session_columns +
-                            ", u.id, u.username, u.password_hash, u.created_at, u.name, u.email FROM sessions s "
-                            "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2");
-        s.bind(1, token_hash).bind(2, now);
-        const int rc = s.step();
-        if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
-        if (rc != SQLITE_ROW) return step_error(rc);
-        out.session = session_from(s);
-        out.user = {s.text(7), s.text(8), s.text(9), s.int64(10), s.text(11), s.text(12)};
-    }
-    if (now - out.session.updated_at < update_age) return out;
+    out.session = session_from(s);
+    out.user = {s.text(7), s.text(8), s.text(9), s.int64(10), s.text(11), s.text(12)};
+    return out;
+}
+
+result<bool> extend_session(sqlite_db& db, const std::string& token_hash, std::int64_t now, std::int64_t ttl) {
     // One statement, so two concurrent uses both land on the same later expiry.
     auto u = db.prepare("UPDATE sessions SET updated_at = ?2, expires_at = ?3 WHERE token_hash = ?1");
     u.bind(1, token_hash).bind(2, now).bind(3, now + ttl);
-    if (auto ec = step_error(u.step())) return ec;
-    out.session.updated_at = now;
-    out.session.expires_at = now + ttl;
-    out.extended = true;
-    return out;
+    if (auto ec = step_error(u.step())) return result<bool>(boost::system::in_place_error, ec);
+    return sqlite3_changes(db.handle()) > 0;
+}
+
+void mark_extended(session_use_result& used, std::int64_t now, std::int64_t ttl) {
+    used.session.updated_at = now;
+    used.session.expires_at = now + ttl;
+    used.extended = true;
 }
 
 result<std::vector<session_record>> list_sessions(sqlite_db& db, const std::string& user_id, std::int64_t now) {

@@ -1,4 +1,8 @@
-// The storage port on SQLite: every operation runs on the DB thread (sqlite_ops.hpp).
+// The storage port on SQLite: every write runs on the DB thread (sqlite_ops.hpp); the point
+// reads of every request (a session's look-up, a client's) run on a second, read-only
+// connection on a thread of its own. In WAL mode that reader never waits for the writer's
+// commit (an fsync with synchronous=FULL), so sign-ins committing sessions do not delay
+// get-session or the token endpoint behind them.
 #include <latchkey/transport/server/sqlite_store.hpp>
 
 #include "offload.hpp"
@@ -12,14 +16,14 @@ using namespace records;
 
 class sqlite_store final : public store {
 public:
-    sqlite_store(std::unique_ptr<detail::sqlite_db> db, sqlite_options o)
-        : db_(std::move(db)), pool_(1, o.max_queued) {}
+    sqlite_store(std::unique_ptr<detail::sqlite_db> db, std::unique_ptr<detail::sqlite_db> reader, sqlite_options o)
+        : db_(std::move(db)), reader_(std::move(reader)), pool_(1, o.max_queued), reads_(1, o.max_queued) {}
 
     asio::awaitable<error_code> put_client(client_record c) override {
         return pool_.run<error_code>([this, c = std::move(c)] { return detail::put_client(*db_, c); });
     }
     asio::awaitable<result<client_record>> find_client(std::string id) override {
-        return pool_.run<result<client_record>>([this, id = std::move(id)] { return detail::find_client(*db_, id); });
+        return reads_.run<result<client_record>>([this, id = std::move(id)] { return detail::find_client(*reader_, id); });
     }
     asio::awaitable<result<std::vector<client_record>>> list_clients() override {
         return pool_.run<result<std::vector<client_record>>>([this] { return detail::list_clients(*db_); });
@@ -60,11 +64,7 @@ public:
     }
 
     asio::awaitable<result<session_use_result>> use_session(std::string hash, std::int64_t now,
-                                                            std::int64_t update_age, std::int64_t ttl) override {
-        return pool_.run<result<session_use_result>>([this, hash = std::move(hash), now, update_age, ttl] {
-            return detail::use_session(*db_, hash, now, update_age, ttl);
-        });
-    }
+                                                            std::int64_t update_age, std::int64_t ttl) override;
     asio::awaitable<result<std::vector<session_record>>> list_sessions(std::string user_id,
                                                                        std::int64_t now) override {
         return pool_.run<result<std::vector<session_record>>>(
@@ -127,9 +127,31 @@ public:
     }
 
 private:
-    std::unique_ptr<detail::sqlite_db> db_;  // declared first: destroyed after the thread joined
-    detail::offload_pool pool_;
+    // The connections are declared first: destroyed after the threads joined.
+    std::unique_ptr<detail::sqlite_db> db_;      // the writer (and every read of a write)
+    std::unique_ptr<detail::sqlite_db> reader_;  // query_only
+    detail::offload_pool pool_;                  // db_'s thread
+    detail::offload_pool reads_;                 // reader_'s thread
 };
+
+// The look-up on the reader; the sliding extension (at most once a day per session) on the
+// writer. Named locals, not temporaries, in co_await expressions (GCC 12, see offload.hpp).
+asio::awaitable<result<session_use_result>> sqlite_store::use_session(std::string hash, std::int64_t now,
+                                                                      std::int64_t update_age, std::int64_t ttl) {
+    auto look_up = [this, hash, now] { return detail::find_live_session(*reader_, hash, now); };
+    auto found_op = reads_.run<result<session_use_result>>(std::move(look_up));
+    auto found = co_await std::move(found_op);
+    if (!found || now - found->session.updated_at < update_age) co_return std::move(found);
+    auto extend = [this, hash = std::move(hash), now, ttl] { return detail::extend_session(*db_, hash, now, ttl); };
+    auto extend_op = pool_.run<result<bool>>(std::move(extend));
+    auto extended = co_await std::move(extend_op);
+    if (!extended || !*extended) {  // an error, or the session went away meanwhile
+        const error_code ec = extended ? make_error_code(flows::server::server_errc::not_found) : extended.error();
+        co_return detail::failure<result<session_use_result>>(ec);
+    }
+    detail::mark_extended(*found, now, ttl);
+    co_return std::move(found);
+}
 
 }  // namespace
 
@@ -137,7 +159,13 @@ result<std::unique_ptr<store>> open_sqlite_store(const std::string& path, diagno
                                                  sqlite_options options) {
     auto db = detail::sqlite_db::open(path, diag);
     if (!db) return db.error();
-    return std::unique_ptr<store>(new sqlite_store(std::move(*db), options));
+    auto reader = detail::sqlite_db::open(path, diag);  // migrated already: nothing to apply
+    if (!reader) return reader.error();
+    if (!(*reader)->exec("PRAGMA query_only=ON")) {
+        diag.client_message = "cannot set up the database " + path + ": " + (*reader)->last_error();
+        return make_error_code(flows::server::server_errc::storage_failed);
+    }
+    return std::unique_ptr<store>(new sqlite_store(std::move(*db), std::move(*reader), options));
 }
 
 }  // namespace latchkey::transport::server

@@ -1,9 +1,12 @@
 // The SQLite adapter of the storage port (store.hpp).
 //
-// Threads: one connection, used only by one dedicated DB thread. Every operation is posted
-// there and its result posted back to the caller's executor, so the io_context never runs
-// SQLite (no call on it waits for the disk or for a lock another process holds); at most
-// `max_queued` operations wait, beyond that they fail with server_errc::busy.
+// Threads: two connections, each used only by its own dedicated thread: the writer (every
+// write, and the reads that belong to one) and a query_only reader for the point reads of
+// every request (find_client, use_session's look-up), which in WAL mode never wait behind
+// the writer's commit. Every operation is posted to its thread and its result posted back
+// to the caller's executor, so the io_context never runs SQLite (no call on it waits for
+// the disk or for a lock another process holds); at most `max_queued` operations wait per
+// thread, beyond that they fail with server_errc::busy.
 // Durability: WAL, synchronous=FULL (a returned commit survives kill -9 and power loss).
 #pragma once
 
