@@ -34,6 +34,8 @@ int fail(const std::string& message);
 
 // The data directory (created 0700) and the database in it.
 result<std::unique_ptr<ts::store>> open_data_dir(const std::string& dir, diagnostics& diag);
+// DATA/secret.key: 32 random bytes made 0600 at first use; refused when readable by others.
+result<std::string> load_or_create_sealing_key(const std::string& dir, diagnostics& diag);
 
 // Runs one awaitable to its end on a private io_context (the admin commands).
 template <class T>
@@ -110,6 +112,8 @@ struct idp_state {
     std::vector<std::string> trusted_origins;
     flows::server::attempt_limiter account_attempts{30, 600};
     bool https = false;  // the issuer is https: __Secure- cookie names, Secure attribute
+    // Seals TOTP keys and keys backup-code hashes (DATA/secret.key, 0600, made at first start).
+    std::string sealing_key;
 };
 // The router: every request of the server goes through here.
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);

@@ -65,6 +65,8 @@ int serve(const serve_options& o) {
     diagnostics diag;
     auto store = open_data_dir(o.data, diag);
     if (!store) return fail("latch-idp: " + diag.client_message);
+    auto sealing_key = load_or_create_sealing_key(o.data, diag);
+    if (!sealing_key) return fail("latch-idp: " + diag.client_message);
     // The longest-lived token a key signs: access tokens or ID tokens (1 h).
     auto keys = await_sync(load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600)));
     if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
@@ -92,6 +94,7 @@ int serve(const serve_options& o) {
     state.config.access_token_ttl = o.access_token_ttl;
     state.config.device_interval = o.device_interval;
     state.https = state.config.issuer.rfind("https://", 0) == 0;
+    state.sealing_key = std::move(*sealing_key);
     state.trusted_origins.push_back(flows::server::url_origin(state.config.issuer));
     for (const auto& origin : o.trusted_origins) {
         auto canonical = flows::server::url_origin(origin);

@@ -87,6 +87,29 @@ CREATE INDEX device_codes_expiry ON device_codes(expires_at);
 ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
 )sql"},
+    {4, R"sql(
+CREATE TABLE two_factor (
+    user_id      TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    sealed_key   TEXT NOT NULL,
+    verified     INTEGER NOT NULL,
+    last_step    BIGINT NOT NULL,
+    failures     INTEGER NOT NULL,
+    locked_until BIGINT NOT NULL,
+    created_at   BIGINT NOT NULL
+);
+CREATE TABLE backup_codes (
+    code_hash TEXT PRIMARY KEY,
+    user_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE
+);
+CREATE INDEX backup_codes_user ON backup_codes(user_id);
+CREATE TABLE two_factor_challenges (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    remember   INTEGER NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

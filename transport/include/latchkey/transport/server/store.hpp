@@ -16,6 +16,7 @@
 #include <latchkey/core/error.hpp>
 #include <latchkey/flows/server/device_grant.hpp>
 #include <latchkey/flows/server/records.hpp>
+#include <latchkey/flows/server/totp.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -130,6 +131,38 @@ public:
     // writes its update in the same transaction. not_found for an unknown device code.
     virtual boost::asio::awaitable<result<flows::server::device_poll_decision>> poll_device(
         std::string device_code_hash, std::string client_id, std::int64_t now) = 0;
+
+    // ---- two-factor (TOTP and backup codes; issue 14)
+    // Enrolment (again): the user's key, unverified, last_step -1, and `backup_hashes` replacing
+    // any earlier codes, in one transaction.
+    virtual boost::asio::awaitable<error_code> put_two_factor(records::two_factor_record t,
+                                                              std::vector<std::string> backup_hashes) = 0;
+    virtual boost::asio::awaitable<result<records::two_factor_record>> find_two_factor(std::string user_id) = 0;
+    // Removes the key and the backup codes (disable).
+    virtual boost::asio::awaitable<error_code> delete_two_factor(std::string user_id) = 0;
+    // A correct TOTP code for `step`: one compare-and-set (last_step < step, not locked at
+    // `now`) that also marks the enrolment verified and clears the failures. false: another
+    // request used this step (or a newer one) first, or the factor is locked. Of N concurrent
+    // submissions of one code exactly one gets true.
+    virtual boost::asio::awaitable<result<bool>> accept_totp_step(std::string user_id, std::int64_t step,
+                                                                  std::int64_t now) = 0;
+    // A wrong code: failures + 1; reaching `policy.max_failures` locks the factor until now +
+    // lock_seconds (and restarts the count). Returns the row after the update.
+    virtual boost::asio::awaitable<result<records::two_factor_record>> record_two_factor_failure(
+        std::string user_id, std::int64_t now, flows::server::two_factor_lockout policy) = 0;
+    // Spends one backup code (one DELETE): true exactly once per code, never while locked.
+    virtual boost::asio::awaitable<result<bool>> consume_backup_code(std::string user_id, std::string code_hash,
+                                                                     std::int64_t now) = 0;
+    virtual boost::asio::awaitable<error_code> replace_backup_codes(std::string user_id,
+                                                                    std::vector<std::string> backup_hashes) = 0;
+    virtual boost::asio::awaitable<result<std::int64_t>> count_backup_codes(std::string user_id) = 0;
+    // Sign-ins waiting for the second factor.
+    virtual boost::asio::awaitable<error_code> put_challenge(records::two_factor_challenge c) = 0;
+    // not_found also when expired at `now`.
+    virtual boost::asio::awaitable<result<records::two_factor_challenge>> find_challenge(std::string token_hash,
+                                                                                         std::int64_t now) = 0;
+    // true for the one call that removed it (the challenge becomes one session, once).
+    virtual boost::asio::awaitable<result<bool>> delete_challenge(std::string token_hash) = 0;
 };
 
 }  // namespace latchkey::transport::server
