@@ -54,6 +54,10 @@ result<records::device_record> answer_device(sqlite_db& db, const std::string& u
 result<flows::server::device_poll_decision> poll_device(sqlite_db& db, const std::string& device_code_hash,
                                                         const std::string& client_id, std::int64_t now);
 
+result<std::string> find_consent(sqlite_db& db, const std::string& user_id, const std::string& client_id);
+error_code put_consent(sqlite_db& db, const std::string& user_id, const std::string& client_id,
+                       const std::string& scope, std::int64_t now);
+
 // Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
 error_code step_error(int rc);
 
