@@ -157,6 +157,8 @@ int client_add(const client_add_options& o) {
     c.scope = o.scope;
     c.redirect_uris = o.redirect_uris;
     c.created_at = unix_now();
+    c.skip_consent = o.skip_consent;
+    c.post_logout_redirect_uris = o.post_logout_redirect_uris;
     c.grant_types = o.grants;
     if (c.grant_types.empty())
         c.grant_types = o.confidential ? std::vector<std::string>{"client_credentials"}
@@ -167,6 +169,10 @@ int client_add(const client_add_options& o) {
         if (!flows::server::registrable_redirect_uri(u))
             return fail("latch-idp: redirect URI '" + u + "' is not allowed (https, http on 127.0.0.1/[::1], "
                         "or a private-use scheme like com.example.app:/cb; no fragment)");
+    for (const auto& u : c.post_logout_redirect_uris)
+        if (!flows::server::registrable_redirect_uri(u))
+            return fail("latch-idp: post-logout redirect URI '" + u + "' is not allowed (https, http on 127.0.0.1/[::1], "
+                        "or a private-use scheme; no fragment)");
     secret client_secret;
     if (!o.secret_file.empty() && !o.confidential) return fail("latch-idp: --secret-file is for --confidential clients");
     if (o.confidential) {

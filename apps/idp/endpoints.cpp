@@ -1,4 +1,5 @@
 // latch-idp's HTTP endpoints: the router, discovery, JWKS and the token endpoint.
+#include "authorize.hpp"
 #include "idp.hpp"
 
 #include <latchkey/core/jws_sign.hpp>
@@ -152,6 +153,8 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
     if (path == "/oauth2/device_authorization") co_return co_await device_authorization(st, req);
     if (path == "/device") co_return co_await device_page(st, req);
     if (path == "/oauth2/authorize") co_return co_await authorize_endpoint(st, req);
+    if (path == "/oauth2/consent") co_return co_await consent_endpoint(st, req);
+    if (path == "/oauth2/logout") co_return co_await end_session_endpoint(st, req);
     if (path == "/oauth2/revoke") co_return co_await revocation_endpoint(st, req);
     if (path == "/oauth2/introspect") co_return co_await introspection_endpoint(st, req);
     if (path == "/oauth2/userinfo") co_return co_await userinfo_endpoint(st, req);

@@ -68,7 +68,11 @@ int serve(const serve_options& o) {
     auto sealing_key = load_or_create_sealing_key(o.data, diag);
     if (!sealing_key) return fail("latch-idp: " + diag.client_message);
     // The longest-lived token a key signs: access tokens or ID tokens (1 h).
-    auto keys = await_sync(load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600)));
+    if (!o.signing_alg.empty() && !known_signing_alg(o.signing_alg))
+        return fail("latch-idp: --signing-alg wants ES256 or RS256");
+    if (o.tls_cert.empty() != o.tls_key.empty()) return fail("latch-idp: --tls-cert and --tls-key go together");
+    auto keys = await_sync(
+        load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600), o.signing_alg));
     if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
 
     boost::asio::io_context io(1);
@@ -86,9 +90,12 @@ int serve(const serve_options& o) {
                     .code_attempts = flows::server::attempt_limiter(10, limits.max_attempts_per_minute)};
     ts::http_server server(io.get_executor(),
                            [&state](ts::server_request r) { return handle(state, std::move(r)); });
+    if (!o.tls_cert.empty() && server.enable_tls(o.tls_cert, o.tls_key, diag))
+        return fail("latch-idp: " + diag.client_message);
     auto bound = server.listen(host, port, diag);
     if (!bound) return fail("latch-idp: " + diag.client_message);
-    const std::string url = "http://" + url_host(host) + ":" + std::to_string(*bound);
+    const std::string scheme = o.tls_cert.empty() ? "http://" : "https://";
+    const std::string url = scheme + url_host(host) + ":" + std::to_string(*bound);
     state.config.issuer = o.issuer.empty() ? url : o.issuer;
     while (state.config.issuer.size() > 1 && state.config.issuer.back() == '/') state.config.issuer.pop_back();
     state.config.access_token_ttl = o.access_token_ttl;
@@ -101,7 +108,7 @@ int serve(const serve_options& o) {
         if (canonical.empty()) return fail("latch-idp: --trusted-origin wants an http(s) origin, e.g. https://app.example");
         state.trusted_origins.push_back(std::move(canonical));
     }
-    state.discovery = flows::server::discovery_document(state.config.issuer);
+    state.discovery = flows::server::discovery_document(state.config.issuer, state.keys.algs);
     state.jwks = boost::json::serialize(state.keys.jwks);
 
     boost::asio::signal_set signals(io, SIGTERM, SIGINT);

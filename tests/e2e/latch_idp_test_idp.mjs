@@ -43,7 +43,8 @@ function admin(args, env) {
 
 function provision(data, dir) {
   const secretFile = (name, value) => { const f = join(dir, name); writeFileSync(f, `${value}\n`, { mode: 0o600 }); return f; };
-  const redirect = ['--redirect-uri', 'http://127.0.0.1/callback'];
+  // First-party clients (the journeys sign in and expect the code at once): no consent page.
+  const redirect = ['--redirect-uri', 'http://127.0.0.1/callback', '--skip-consent'];
   const userScopes = ['--scope', 'openid profile email offline_access'];
   admin(['client', 'add', 'latch-cli', '--public', '--data', data, ...redirect, ...userScopes,
     '--grant', DEVICE_GRANT, '--grant', 'authorization_code', '--grant', 'refresh_token', '--grant', 'password']);

@@ -54,6 +54,9 @@ result<records::device_record> answer_device(sqlite_db& db, const std::string& u
 result<flows::server::device_poll_decision> poll_device(sqlite_db& db, const std::string& device_code_hash,
                                                         const std::string& client_id, std::int64_t now);
 
+result<std::string> find_consent(sqlite_db& db, const std::string& user_id, const std::string& client_id);
+error_code put_consent(sqlite_db& db, const std::string& user_id, const std::string& client_id,
+                       const std::string& scope, std::int64_t now);
 error_code put_two_factor(sqlite_db& db, const records::two_factor_record& t,
                           const std::vector<std::string>& backup_hashes);
 result<records::two_factor_record> find_two_factor(sqlite_db& db, const std::string& user_id);

@@ -31,10 +31,12 @@ std::vector<std::string> split(const std::string& s) {
 }
 
 constexpr const char* client_columns =
-    "client_id, name, auth_method, secret_hash, redirect_uris, grant_types, scope, created_at";
+    "client_id, name, auth_method, secret_hash, redirect_uris, grant_types, scope, created_at, skip_consent, "
+    "post_logout_redirect_uris";
 
 client_record client_from(const stmt& s) {
-    return {s.text(0), s.text(1), s.text(2), s.text(3), split(s.text(4)), split(s.text(5)), s.text(6), s.int64(7)};
+    return {s.text(0), s.text(1),        s.text(2),          s.text(3),      split(s.text(4)),
+            split(s.text(5)), s.text(6), s.int64(7), s.int64(8) != 0, split(s.text(9))};
 }
 
 user_record user_from(const stmt& s) {
@@ -58,10 +60,11 @@ error_code step_error(int rc) {
 }
 
 error_code put_client(sqlite_db& db, const client_record& c) {
-    auto s = db.prepare("INSERT INTO clients (client_id, name, auth_method, secret_hash, redirect_uris, "
-                        "grant_types, scope, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    auto s = db.prepare(std::string("INSERT INTO clients (") + client_columns +
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     s.bind(1, c.client_id).bind(2, c.name).bind(3, c.auth_method).bind(4, c.secret_hash);
     s.bind(5, join(c.redirect_uris)).bind(6, join(c.grant_types)).bind(7, c.scope).bind(8, c.created_at);
+    s.bind(9, std::int64_t{c.skip_consent ? 1 : 0}).bind(10, join(c.post_logout_redirect_uris));
     return step_error(s.step());
 }
 

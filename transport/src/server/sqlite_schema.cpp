@@ -87,7 +87,22 @@ CREATE INDEX device_codes_expiry ON device_codes(expires_at);
 ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Consent (one row per user and client: the scopes granted so far) and the client
+    // settings it and RP-initiated logout need.
     {4, R"sql(
+ALTER TABLE clients ADD COLUMN skip_consent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT NOT NULL DEFAULT '';
+CREATE TABLE consents (
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    client_id  TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    scope      TEXT NOT NULL,
+    granted_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, client_id)
+);
+)sql"},
+    // TOTP two-factor (issue 14): the sealed key and replay guard, backup codes, sign-in
+    // challenges and trusted devices.
+    {5, R"sql(
 CREATE TABLE two_factor (
     user_id      TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     sealed_key   TEXT NOT NULL,

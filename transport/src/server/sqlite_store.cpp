@@ -76,6 +76,19 @@ public:
         });
     }
 
+    asio::awaitable<result<std::string>> find_consent(std::string user_id, std::string client_id) override {
+        return pool_.run<result<std::string>>([this, user_id = std::move(user_id), client_id = std::move(client_id)] {
+            return detail::find_consent(*db_, user_id, client_id);
+        });
+    }
+    asio::awaitable<error_code> put_consent(std::string user_id, std::string client_id, std::string scope,
+                                            std::int64_t now) override {
+        return pool_.run<error_code>(
+            [this, user_id = std::move(user_id), client_id = std::move(client_id), scope = std::move(scope), now] {
+                return detail::put_consent(*db_, user_id, client_id, scope, now);
+            });
+    }
+
     asio::awaitable<error_code> put_code(code_record c) override {
         return pool_.run<error_code>([this, c = std::move(c)] { return detail::put_code(*db_, c); });
     }

@@ -21,6 +21,8 @@ struct client_record {
     std::vector<std::string> grant_types;    // "authorization_code", "client_credentials", ...
     std::string scope;                       // space-separated scopes the client may ask for
     std::int64_t created_at = 0;
+    bool skip_consent = false;  // trusted first party: signing in is consent (client add --skip-consent)
+    std::vector<std::string> post_logout_redirect_uris;  // RP-initiated logout, exact match
 
     bool is_public() const { return auth_method == "none"; }
     bool allows_grant(std::string_view g) const {

@@ -91,6 +91,13 @@ public:
     // false when there was no such session.
     virtual boost::asio::awaitable<result<bool>> delete_session(std::string token_hash, std::string user_id) = 0;
 
+    // ---- consent (one record per user and client)
+    // The scopes `user_id` granted `client_id`; not_found when never asked.
+    virtual boost::asio::awaitable<result<std::string>> find_consent(std::string user_id, std::string client_id) = 0;
+    // Stores (replaces) the granted scopes. Removed with the user or the client.
+    virtual boost::asio::awaitable<error_code> put_consent(std::string user_id, std::string client_id,
+                                                           std::string scope, std::int64_t now) = 0;
+
     // ---- single-use steps
     virtual boost::asio::awaitable<error_code> put_code(records::code_record c) = 0;
     // Redeems the code once. A second redemption gets `replayed` and revokes the refresh
