@@ -119,6 +119,8 @@ struct idp_state {
     bool https = false;  // the issuer is https: __Secure- cookie names, Secure attribute
     // Seals TOTP keys and keys backup-code hashes (DATA/secret.key, 0600, made at first start).
     std::string sealing_key;
+    // RFC 7591 initial access token (hash), from serve --initial-access-token-file; empty: none.
+    std::string initial_access_token_hash;
 };
 // The router: every request of the server goes through here.
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
@@ -140,6 +142,11 @@ boost::asio::awaitable<http_response> introspection_endpoint(idp_state& st, cons
 // The claims of a JWT signed by one of our published keys with our issuer as `iss`; nullopt
 // otherwise. Expiry is the caller's to check (introspect.cpp).
 std::optional<boost::json::object> our_jwt_claims(const idp_state& st, std::string_view token);
+// The introspection answer for one of our live access tokens (signature, iss, exp); nullopt
+// when it is not one or has expired.
+std::optional<boost::json::object> access_token_info(const idp_state& st, std::string_view token);
+// RFC 7591/7592 registration of machines (registration.cpp): /oauth2/register[/ID].
+boost::asio::awaitable<http_response> registration_endpoint(idp_state& st, const ts::server_request& req);
 // OIDC userinfo for a bearer access token with openid scope (introspect.cpp).
 boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
@@ -196,6 +203,7 @@ struct serve_options {
     std::vector<std::string> trusted_origins;  // besides the issuer's
     std::string signing_alg;                   // ES256 / RS256; empty: the newest key's
     std::string tls_cert, tls_key;             // PEM files: serve https
+    std::string initial_access_token_file;     // RFC 7591 §3: registrations by whoever holds it
 };
 int serve(const serve_options& o);
 

@@ -28,14 +28,6 @@ std::optional<json::object> our_jwt_claims(const idp_state& st, std::string_view
     return std::move(*verified->claims);
 }
 
-namespace {
-
-http_response answer(json::object o) {
-    auto r = json_response(200, json::serialize(o));
-    r.headers.emplace_back("Cache-Control", "no-store");
-    return r;
-}
-
 // The active answer for one of our access tokens; nullopt when it is not one (or no longer).
 std::optional<json::object> access_token_info(const idp_state& st, std::string_view token) {
     auto claims = our_jwt_claims(st, token);
@@ -48,6 +40,15 @@ std::optional<json::object> access_token_info(const idp_state& st, std::string_v
         if (auto v = c.if_contains(k)) o[k] = *v;
     return o;
 }
+
+namespace {
+
+http_response answer(json::object o) {
+    auto r = json_response(200, json::serialize(o));
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+}
+
 
 http_response invalid_token(std::string_view description) {
     auto r = json_response(401, boost::json::serialize(json::object{{"error", "invalid_token"},

@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"ES256", "RS256"}));
     serve_cmd->add_option("--tls-cert", so.tls_cert, "serve https with this certificate chain (PEM file)");
     serve_cmd->add_option("--tls-key", so.tls_key, "the certificate's private key (PEM file, keep it 0600)");
+    serve_cmd->add_option("--initial-access-token-file", so.initial_access_token_file,
+                          "a file whose first line is an RFC 7591 initial access token: its holder may register "
+                          "machines (users may with their own access token)");
     std::string config_file;
     serve_cmd->add_option("--config", config_file,
                           "read options from FILE: TOML, the flags' names as keys (listen = \"127.0.0.1:8443\"); "

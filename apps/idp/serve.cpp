@@ -2,6 +2,9 @@
 // listens, prints the URL (one line on stdout), serves until SIGTERM/SIGINT, then drains.
 #include "idp.hpp"
 
+#include <fstream>
+#include <latchkey/flows/server/token_hash.hpp>
+
 #include <latchkey/flows/server/session.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/user_code.hpp>
@@ -14,6 +17,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <thread>
 #include <iostream>
 
@@ -102,6 +106,14 @@ int serve(const serve_options& o) {
     state.config.device_interval = o.device_interval;
     state.https = state.config.issuer.rfind("https://", 0) == 0;
     state.sealing_key = std::move(*sealing_key);
+    if (!o.initial_access_token_file.empty()) {
+        std::ifstream in(o.initial_access_token_file);
+        std::string token;
+        if (!in || !std::getline(in, token) || token.size() < 16)
+            return fail("latch-idp: --initial-access-token-file: cannot read a token of at least 16 characters from " +
+                        o.initial_access_token_file);
+        state.initial_access_token_hash = flows::server::hash_token(token);
+    }
     state.trusted_origins.push_back(flows::server::url_origin(state.config.issuer));
     for (const auto& origin : o.trusted_origins) {
         auto canonical = flows::server::url_origin(origin);

@@ -101,7 +101,10 @@ std::string discovery_document(std::string_view issuer, const std::vector<std::s
         json::array{"authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code",
                     "refresh_token", "password"};
     o["authorization_response_iss_parameter_supported"] = true;  // RFC 9207
-    o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_basic", "client_secret_post", "none"};
+    o["token_endpoint_auth_methods_supported"] =
+        json::array{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"};
+    o["token_endpoint_auth_signing_alg_values_supported"] = json::array{"ES256", "RS256", "EdDSA"};
+    o["registration_endpoint"] = base + "/oauth2/register";  // RFC 7591, machines (private_key_jwt)
     o["response_types_supported"] = json::array{"code"};
     o["subject_types_supported"] = json::array{"public"};
     json::array algs;

@@ -19,6 +19,8 @@ error_code put_client(sqlite_db& db, const client_record& c);
 result<client_record> find_client(sqlite_db& db, const std::string& id);
 result<std::vector<client_record>> list_clients(sqlite_db& db);
 error_code delete_client(sqlite_db& db, const std::string& id);
+error_code update_client(sqlite_db& db, const client_record& c);
+result<bool> remember_jti(sqlite_db& db, const std::string& jti_hash, std::int64_t expires_at, std::int64_t now);
 
 error_code put_user(sqlite_db& db, const user_record& u);
 result<user_record> find_user(sqlite_db& db, const std::string& username);

@@ -125,6 +125,19 @@ CREATE TABLE two_factor_challenges (
     expires_at BIGINT NOT NULL
 );
 )sql"},
+    // Machines (RFC 7591/7592 registration, private_key_jwt): their keys, the management
+    // token's hash, the registering user; and the client-assertion `jti`s seen (replay cache,
+    // rows kept until the assertion expires).
+    {6, R"sql(
+ALTER TABLE clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN registration_token_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE TABLE assertion_jtis (
+    jti_hash   TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX assertion_jtis_expiry ON assertion_jtis(expires_at);
+)sql"},
 };
 
 }  // namespace

@@ -28,6 +28,14 @@ public:
         return pool_.run<error_code>([this, id = std::move(id)] { return detail::delete_client(*db_, id); });
     }
 
+    asio::awaitable<error_code> update_client(client_record c) override {
+        return pool_.run<error_code>([this, c = std::move(c)] { return detail::update_client(*db_, c); });
+    }
+    asio::awaitable<result<bool>> remember_jti(std::string hash, std::int64_t expires_at, std::int64_t now) override {
+        return pool_.run<result<bool>>(
+            [this, hash = std::move(hash), expires_at, now] { return detail::remember_jti(*db_, hash, expires_at, now); });
+    }
+
     asio::awaitable<error_code> put_user(user_record u) override {
         return pool_.run<error_code>([this, u = std::move(u)] { return detail::put_user(*db_, u); });
     }

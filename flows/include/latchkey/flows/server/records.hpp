@@ -23,6 +23,12 @@ struct client_record {
     std::int64_t created_at = 0;
     bool skip_consent = false;  // trusted first party: signing in is consent (client add --skip-consent)
     std::vector<std::string> post_logout_redirect_uris;  // RP-initiated logout, exact match
+    // Machines (RFC 7591 registration, auth_method "private_key_jwt"): the registered public
+    // keys (a JWKS document), the hash of the RFC 7592 registration access token, and the
+    // user who registered it (empty: an initial access token or an admin).
+    std::string jwks;
+    std::string registration_token_hash;
+    std::string owner;
 
     bool is_public() const { return auth_method == "none"; }
     bool allows_grant(std::string_view g) const {

@@ -62,6 +62,12 @@ public:
     virtual boost::asio::awaitable<result<records::client_record>> find_client(std::string id) = 0;
     virtual boost::asio::awaitable<result<std::vector<records::client_record>>> list_clients() = 0;
     virtual boost::asio::awaitable<error_code> delete_client(std::string id) = 0;
+    // RFC 7592 update: name, grant types, scope, jwks and registration token hash; not_found.
+    virtual boost::asio::awaitable<error_code> update_client(records::client_record c) = 0;
+    // RFC 7523 §3 item 7: records a client assertion's jti (hashed with its client id) until
+    // `expires_at`; false when it was already there (a replay). Expired entries are purged.
+    virtual boost::asio::awaitable<result<bool>> remember_jti(std::string jti_hash, std::int64_t expires_at,
+                                                              std::int64_t now) = 0;
 
     virtual boost::asio::awaitable<error_code> put_user(records::user_record u) = 0;
     virtual boost::asio::awaitable<result<records::user_record>> find_user(std::string username) = 0;
