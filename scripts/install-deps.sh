@@ -12,7 +12,7 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libssl-dev catch2 libcli11-dev libfmt-dev libqrencode-dev
       chromium openssl tinyproxy
       libsqlite3-dev libargon2-dev
-      sqlite3)  # the CLI: the latch-idp e2e tests read its database (idp_lib.mjs dbQuery)
+      oathtool sqlite3)  # oathtool: TOTP test vectors; sqlite3: the latch-idp e2e tests read its database
 # kubectl for the kubectl integration test: Debian's kubernetes-client unless one is
 # already installed (e.g. from the Google Cloud SDK, which dpkg does not know about).
 command -v kubectl >/dev/null || pkgs+=(kubernetes-client)

@@ -4,12 +4,15 @@
 #include <latchkey/core/random.hpp>
 #include <latchkey/core/secret.hpp>
 #include <latchkey/flows/server/redirect_uri.hpp>
+#include <latchkey/flows/server/sealed.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
 #include <latchkey/transport/server/password_hasher.hpp>
 #include <latchkey/transport/server/sqlite_store.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -39,6 +42,34 @@ result<std::unique_ptr<ts::store>> open_data_dir(const std::string& dir, diagnos
         return make_error_code(server_errc::storage_failed);
     }
     return ts::open_sqlite_store(dir + "/idp.db", diag);
+}
+
+result<std::string> load_or_create_sealing_key(const std::string& dir, diagnostics& diag) {
+    const std::string path = dir + "/secret.key";
+    const auto fail_with = [&](const std::string& why) {
+        diag.client_message = path + ": " + why;
+        return make_error_code(server_errc::storage_failed);
+    };
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        const std::string key = random_bytes(flows::server::sealing_key_size);
+        fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) return fail_with(std::string("cannot create: ") + std::strerror(errno));
+        const bool written = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size()) && ::fsync(fd) == 0;
+        ::close(fd);
+        if (!written) return fail_with("cannot write the new key");
+        return key;
+    }
+    if (fd < 0) return fail_with(std::strerror(errno));
+    struct stat sb {};
+    std::string key(flows::server::sealing_key_size + 1, '\0');
+    const bool stat_ok = ::fstat(fd, &sb) == 0;
+    const auto got = ::read(fd, key.data(), key.size());
+    ::close(fd);
+    if (!stat_ok || (sb.st_mode & 077) != 0) return fail_with("readable by others; run chmod 600 on it");
+    if (got != static_cast<ssize_t>(flows::server::sealing_key_size)) return fail_with("not a 32-byte key");
+    key.resize(flows::server::sealing_key_size);
+    return key;
 }
 
 namespace {
@@ -126,6 +157,8 @@ int client_add(const client_add_options& o) {
     c.scope = o.scope;
     c.redirect_uris = o.redirect_uris;
     c.created_at = unix_now();
+    c.skip_consent = o.skip_consent;
+    c.post_logout_redirect_uris = o.post_logout_redirect_uris;
     c.grant_types = o.grants;
     if (c.grant_types.empty())
         c.grant_types = o.confidential ? std::vector<std::string>{"client_credentials"}
@@ -136,6 +169,10 @@ int client_add(const client_add_options& o) {
         if (!flows::server::registrable_redirect_uri(u))
             return fail("latch-idp: redirect URI '" + u + "' is not allowed (https, http on 127.0.0.1/[::1], "
                         "or a private-use scheme like com.example.app:/cb; no fragment)");
+    for (const auto& u : c.post_logout_redirect_uris)
+        if (!flows::server::registrable_redirect_uri(u))
+            return fail("latch-idp: post-logout redirect URI '" + u + "' is not allowed (https, http on 127.0.0.1/[::1], "
+                        "or a private-use scheme; no fragment)");
     secret client_secret;
     if (!o.secret_file.empty() && !o.confidential) return fail("latch-idp: --secret-file is for --confidential clients");
     if (o.confidential) {

@@ -1,12 +1,13 @@
 // The authorization endpoint (RFC 6749 §4.1) with its sign-in page, and the
 // authorization_code grant at the token endpoint. Codes live 60 s, are stored hashed and
 // redeemed once (store.hpp consume_code); a replayed code revokes what it issued.
-#include "idp.hpp"
+#include "authorize.hpp"
 #include "pages.hpp"
 
 #include <latchkey/core/jws_sign.hpp>
 #include <latchkey/core/random.hpp>
 #include <latchkey/flows/server/authorize.hpp>
+#include <latchkey/flows/server/consent.hpp>
 #include <latchkey/flows/server/pkce_verify.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
@@ -22,10 +23,33 @@ namespace fs = latchkey::flows::server;
 namespace {
 
 constexpr std::int64_t code_lifetime = 60;
-constexpr const char* form_fields[] = {"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
-                                       "code_challenge", "code_challenge_method"};
 
-// scheme://host[:port] of a redirect URI, for the page's CSP form-action.
+http_response sign_in_form(idp_state& st, const fs::form& params, const std::string& redirect_uri,
+                           const std::string& notice, int status) {
+    auto csrf = fs::make_csrf(st.csrf_key);
+    auto r = page(status, "Sign in",
+                  notice + "<p>" + fs::html_escape(std::string(params.value_or_empty("client_id"))) +
+                      " asks to sign you in.</p><form method=\"post\" action=\"/oauth2/authorize\">"
+                      "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">" +
+                      hidden_authorize_fields(params) +
+                      "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"
+                      "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>"
+                      "<p><button>Sign in</button></p></form>",
+                  origin_of(redirect_uri));
+    r.headers.emplace_back("Set-Cookie", csrf_set_cookie(st, csrf.cookie, "/oauth2/authorize"));
+    return r;
+}
+
+}  // namespace
+
+std::string hidden_authorize_fields(const fs::form& params) {
+    std::string hidden;
+    for (auto* name : authorize_form_fields)
+        if (auto v = params.get(name))
+            hidden += std::string("<input type=\"hidden\" name=\"") + name + "\" value=\"" + fs::html_escape(*v) + "\">";
+    return hidden;
+}
+
 std::string origin_of(std::string_view uri) {
     auto u = boost::urls::parse_uri(uri);
     if (!u || !u->has_authority()) return {};
@@ -49,30 +73,6 @@ http_response error_answer(idp_state& st, const fs::authorize_error& err, std::s
     return redirect_to(fs::redirect_with(redirect_uri, p));
 }
 
-http_response sign_in_form(idp_state& st, const fs::form& params, const std::string& redirect_uri,
-                           const std::string& notice, int status) {
-    auto csrf = fs::make_csrf(st.csrf_key);
-    std::string hidden;
-    for (auto* name : form_fields)
-        if (auto v = params.get(name))
-            hidden += std::string("<input type=\"hidden\" name=\"") + name + "\" value=\"" + fs::html_escape(*v) + "\">";
-    auto r = page(status, "Sign in",
-                  notice + "<p>" + fs::html_escape(std::string(params.value_or_empty("client_id"))) +
-                      " asks to sign you in.</p><form method=\"post\" action=\"/oauth2/authorize\">"
-                      "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">" + hidden +
-                      "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"
-                      "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>"
-                      "<p><button>Sign in</button></p></form>",
-                  origin_of(redirect_uri));
-    r.headers.emplace_back("Set-Cookie", csrf_set_cookie(csrf.cookie, "/oauth2/authorize"));
-    return r;
-}
-
-bool has_word(std::string_view list, std::string_view word) {
-    return (" " + std::string(list) + " ").find(" " + std::string(word) + " ") != std::string::npos;
-}
-
-// The code for `user_id`, redirected to the client (with the session cookie to set, if any).
 boost::asio::awaitable<http_response> issue_code(idp_state& st, const fs::authorize_request& a, std::string user_id,
                                                  std::string set_cookie) {
     const secret code = fs::make_opaque_token();
@@ -87,20 +87,23 @@ boost::asio::awaitable<http_response> issue_code(idp_state& st, const fs::author
     co_return r;
 }
 
+namespace {
+
 // GET: a browser with a live session gets its code at once (unless prompt=login); otherwise
 // the sign-in page, or login_required for prompt=none (OIDC Core §3.1.2.1).
 boost::asio::awaitable<http_response> signed_in_or_form(idp_state& st, const ts::server_request& req,
-                                                        const fs::form& params, const fs::authorize_request& a) {
+                                                        const fs::client_record& client, const fs::form& params,
+                                                        const fs::authorize_request& a) {
     const auto prompt = params.value_or_empty("prompt");
-    if (!has_word(prompt, "login")) {
+    if (!fs::has_word(prompt, "login")) {
         auto s = co_await current_session(st, req);
         if (!s) co_return storage_error(s.error());
         if (s->found) {
-            std::string user_id = s->found->user.id;
-            co_return co_await issue_code(st, a, std::move(user_id), std::move(s->set_cookie));
+            fs::user_record user = s->found->user;
+            co_return co_await after_sign_in(st, client, params, a, std::move(user), std::move(s->set_cookie));
         }
     }
-    if (has_word(prompt, "none"))
+    if (fs::has_word(prompt, "none"))
         co_return error_answer(st, {oauth_errc::login_required, "the user is not signed in", true}, a.redirect_uri,
                                a.state);
     co_return sign_in_form(st, params, a.redirect_uri, "", 200);
@@ -119,7 +122,7 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
     auto checked = fs::check_authorize(*params, client ? &*client : nullptr, err);
     const std::string redirect_uri(params->value_or_empty("redirect_uri"));
     if (!checked) co_return error_answer(st, err, redirect_uri, params->value_or_empty("state"));
-    if (!post) co_return co_await signed_in_or_form(st, req, *params, *checked);
+    if (!post) co_return co_await signed_in_or_form(st, req, *client, *params, *checked);
 
     if (!csrf_ok(st, req, *params))
         co_return message_page(403, "Request refused", "The form expired or did not come from this site. Start the sign-in again.");
@@ -131,8 +134,8 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
     // Signed in here: the same browser session Better Auth's /api/auth/* uses.
     auto cookie = co_await start_session(st, req, **user, true);
     if (!cookie) co_return storage_error(cookie.error());
-    std::string user_id = (*user)->id;
-    co_return co_await issue_code(st, *checked, std::move(user_id), std::move(*cookie));
+    fs::user_record signed_in = **user;
+    co_return co_await after_sign_in(st, *client, *params, *checked, std::move(signed_in), std::move(*cookie));
 }
 
 boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const fs::form& params,

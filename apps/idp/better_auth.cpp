@@ -5,6 +5,7 @@
 // scripts (`token` is null in sign-in/up answers; a session's `id`/`token` is its hash, a
 // handle for revoke-session), passwords are argon2id, and there is no cookie cache, so a
 // revoked session stops working at once.
+#include "better_auth.hpp"
 #include "idp.hpp"
 #include "pages.hpp"
 
@@ -19,10 +20,6 @@ namespace latchkey::idp {
 
 namespace fs = latchkey::flows::server;
 namespace json = boost::json;
-
-namespace {
-
-constexpr std::size_t min_password = 8, max_password = 128;
 
 http_response api_json(int status, const json::value& v) {
     auto r = json_response(status, json::serialize(v));
@@ -69,9 +66,13 @@ std::optional<std::string> string_field(const json::object& o, std::string_view 
     return std::string(it->value().as_string());
 }
 
+bool bool_field(const json::object& o, std::string_view name, bool fallback) {
+    auto it = o.find(name);
+    return it == o.end() || !it->value().is_bool() ? fallback : it->value().as_bool();
+}
+
 bool remember_me(const json::object& o) {
-    auto it = o.find("rememberMe");
-    return it == o.end() || !it->value().is_bool() || it->value().as_bool();
+    return bool_field(o, "rememberMe", true);
 }
 
 // A state-changing call's guards: Origin (CSRF), JSON body. nullopt: go on.
@@ -92,6 +93,10 @@ http_response with_cookie(http_response r, std::string set_cookie) {
     if (!set_cookie.empty()) r.headers.emplace_back("Set-Cookie", std::move(set_cookie));
     return r;
 }
+
+namespace {
+
+constexpr std::size_t min_password = 8, max_password = 128;
 
 boost::asio::awaitable<http_response> sign_up(idp_state& st, const ts::server_request& req, const json::object& body) {
     auto email = fs::canonical_email(string_field(body, "email").value_or(""));
@@ -123,6 +128,8 @@ boost::asio::awaitable<http_response> sign_in(idp_state& st, const ts::server_re
     auto user = co_await check_password(st, std::move(account), std::move(password));
     if (!user) co_return api_failure(user.error());
     if (!*user) co_return api_error(401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
+    auto second = co_await second_factor_gate(st, req, **user, remember_me(body));
+    if (second) co_return std::move(*second);
     auto cookie = co_await start_session(st, req, **user, remember_me(body));
     if (!cookie) co_return api_failure(cookie.error());
     co_return with_cookie(api_json(200, json::object{{"redirect", false}, {"token", nullptr}, {"user", user_json(**user)}}),
@@ -189,14 +196,16 @@ boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::serve
         auto listed = co_await list_sessions(st, s->found->user);
         co_return with_cookie(std::move(listed), std::move(s->set_cookie));
     }
+    const bool two_factor = path.rfind("/two-factor/", 0) == 0;
     const bool known = path == "/sign-up/email" || path == "/sign-in/email" || path == "/sign-out" ||
-                       path == "/revoke-session";
+                       path == "/revoke-session" || two_factor;
     if (!known) co_return api_error(404, "NOT_FOUND", "Not found");
     if (!post) co_return api_error(405, "METHOD_NOT_ALLOWED", "Use POST");
     if (auto refused = refuse_post(st, req)) co_return std::move(*refused);
     auto body = json_body(req);
     if (!body) co_return api_error(400, "INVALID_JSON", "The body is not a JSON object");
     if (path == "/sign-out") co_return co_await sign_out(st, req);
+    if (two_factor) co_return co_await two_factor_api(st, req, path, *body);
     if (path == "/revoke-session") {
         auto s = co_await current_session(st, req);
         if (!s) co_return api_failure(s.error());

@@ -49,7 +49,7 @@ http_response device_form(idp_state& st, const std::string& user_code, const std
                          "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>"
                          "<p><button name=\"action\" value=\"approve\">Approve</button> "
                          "<button name=\"action\" value=\"deny\">Deny</button></p></form>");
-    r.headers.emplace_back("Set-Cookie", csrf_set_cookie(csrf.cookie, "/device"));
+    r.headers.emplace_back("Set-Cookie", csrf_set_cookie(st, csrf.cookie, "/device"));
     return r;
 }
 

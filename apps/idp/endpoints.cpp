@@ -1,4 +1,5 @@
 // latch-idp's HTTP endpoints: the router, discovery, JWKS and the token endpoint.
+#include "authorize.hpp"
 #include "idp.hpp"
 
 #include <latchkey/core/jws_sign.hpp>
@@ -8,6 +9,7 @@
 #include <latchkey/flows/server/form.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
+#include <latchkey/flows/server/token_hash.hpp>
 
 #include <boost/json.hpp>
 
@@ -99,6 +101,18 @@ boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const 
     if (!client) co_return authenticated{{}, oauth_error(oauth_errc::invalid_client, "client authentication failed")};
     if (auto ec = fs::authenticate_client(*presented, *client, diag))
         co_return authenticated{{}, oauth_error(ec, diag.client_message)};
+    if (presented->method == fs::client_auth_method::private_key_jwt) {
+        // RFC 7523 §3: the token endpoint's URL is the audience; the issuer is accepted too.
+        const std::vector<std::string> audiences{st.config.issuer + "/oauth2/token", st.config.issuer};
+        const auto now = unix_now();
+        auto verified = fs::verify_client_assertion(presented->assertion.reveal(), *client, audiences, now, diag);
+        if (!verified) co_return authenticated{{}, oauth_error(oauth_errc::invalid_client, diag.client_message)};
+        std::string jti_hash = fs::hash_token(client->client_id + ":" + verified->jti);
+        auto fresh = co_await st.store.remember_jti(std::move(jti_hash), verified->expires_at, now);
+        if (!fresh) co_return authenticated{{}, storage_error(fresh.error())};
+        if (!*fresh)
+            co_return authenticated{{}, oauth_error(oauth_errc::invalid_client, "the client assertion was already used")};
+    }
     co_return authenticated{std::move(*client), {}};
 }
 
@@ -152,9 +166,13 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
     if (path == "/oauth2/device_authorization") co_return co_await device_authorization(st, req);
     if (path == "/device") co_return co_await device_page(st, req);
     if (path == "/oauth2/authorize") co_return co_await authorize_endpoint(st, req);
+    if (path == "/oauth2/consent") co_return co_await consent_endpoint(st, req);
+    if (path == "/oauth2/logout") co_return co_await end_session_endpoint(st, req);
     if (path == "/oauth2/revoke") co_return co_await revocation_endpoint(st, req);
     if (path == "/oauth2/introspect") co_return co_await introspection_endpoint(st, req);
     if (path == "/oauth2/userinfo") co_return co_await userinfo_endpoint(st, req);
+    if (path == "/oauth2/register" || path.rfind("/oauth2/register/", 0) == 0)
+        co_return co_await registration_endpoint(st, req);
     if (path.rfind("/api/auth/", 0) == 0) co_return co_await better_auth(st, req);
     co_return not_found();
 }

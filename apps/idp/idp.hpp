@@ -34,6 +34,8 @@ int fail(const std::string& message);
 
 // The data directory (created 0700) and the database in it.
 result<std::unique_ptr<ts::store>> open_data_dir(const std::string& dir, diagnostics& diag);
+// DATA/secret.key: 32 random bytes made 0600 at first use; refused when readable by others.
+result<std::string> load_or_create_sealing_key(const std::string& dir, diagnostics& diag);
 
 // Runs one awaitable to its end on a private io_context (the admin commands).
 template <class T>
@@ -67,7 +69,8 @@ struct client_add_options {
     std::string secret_file;  // a confidential client's secret (first line); default: generated and printed
     bool confidential = false;
     bool public_client = false;  // the default; the flag only documents it
-    std::vector<std::string> redirect_uris, grants;
+    bool skip_consent = false;   // trusted first party: no consent page
+    std::vector<std::string> redirect_uris, grants, post_logout_redirect_uris;
 };
 int client_add(const client_add_options& o);
 int client_list(const std::string& data);
@@ -77,14 +80,18 @@ int client_rm(const std::string& data, const std::string& client_id);
 struct signing_keys {
     pkey_ptr active;
     std::string active_kid;
+    std::string active_alg;          // "ES256" or "RS256"
+    std::vector<std::string> algs;   // of the published keys, the signing one first
     boost::json::object jwks;  // {"keys": [...]}: active and retired public keys
 };
-// Loads the keys, generating and storing an ES256 key at first start. The newest key signs;
-// older ones are published while younger than `publish_for` seconds after their successor.
+// Loads the keys. The newest active key of `alg` signs (any alg when empty); when there is
+// none (first start) one is generated and stored (ES256 when `alg` is empty). Other keys are
+// published while younger than `publish_for` seconds after their successor.
 boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, diagnostics& diag,
-                                                                 std::int64_t publish_for);
-// `latch-idp keys rotate`: adds a new signing key (prints its kid).
-int keys_rotate(const std::string& data);
+                                                                 std::int64_t publish_for, std::string alg = {});
+bool known_signing_alg(const std::string& alg);  // ES256, RS256
+// `latch-idp keys rotate [--alg RS256]`: adds a new signing key (prints its kid).
+int keys_rotate(const std::string& data, const std::string& alg = "ES256");
 
 // ---- the endpoints (endpoints.cpp)
 struct idp_config {
@@ -110,6 +117,10 @@ struct idp_state {
     std::vector<std::string> trusted_origins;
     flows::server::attempt_limiter account_attempts{30, 600};
     bool https = false;  // the issuer is https: __Secure- cookie names, Secure attribute
+    // Seals TOTP keys and keys backup-code hashes (DATA/secret.key, 0600, made at first start).
+    std::string sealing_key;
+    // RFC 7591 initial access token (hash), from serve --initial-access-token-file; empty: none.
+    std::string initial_access_token_hash;
 };
 // The router: every request of the server goes through here.
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
@@ -128,6 +139,14 @@ boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const s
 boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req);
 // RFC 7662 introspection for authenticated (confidential) clients (introspect.cpp).
 boost::asio::awaitable<http_response> introspection_endpoint(idp_state& st, const ts::server_request& req);
+// The claims of a JWT signed by one of our published keys with our issuer as `iss`; nullopt
+// otherwise. Expiry is the caller's to check (introspect.cpp).
+std::optional<boost::json::object> our_jwt_claims(const idp_state& st, std::string_view token);
+// The introspection answer for one of our live access tokens (signature, iss, exp); nullopt
+// when it is not one or has expired.
+std::optional<boost::json::object> access_token_info(const idp_state& st, std::string_view token);
+// RFC 7591/7592 registration of machines (registration.cpp): /oauth2/register[/ID].
+boost::asio::awaitable<http_response> registration_endpoint(idp_state& st, const ts::server_request& req);
 // OIDC userinfo for a bearer access token with openid scope (introspect.cpp).
 boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
@@ -153,6 +172,9 @@ struct authenticated {
 };
 boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const ts::server_request& req,
                                                            const flows::server::form& params);
+
+// RP-Initiated Logout 1.0 (logout.cpp): the end_session_endpoint, /oauth2/logout.
+boost::asio::awaitable<http_response> end_session_endpoint(idp_state& st, const ts::server_request& req);
 
 // Browser sessions (sessions.cpp): the session cookie of a request, looked up with sliding
 // expiry; `set_cookie` non-empty when its expiry moved (send it again).
@@ -181,6 +203,9 @@ struct serve_options {
     std::vector<std::string> trusted_origins;  // besides the issuer's
     // Sign-in/sign-up attempts allowed per minute (password grant and /api/auth/*).
     std::uint64_t sign_in_limit_per_ip = 30, sign_in_limit_total = 600;
+    std::string signing_alg;                   // ES256 / RS256; empty: the newest key's
+    std::string tls_cert, tls_key;             // PEM files: serve https
+    std::string initial_access_token_file;     // RFC 7591 §3: registrations by whoever holds it
 };
 int serve(const serve_options& o);
 

@@ -17,6 +17,30 @@ namespace latchkey::idp {
 namespace fs = latchkey::flows::server;
 namespace json = boost::json;
 
+std::optional<json::object> our_jwt_claims(const idp_state& st, std::string_view token) {
+    diagnostics diag;
+    auto keys = jwks_from_value(json::value(st.keys.jwks), diag);
+    if (!keys) return std::nullopt;
+    auto verified = verify_jws(token, *keys, diag);
+    if (!verified || !verified->claims) return std::nullopt;
+    auto iss = verified->claims->if_contains("iss");
+    if (!iss || !iss->is_string() || iss->as_string() != st.config.issuer) return std::nullopt;
+    return std::move(*verified->claims);
+}
+
+// The active answer for one of our access tokens; nullopt when it is not one (or no longer).
+std::optional<json::object> access_token_info(const idp_state& st, std::string_view token) {
+    auto claims = our_jwt_claims(st, token);
+    if (!claims) return std::nullopt;
+    const auto& c = *claims;
+    auto exp = c.if_contains("exp");
+    if (!exp || !exp->is_int64() || exp->as_int64() <= unix_now()) return std::nullopt;
+    json::object o{{"active", true}, {"token_type", "access_token"}};
+    for (const char* k : {"iss", "sub", "client_id", "scope", "exp", "iat", "jti", "aud"})
+        if (auto v = c.if_contains(k)) o[k] = *v;
+    return o;
+}
+
 namespace {
 
 http_response answer(json::object o) {
@@ -25,23 +49,6 @@ http_response answer(json::object o) {
     return r;
 }
 
-// The active answer for one of our access tokens; nullopt when it is not one (or no longer).
-std::optional<json::object> access_token_info(const idp_state& st, std::string_view token) {
-    diagnostics diag;
-    auto keys = jwks_from_value(json::value(st.keys.jwks), diag);
-    if (!keys) return std::nullopt;
-    auto verified = verify_jws(token, *keys, diag);
-    if (!verified || !verified->claims) return std::nullopt;
-    const auto& c = *verified->claims;
-    auto iss = c.if_contains("iss");
-    auto exp = c.if_contains("exp");
-    if (!iss || !iss->is_string() || iss->as_string() != st.config.issuer) return std::nullopt;
-    if (!exp || !exp->is_int64() || exp->as_int64() <= unix_now()) return std::nullopt;
-    json::object o{{"active", true}, {"token_type", "access_token"}};
-    for (const char* k : {"iss", "sub", "client_id", "scope", "exp", "iat", "jti", "aud"})
-        if (auto v = c.if_contains(k)) o[k] = *v;
-    return o;
-}
 
 http_response invalid_token(std::string_view description) {
     auto r = json_response(401, boost::json::serialize(json::object{{"error", "invalid_token"},

@@ -1,12 +1,13 @@
 // latch-idp: an OpenID Provider on latchkey's own framework, with SQLite.
 //
 //   latch-idp serve --data DIR [--listen 127.0.0.1:PORT] [--issuer URL] [--trusted-origin URL]...
+//                   [--signing-alg RS256] [--tls-cert FILE --tls-key FILE] [--config FILE]
 //   latch-idp user add USERNAME --data DIR [--password-file FILE]   (else $LATCH_IDP_PASSWORD)
 //   latch-idp user list|rm ...
 //   latch-idp client add ID --data DIR (--public | --confidential) [--redirect-uri URI]...
 //                           [--grant GRANT]... [--scope "a b"] [--name NAME]
 //   latch-idp client list|rm ...
-//   latch-idp keys rotate --data DIR
+//   latch-idp keys rotate --data DIR [--alg ES256|RS256]
 // Secrets never come from argv: passwords from a file or the environment; a confidential
 // client's secret is generated, printed once on stdout and stored hashed.
 #include "idp.hpp"
@@ -52,6 +53,10 @@ void add_client_commands(CLI::App& app, client_add_options& ca, std::string& dat
     add->add_option("--grant", ca.grants, "allowed grant type (repeatable)");
     add->add_option("--scope", ca.scope, "scopes the client may ask for, space-separated");
     add->add_option("--name", ca.name, "display name");
+    add->add_flag("--skip-consent", ca.skip_consent,
+                  "a trusted first-party client: signing in is consent (no consent page)");
+    add->add_option("--post-logout-redirect-uri", ca.post_logout_redirect_uris,
+                    "where RP-initiated logout may send the browser back (exact, repeatable)");
     add->add_option("--secret-file", ca.secret_file, "a confidential client's secret (first line of FILE); default: generated, printed once");
     add->callback([&] { run = [&] { return client_add(ca); }; });
     auto* list = client->add_subcommand("list", "list clients");
@@ -61,6 +66,33 @@ void add_client_commands(CLI::App& app, client_add_options& ca, std::string& dat
     rm->add_option("client_id", name)->required();
     rm->add_option("--data", data)->required();
     rm->callback([&] { run = [&] { return client_rm(data, name); }; });
+}
+
+// `serve --config FILE`: each key names a flag of `cmd` (without "--"), at the top level or
+// in a [serve] section; a flag given on the command line wins. The file holds settings
+// only: secrets stay in files named by path (--tls-key) or in the environment. Returns an
+// error message, empty when fine.
+std::string apply_config_file(CLI::App& cmd, const std::string& file) {
+    std::vector<CLI::ConfigItem> items;
+    try {
+        items = CLI::ConfigTOML().from_file(file);
+    } catch (const CLI::Error& e) {
+        return std::string("--config: ") + e.what();
+    }
+    for (const auto& it : items) {
+        if (it.name == "++" || it.name == "--") continue;  // section markers
+        const bool placed = it.parents.empty() || (it.parents.size() == 1 && it.parents[0] == "serve");
+        auto* opt = placed && it.name != "config" ? cmd.get_option_no_throw("--" + it.name) : nullptr;
+        if (!opt) return file + ": unknown option '" + it.name + "'";
+        if (opt->count() > 0) continue;  // given on the command line
+        opt->add_result(it.inputs);
+        try {
+            opt->run_callback();
+        } catch (const CLI::Error& e) {
+            return file + ": " + e.what();
+        }
+    }
+    return {};
 }
 
 }  // namespace
@@ -73,7 +105,7 @@ int main(int argc, char** argv) {
 
     serve_options so;
     auto* serve_cmd = app.add_subcommand("serve", "run the server");
-    serve_cmd->add_option("--data", so.data, "data directory (created 0700)")->required();
+    serve_cmd->add_option("--data", so.data, "data directory (created 0700); required");
     serve_cmd->add_option("--listen", so.listen, "address:port to listen on (port 0: a free one)");
     serve_cmd->add_option("--issuer", so.issuer, "issuer URL (default: http://<listen address>)");
     serve_cmd->add_option("--access-token-ttl", so.access_token_ttl, "access token lifetime, seconds")
@@ -87,14 +119,35 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--sign-in-limit-total", so.sign_in_limit_total,
                           "sign-in attempts per minute in total (default 600)")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10000000}));
-    serve_cmd->callback([&] { run = [&] { return serve(so); }; });
+    serve_cmd->add_option("--signing-alg", so.signing_alg,
+                          "sign with the newest key of this alg, made if there is none: ES256 or RS256 "
+                          "(default: the newest key; ES256 at first start)")
+        ->check(CLI::IsMember({"ES256", "RS256"}));
+    serve_cmd->add_option("--tls-cert", so.tls_cert, "serve https with this certificate chain (PEM file)");
+    serve_cmd->add_option("--tls-key", so.tls_key, "the certificate's private key (PEM file, keep it 0600)");
+    serve_cmd->add_option("--initial-access-token-file", so.initial_access_token_file,
+                          "a file whose first line is an RFC 7591 initial access token: its holder may register "
+                          "machines (users may with their own access token)");
+    std::string config_file;
+    serve_cmd->add_option("--config", config_file,
+                          "read options from FILE: TOML, the flags' names as keys (listen = \"127.0.0.1:8443\"); "
+                          "flags override it");
+    serve_cmd->callback([&] {
+        run = [&] {
+            if (!config_file.empty())
+                if (auto e = apply_config_file(*serve_cmd, config_file); !e.empty()) return fail("latch-idp: " + e);
+            if (so.data.empty()) return fail("latch-idp: --data is required (or `data` in the --config file)");
+            return serve(so);
+        };
+    });
 
-    std::string keys_data;
+    std::string keys_data, keys_alg = "ES256";
     auto* keys_cmd = app.add_subcommand("keys", "manage signing keys")->require_subcommand(1);
     auto* rotate = keys_cmd->add_subcommand("rotate", "add a new signing key (used from the next start; the old one "
                                                       "stays published until its tokens expire)");
     rotate->add_option("--data", keys_data, "data directory")->required();
-    rotate->callback([&] { run = [&] { return keys_rotate(keys_data); }; });
+    rotate->add_option("--alg", keys_alg, "ES256 (default) or RS256")->check(CLI::IsMember({"ES256", "RS256"}));
+    rotate->callback([&] { run = [&] { return keys_rotate(keys_data, keys_alg); }; });
 
     user_add_options ua;
     client_add_options ca;

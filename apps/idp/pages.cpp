@@ -9,7 +9,7 @@ namespace latchkey::idp {
 namespace fs = latchkey::flows::server;
 
 namespace {
-constexpr std::string_view csrf_cookie = "latch_idp_csrf";
+std::string csrf_cookie(const idp_state& st) { return st.https ? "__Secure-latch_idp_csrf" : "latch_idp_csrf"; }
 }  // namespace
 
 std::string cookie_value(const ts::server_request& req, std::string_view name) {
@@ -48,12 +48,13 @@ http_response message_page(int status, const std::string& title, const std::stri
     return page(status, title, "<p>" + fs::html_escape(text) + "</p>");
 }
 
-std::string csrf_set_cookie(const std::string& value, std::string_view path) {
-    return std::string(csrf_cookie) + "=" + value + "; Path=" + std::string(path) + "; HttpOnly; SameSite=Strict";
+std::string csrf_set_cookie(const idp_state& st, const std::string& value, std::string_view path) {
+    return csrf_cookie(st) + "=" + value + "; Path=" + std::string(path) + "; HttpOnly; SameSite=Strict" +
+           (st.https ? "; Secure" : "");
 }
 
 bool csrf_ok(const idp_state& st, const ts::server_request& req, const fs::form& f) {
-    return fs::check_csrf(st.csrf_key, cookie_value(req, csrf_cookie), f.value_or_empty("csrf"));
+    return fs::check_csrf(st.csrf_key, cookie_value(req, csrf_cookie(st)), f.value_or_empty("csrf"));
 }
 
 boost::asio::awaitable<result<std::optional<fs::user_record>>> sign_in(idp_state& st, const fs::form& f) {

@@ -19,9 +19,10 @@ http_response message_page(int status, const std::string& title, const std::stri
 // A cookie's value from the request ("" when absent).
 std::string cookie_value(const ts::server_request& req, std::string_view name);
 
-// The CSRF cookie (HttpOnly, SameSite=Strict) scoped to `path`, and the check of a form's
-// "csrf" field against it (flows/server/page_guard.hpp).
-std::string csrf_set_cookie(const std::string& value, std::string_view path);
+// The CSRF cookie (HttpOnly, SameSite=Strict) scoped to `path` (over https: the __Secure-
+// prefix and Secure), and the check of a form's "csrf" field against it
+// (flows/server/page_guard.hpp).
+std::string csrf_set_cookie(const idp_state& st, const std::string& value, std::string_view path);
 bool csrf_ok(const idp_state& st, const ts::server_request& req, const flows::server::form& f);
 
 // The form's "username" and "password" checked (argon2id on the hashing pool). An unknown

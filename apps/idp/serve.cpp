@@ -2,6 +2,9 @@
 // listens, prints the URL (one line on stdout), serves until SIGTERM/SIGINT, then drains.
 #include "idp.hpp"
 
+#include <fstream>
+#include <latchkey/flows/server/token_hash.hpp>
+
 #include <latchkey/flows/server/session.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/user_code.hpp>
@@ -14,6 +17,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <thread>
 #include <iostream>
 
@@ -65,8 +69,14 @@ int serve(const serve_options& o) {
     diagnostics diag;
     auto store = open_data_dir(o.data, diag);
     if (!store) return fail("latch-idp: " + diag.client_message);
+    auto sealing_key = load_or_create_sealing_key(o.data, diag);
+    if (!sealing_key) return fail("latch-idp: " + diag.client_message);
     // The longest-lived token a key signs: access tokens or ID tokens (1 h).
-    auto keys = await_sync(load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600)));
+    if (!o.signing_alg.empty() && !known_signing_alg(o.signing_alg))
+        return fail("latch-idp: --signing-alg wants ES256 or RS256");
+    if (o.tls_cert.empty() != o.tls_key.empty()) return fail("latch-idp: --tls-cert and --tls-key go together");
+    auto keys = await_sync(
+        load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600), o.signing_alg));
     if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
 
     boost::asio::io_context io(1);
@@ -85,21 +95,33 @@ int serve(const serve_options& o) {
     state.account_attempts = flows::server::attempt_limiter(o.sign_in_limit_per_ip, o.sign_in_limit_total);
     ts::http_server server(io.get_executor(),
                            [&state](ts::server_request r) { return handle(state, std::move(r)); });
+    if (!o.tls_cert.empty() && server.enable_tls(o.tls_cert, o.tls_key, diag))
+        return fail("latch-idp: " + diag.client_message);
     auto bound = server.listen(host, port, diag);
     if (!bound) return fail("latch-idp: " + diag.client_message);
-    const std::string url = "http://" + url_host(host) + ":" + std::to_string(*bound);
+    const std::string scheme = o.tls_cert.empty() ? "http://" : "https://";
+    const std::string url = scheme + url_host(host) + ":" + std::to_string(*bound);
     state.config.issuer = o.issuer.empty() ? url : o.issuer;
     while (state.config.issuer.size() > 1 && state.config.issuer.back() == '/') state.config.issuer.pop_back();
     state.config.access_token_ttl = o.access_token_ttl;
     state.config.device_interval = o.device_interval;
     state.https = state.config.issuer.rfind("https://", 0) == 0;
+    state.sealing_key = std::move(*sealing_key);
+    if (!o.initial_access_token_file.empty()) {
+        std::ifstream in(o.initial_access_token_file);
+        std::string token;
+        if (!in || !std::getline(in, token) || token.size() < 16)
+            return fail("latch-idp: --initial-access-token-file: cannot read a token of at least 16 characters from " +
+                        o.initial_access_token_file);
+        state.initial_access_token_hash = flows::server::hash_token(token);
+    }
     state.trusted_origins.push_back(flows::server::url_origin(state.config.issuer));
     for (const auto& origin : o.trusted_origins) {
         auto canonical = flows::server::url_origin(origin);
         if (canonical.empty()) return fail("latch-idp: --trusted-origin wants an http(s) origin, e.g. https://app.example");
         state.trusted_origins.push_back(std::move(canonical));
     }
-    state.discovery = flows::server::discovery_document(state.config.issuer);
+    state.discovery = flows::server::discovery_document(state.config.issuer, state.keys.algs);
     state.jwks = boost::json::serialize(state.keys.jwks);
 
     boost::asio::signal_set signals(io, SIGTERM, SIGINT);

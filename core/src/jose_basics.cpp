@@ -78,11 +78,15 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     return out;
 }
 
-std::string random_urlsafe(std::size_t bytes) {
-    std::vector<unsigned char> buf(bytes);
-    if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1)
+std::string random_bytes(std::size_t bytes) {
+    std::string buf(bytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(buf.data()), static_cast<int>(buf.size())) != 1)
         throw std::runtime_error("the system's random number generator failed");
-    return base64url_encode({reinterpret_cast<const char*>(buf.data()), buf.size()});
+    return buf;
+}
+
+std::string random_urlsafe(std::size_t bytes) {
+    return base64url_encode(random_bytes(bytes));
 }
 
 std::string make_pkce_verifier() { return random_urlsafe(32); }

@@ -169,7 +169,7 @@ describe('latch-idp: Better Auth core with better-auth/client', { skip: SKIP_WIT
 
   test('the authorization endpoint reuses the session: signed in once, no second sign-in', async () => {
     const add = idpAdmin(['client', 'add', 'web', '--public', '--data', idp.data, '--redirect-uri', 'http://127.0.0.1/callback',
-      '--grant', 'authorization_code', '--scope', 'openid']);
+      '--grant', 'authorization_code', '--scope', 'openid', '--skip-consent']);
     assert.equal(add.code, 0, add.stderr);
     const verifier = randomBytes(32).toString('base64url');
     const q = new URLSearchParams({

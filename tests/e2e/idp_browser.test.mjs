@@ -20,7 +20,7 @@ describe('latch-idp: browser login', { skip }, () => {
   before(async () => {
     idp = await startLatchIdp();
     const add = idpAdmin(['client', 'add', 'cli', '--public', '--data', idp.data, '--redirect-uri', 'http://127.0.0.1/callback',
-      '--grant', 'authorization_code', '--grant', 'refresh_token', '--scope', 'openid profile email offline_access']);
+      '--grant', 'authorization_code', '--grant', 'refresh_token', '--scope', 'openid profile email offline_access', '--skip-consent']);
     assert.equal(add.code, 0, add.stderr);
     const user = idpAdmin(['user', 'add', 'alice', '--data', idp.data], { env: { LATCH_IDP_PASSWORD: PASSWORD } });
     assert.equal(user.code, 0, user.stderr);

@@ -41,7 +41,7 @@ describe('latch-idp with openid-client', { skip: SKIP_WITHOUT_IDP }, () => {
     const data = join(dir, 'data');
     admin(['client', 'add', 'rp', '--public', '--data', data, '--redirect-uri', 'http://127.0.0.1/callback',
       '--grant', 'authorization_code', '--grant', 'refresh_token', '--grant', 'urn:ietf:params:oauth:grant-type:device_code',
-      '--scope', 'openid profile email offline_access']);
+      '--scope', 'openid profile email offline_access', '--skip-consent']);
     const secretFile = join(dir, 'rs.secret');
     writeFileSync(secretFile, `${RS_SECRET}\n`, { mode: 0o600 });
     admin(['client', 'add', 'rs', '--confidential', '--data', data, '--secret-file', secretFile, '--scope', 'api']);

@@ -25,6 +25,7 @@ const ROUTES = new Map([
   ['/oauth2/revoke', 'revocation'],
   ['/oauth2/introspect', 'introspection'],
   ['/.well-known/jwks.json', 'jwks'],
+  ['/oauth2/register', 'registration'],
 ]);
 const SUPPORTED_OPTIONS = new Set(['interval', 'ttl.AccessToken', 'ttl.ClientCredentials']);
 export const LATCH_IDP_USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
@@ -45,7 +46,8 @@ function admin(args, env) {
 
 function provision(data, dir) {
   const secretFile = (name, value) => { const f = join(dir, name); writeFileSync(f, `${value}\n`, { mode: 0o600 }); return f; };
-  const redirect = ['--redirect-uri', 'http://127.0.0.1/callback'];
+  // First-party clients (the journeys sign in and expect the code at once): no consent page.
+  const redirect = ['--redirect-uri', 'http://127.0.0.1/callback', '--skip-consent'];
   const userScopes = ['--scope', 'openid profile email offline_access'];
   admin(['client', 'add', 'latch-cli', '--public', '--data', data, ...redirect, ...userScopes,
     '--grant', DEVICE_GRANT, '--grant', 'authorization_code', '--grant', 'refresh_token', '--grant', 'password']);
@@ -86,11 +88,17 @@ function startEntry(state, req, url, body) {
   const route = ROUTES.get(url.pathname);
   if (!route) return undefined;
   const entry = { t: Date.now(), method: req.method, path: url.pathname, route };
-  entry.params = req.method === 'POST' ? formToObject(body.toString('utf8')) : formToObject(url.search.slice(1));
+  const text = body.toString('utf8');
+  if (route === 'registration') {
+    try { entry.params = JSON.parse(text); } catch { entry.params = {}; }
+  } else {
+    entry.params = req.method === 'POST' ? formToObject(text) : formToObject(url.search.slice(1));
+  }
   entry.grant_type = entry.params.grant_type;
   const basic = basicClientId(req.headers.authorization);
   entry.client_id = entry.params.client_id ?? basic;
-  entry.client_auth = basic !== undefined ? 'basic' : (entry.params.client_secret !== undefined ? 'post' : undefined);
+  entry.client_auth = basic !== undefined ? 'basic' : (entry.params.client_secret !== undefined ? 'post'
+    : (entry.params.client_assertion !== undefined ? 'assertion' : undefined));
   if (route === 'token' && entry.grant_type === DEVICE_GRANT && entry.params.device_code) {
     const n = (state.polls.get(entry.params.device_code) ?? 0) + 1;
     state.polls.set(entry.params.device_code, n);

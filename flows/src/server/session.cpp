@@ -17,8 +17,19 @@ std::string lower(std::string_view s) {
 }
 }  // namespace
 
+std::string auth_cookie_name(bool https, std::string_view name) {
+    return std::string(https ? "__Secure-better-auth." : "better-auth.") + std::string(name);
+}
+
+std::string auth_set_cookie(bool https, std::string_view name, std::string_view value, std::int64_t max_age) {
+    std::string c = auth_cookie_name(https, name) + "=" + std::string(value) + "; Max-Age=" + std::to_string(max_age) +
+                    "; Path=/; HttpOnly; SameSite=Lax";
+    if (https) c += "; Secure";
+    return c;
+}
+
 std::string session_cookie_name(bool https) {
-    return https ? "__Secure-better-auth.session_token" : "better-auth.session_token";
+    return auth_cookie_name(https, "session_token");
 }
 
 std::string session_set_cookie(bool https, std::string_view token, std::optional<std::int64_t> max_age) {

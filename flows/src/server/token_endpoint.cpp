@@ -85,7 +85,7 @@ int oauth_error_status(error_code ec) {
     return 400;
 }
 
-std::string discovery_document(std::string_view issuer) {
+std::string discovery_document(std::string_view issuer, const std::vector<std::string>& signing_algs) {
     const std::string base(issuer);
     json::object o;
     o["issuer"] = base;
@@ -96,16 +96,23 @@ std::string discovery_document(std::string_view issuer) {
     o["introspection_endpoint"] = base + "/oauth2/introspect";
     o["userinfo_endpoint"] = base + "/oauth2/userinfo";
     o["device_authorization_endpoint"] = base + "/oauth2/device_authorization";
+    o["end_session_endpoint"] = base + "/oauth2/logout";  // RP-Initiated Logout 1.0
     o["grant_types_supported"] =
         json::array{"authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code",
                     "refresh_token", "password"};
     o["authorization_response_iss_parameter_supported"] = true;  // RFC 9207
-    o["token_endpoint_auth_methods_supported"] = json::array{"client_secret_basic", "client_secret_post", "none"};
+    o["token_endpoint_auth_methods_supported"] =
+        json::array{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"};
+    o["token_endpoint_auth_signing_alg_values_supported"] = json::array{"ES256", "RS256", "EdDSA"};
+    o["registration_endpoint"] = base + "/oauth2/register";  // RFC 7591, machines (private_key_jwt)
     o["response_types_supported"] = json::array{"code"};
     o["subject_types_supported"] = json::array{"public"};
-    o["id_token_signing_alg_values_supported"] = json::array{"ES256"};
+    json::array algs;
+    for (const auto& a : signing_algs) algs.emplace_back(a);
+    o["id_token_signing_alg_values_supported"] = std::move(algs);
     o["code_challenge_methods_supported"] = json::array{"S256"};
-    o["scopes_supported"] = json::array{"openid", "offline_access"};
+    o["scopes_supported"] = json::array{"openid", "profile", "email", "offline_access"};
+    o["prompt_values_supported"] = json::array{"none", "login", "consent"};
     return json::serialize(o);
 }
 

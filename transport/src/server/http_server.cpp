@@ -6,16 +6,20 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include <cstdio>
 #include <list>
+#include <optional>
+#include <type_traits>
 
 namespace latchkey::transport::server {
 namespace asio = boost::asio;
@@ -92,10 +96,14 @@ std::string server_request::header(std::string_view name) const {
 }
 
 struct http_server::impl : std::enable_shared_from_this<impl> {
+    // A plain or TLS connection: the socket is moved into `tls` when the server has a
+    // certificate.
     struct connection {
         explicit connection(tcp::socket s) : stream(std::move(s)) {}
         beast::tcp_stream stream;
+        std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
         bool busy = false;
+        beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : stream; }
     };
 
     impl(asio::any_io_executor e, request_handler h, server_options o)
@@ -103,7 +111,11 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(std::list<std::shared_ptr<connection>>::iterator it);
-    asio::awaitable<bool> serve_one(connection& c, beast::flat_buffer& buf, const std::string& peer, bool first);
+    template <class Stream>
+    asio::awaitable<bool> serve_one(connection& c, Stream& s, beast::flat_buffer& buf, const std::string& peer,
+                                    bool first);
+    template <class Stream>
+    asio::awaitable<void> serve_all(connection& c, Stream& s, const std::string& peer);
     void close_idle();
 
     asio::any_io_executor ex;
@@ -112,6 +124,7 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     tcp::acceptor acceptor;
     asio::steady_timer grace_timer;
     std::list<std::shared_ptr<connection>> conns;
+    std::optional<asio::ssl::context> tls;  // set by enable_tls
     bool draining = false;
 };
 
@@ -133,17 +146,18 @@ asio::awaitable<void> http_server::impl::accept_loop() {
     }
 }
 
-asio::awaitable<bool> http_server::impl::serve_one(connection& c, beast::flat_buffer& buf,
+template <class Stream>
+asio::awaitable<bool> http_server::impl::serve_one(connection& c, Stream& s, beast::flat_buffer& buf,
                                                    const std::string& peer, bool first) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(opt.max_body);
     parser.header_limit(16 * 1024);
-    c.stream.expires_after(first ? opt.read_timeout : opt.idle_timeout);
-    auto [ec, n] = co_await http::async_read(c.stream, buf, parser, use_nothrow);
+    c.lowest().expires_after(first ? opt.read_timeout : opt.idle_timeout);
+    auto [ec, n] = co_await http::async_read(s, buf, parser, use_nothrow);
     if (ec == http::error::body_limit || ec == http::error::header_limit) {
         auto res = to_beast(plain(413, "request too large\n"), 11);
         res.keep_alive(false);
-        co_await http::async_write(c.stream, res, use_nothrow);
+        co_await http::async_write(s, res, use_nothrow);
         co_return false;
     }
     if (ec) co_return false;
@@ -160,8 +174,8 @@ asio::awaitable<bool> http_server::impl::serve_one(connection& c, beast::flat_bu
     }
     auto res = to_beast(std::move(resp), version);
     res.keep_alive(keep_alive && !draining);
-    c.stream.expires_after(opt.read_timeout);
-    auto [wec, wn] = co_await http::async_write(c.stream, res, use_nothrow);
+    c.lowest().expires_after(opt.read_timeout);
+    auto [wec, wn] = co_await http::async_write(s, res, use_nothrow);
     c.busy = false;
     co_return !wec && res.keep_alive() && !draining;
 }
@@ -172,19 +186,42 @@ asio::awaitable<void> http_server::impl::session(std::list<std::shared_ptr<conne
     beast::error_code pec;
     const auto ep = c->stream.socket().remote_endpoint(pec);
     const std::string peer = pec ? std::string{} : ep.address().to_string();
-    beast::flat_buffer buf;
-    for (bool first = true; co_await serve_one(*c, buf, peer, first); first = false) {
+    if (tls) {
+        c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(c->stream), *tls);
+        co_await serve_all(*c, *c->tls, peer);
+    } else {
+        co_await serve_all(*c, c->stream, peer);
     }
     beast::error_code ignored;
-    c->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    c->stream.close();
+    c->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    c->lowest().close();
     conns.erase(it);
     if (draining && conns.empty()) grace_timer.cancel();  // nothing left: no need to wait
 }
 
+// Requests until the connection ends. Over TLS: the handshake first (a client speaking
+// plain HTTP fails it and is closed), a bounded close_notify at the end.
+template <class Stream>
+asio::awaitable<void> http_server::impl::serve_all(connection& c, Stream& s, const std::string& peer) {
+    constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+    if constexpr (is_tls) {
+        c.lowest().expires_after(opt.read_timeout);
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        if (hec) co_return;
+    }
+    beast::flat_buffer buf;
+    for (bool first = true; co_await serve_one(c, s, buf, peer, first); first = false) {
+    }
+    if constexpr (is_tls) {
+        c.lowest().expires_after(std::chrono::seconds(2));
+        auto [sec] = co_await s.async_shutdown(use_nothrow);
+        (void)sec;  // the peer may have gone: nothing to do either way
+    }
+}
+
 void http_server::impl::close_idle() {
     for (auto& c : conns)
-        if (!c->busy) c->stream.socket().close();
+        if (!c->busy) c->lowest().socket().close();
 }
 
 http_server::http_server(asio::any_io_executor ex, request_handler handler, server_options options)
@@ -207,6 +244,27 @@ result<std::uint16_t> http_server::listen(const std::string& host, std::uint16_t
     return impl_->acceptor.local_endpoint().port();
 }
 
+error_code http_server::enable_tls(const std::string& cert_file, const std::string& key_file, diagnostics& diag) {
+    asio::ssl::context ctx(asio::ssl::context::tls_server);
+    beast::error_code ec;
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                        asio::ssl::context::single_dh_use,
+                    ec);
+    if (!ec) ctx.use_certificate_chain_file(cert_file, ec);
+    if (ec) {
+        diag.client_message = "cannot use the TLS certificate " + cert_file + ": " + ec.message();
+        return ec;
+    }
+    ctx.use_private_key_file(key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+        diag.client_message = "cannot use the TLS key " + key_file + " (PEM, matching the certificate): " + ec.message();
+        return ec;
+    }
+    impl_->tls.emplace(std::move(ctx));
+    return {};
+}
+
 void http_server::start() {
     asio::co_spawn(impl_->ex, impl_->accept_loop(), asio::detached);
 }
@@ -221,7 +279,7 @@ void http_server::drain(std::chrono::milliseconds grace) {
     impl_->grace_timer.expires_after(grace);
     impl_->grace_timer.async_wait([weak = std::weak_ptr<impl>(impl_)](beast::error_code) {
         if (auto s = weak.lock())
-            for (auto& c : s->conns) c->stream.socket().close();
+            for (auto& c : s->conns) c->lowest().socket().close();
     });
 }
 

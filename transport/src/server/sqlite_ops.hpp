@@ -19,6 +19,8 @@ error_code put_client(sqlite_db& db, const client_record& c);
 result<client_record> find_client(sqlite_db& db, const std::string& id);
 result<std::vector<client_record>> list_clients(sqlite_db& db);
 error_code delete_client(sqlite_db& db, const std::string& id);
+error_code update_client(sqlite_db& db, const client_record& c);
+result<bool> remember_jti(sqlite_db& db, const std::string& jti_hash, std::int64_t expires_at, std::int64_t now);
 
 error_code put_user(sqlite_db& db, const user_record& u);
 result<user_record> find_user(sqlite_db& db, const std::string& username);
@@ -56,6 +58,24 @@ result<records::device_record> answer_device(sqlite_db& db, const std::string& u
                                              const std::string& user_id, bool approve, std::int64_t now);
 result<flows::server::device_poll_decision> poll_device(sqlite_db& db, const std::string& device_code_hash,
                                                         const std::string& client_id, std::int64_t now);
+
+result<std::string> find_consent(sqlite_db& db, const std::string& user_id, const std::string& client_id);
+error_code put_consent(sqlite_db& db, const std::string& user_id, const std::string& client_id,
+                       const std::string& scope, std::int64_t now);
+error_code put_two_factor(sqlite_db& db, const records::two_factor_record& t,
+                          const std::vector<std::string>& backup_hashes);
+result<records::two_factor_record> find_two_factor(sqlite_db& db, const std::string& user_id);
+error_code delete_two_factor(sqlite_db& db, const std::string& user_id);
+result<bool> accept_totp_step(sqlite_db& db, const std::string& user_id, std::int64_t step, std::int64_t now);
+result<records::two_factor_record> record_two_factor_failure(sqlite_db& db, const std::string& user_id,
+                                                             std::int64_t now, flows::server::two_factor_lockout p);
+result<bool> consume_backup_code(sqlite_db& db, const std::string& user_id, const std::string& code_hash,
+                                 std::int64_t now);
+error_code replace_backup_codes(sqlite_db& db, const std::string& user_id, const std::vector<std::string>& hashes);
+result<std::int64_t> count_backup_codes(sqlite_db& db, const std::string& user_id);
+error_code put_challenge(sqlite_db& db, const records::two_factor_challenge& c);
+result<records::two_factor_challenge> find_challenge(sqlite_db& db, const std::string& token_hash, std::int64_t now);
+result<bool> delete_challenge(sqlite_db& db, const std::string& token_hash);
 
 // Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
 error_code step_error(int rc);

@@ -31,10 +31,13 @@ std::vector<std::string> split(const std::string& s) {
 }
 
 constexpr const char* client_columns =
-    "client_id, name, auth_method, secret_hash, redirect_uris, grant_types, scope, created_at";
+    "client_id, name, auth_method, secret_hash, redirect_uris, grant_types, scope, created_at, skip_consent, "
+    "post_logout_redirect_uris, jwks, registration_token_hash, owner";
 
 client_record client_from(const stmt& s) {
-    return {s.text(0), s.text(1), s.text(2), s.text(3), split(s.text(4)), split(s.text(5)), s.text(6), s.int64(7)};
+    return {s.text(0), s.text(1),        s.text(2),          s.text(3),      split(s.text(4)),
+            split(s.text(5)), s.text(6), s.int64(7), s.int64(8) != 0, split(s.text(9)),
+            s.text(10),       s.text(11), s.text(12)};
 }
 
 user_record user_from(const stmt& s) {
@@ -58,11 +61,34 @@ error_code step_error(int rc) {
 }
 
 error_code put_client(sqlite_db& db, const client_record& c) {
-    auto s = db.prepare("INSERT INTO clients (client_id, name, auth_method, secret_hash, redirect_uris, "
-                        "grant_types, scope, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    auto s = db.prepare(std::string("INSERT INTO clients (") + client_columns +
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
     s.bind(1, c.client_id).bind(2, c.name).bind(3, c.auth_method).bind(4, c.secret_hash);
     s.bind(5, join(c.redirect_uris)).bind(6, join(c.grant_types)).bind(7, c.scope).bind(8, c.created_at);
+    s.bind(9, std::int64_t{c.skip_consent ? 1 : 0}).bind(10, join(c.post_logout_redirect_uris));
+    s.bind(11, c.jwks).bind(12, c.registration_token_hash).bind(13, c.owner);
     return step_error(s.step());
+}
+
+error_code update_client(sqlite_db& db, const client_record& c) {
+    auto s = db.prepare("UPDATE clients SET name = ?2, grant_types = ?3, scope = ?4, jwks = ?5, "
+                        "registration_token_hash = ?6 WHERE client_id = ?1");
+    s.bind(1, c.client_id).bind(2, c.name).bind(3, join(c.grant_types)).bind(4, c.scope).bind(5, c.jwks);
+    s.bind(6, c.registration_token_hash);
+    if (auto ec = step_error(s.step())) return ec;
+    return sqlite3_changes(db.handle()) == 1 ? error_code{} : make_error_code(server_errc::not_found);
+}
+
+result<bool> remember_jti(sqlite_db& db, const std::string& jti_hash, std::int64_t expires_at, std::int64_t now) {
+    {
+        auto purge = db.prepare("DELETE FROM assertion_jtis WHERE expires_at < ?1");
+        purge.bind(1, now);
+        if (auto ec = step_error(purge.step())) return result<bool>(boost::system::in_place_error, ec);
+    }
+    auto s = db.prepare("INSERT INTO assertion_jtis (jti_hash, expires_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+    s.bind(1, jti_hash).bind(2, expires_at);
+    if (auto ec = step_error(s.step())) return result<bool>(boost::system::in_place_error, ec);
+    return sqlite3_changes(db.handle()) == 1;
 }
 
 result<client_record> find_client(sqlite_db& db, const std::string& id) {

@@ -87,6 +87,57 @@ CREATE INDEX device_codes_expiry ON device_codes(expires_at);
 ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Consent (one row per user and client: the scopes granted so far) and the client
+    // settings it and RP-initiated logout need.
+    {4, R"sql(
+ALTER TABLE clients ADD COLUMN skip_consent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE clients ADD COLUMN post_logout_redirect_uris TEXT NOT NULL DEFAULT '';
+CREATE TABLE consents (
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    client_id  TEXT NOT NULL REFERENCES clients(client_id) ON DELETE CASCADE,
+    scope      TEXT NOT NULL,
+    granted_at BIGINT NOT NULL,
+    PRIMARY KEY (user_id, client_id)
+);
+)sql"},
+    // TOTP two-factor (issue 14): the sealed key and replay guard, backup codes, sign-in
+    // challenges and trusted devices.
+    {5, R"sql(
+CREATE TABLE two_factor (
+    user_id      TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    sealed_key   TEXT NOT NULL,
+    verified     INTEGER NOT NULL,
+    last_step    BIGINT NOT NULL,
+    failures     INTEGER NOT NULL,
+    locked_until BIGINT NOT NULL,
+    created_at   BIGINT NOT NULL
+);
+CREATE TABLE backup_codes (
+    code_hash TEXT PRIMARY KEY,
+    user_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE
+);
+CREATE INDEX backup_codes_user ON backup_codes(user_id);
+CREATE TABLE two_factor_challenges (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,
+    remember   INTEGER NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+)sql"},
+    // Machines (RFC 7591/7592 registration, private_key_jwt): their keys, the management
+    // token's hash, the registering user; and the client-assertion `jti`s seen (replay cache,
+    // rows kept until the assertion expires).
+    {6, R"sql(
+ALTER TABLE clients ADD COLUMN jwks TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN registration_token_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE clients ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE TABLE assertion_jtis (
+    jti_hash   TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX assertion_jtis_expiry ON assertion_jtis(expires_at);
+)sql"},
 };
 
 }  // namespace

@@ -32,6 +32,14 @@ public:
         return pool_.run<error_code>([this, id = std::move(id)] { return detail::delete_client(*db_, id); });
     }
 
+    asio::awaitable<error_code> update_client(client_record c) override {
+        return pool_.run<error_code>([this, c = std::move(c)] { return detail::update_client(*db_, c); });
+    }
+    asio::awaitable<result<bool>> remember_jti(std::string hash, std::int64_t expires_at, std::int64_t now) override {
+        return pool_.run<result<bool>>(
+            [this, hash = std::move(hash), expires_at, now] { return detail::remember_jti(*db_, hash, expires_at, now); });
+    }
+
     asio::awaitable<error_code> put_user(user_record u) override {
         return pool_.run<error_code>([this, u = std::move(u)] { return detail::put_user(*db_, u); });
     }
@@ -74,6 +82,19 @@ public:
         return pool_.run<result<bool>>([this, hash = std::move(hash), user_id = std::move(user_id)] {
             return detail::delete_session(*db_, hash, user_id);
         });
+    }
+
+    asio::awaitable<result<std::string>> find_consent(std::string user_id, std::string client_id) override {
+        return pool_.run<result<std::string>>([this, user_id = std::move(user_id), client_id = std::move(client_id)] {
+            return detail::find_consent(*db_, user_id, client_id);
+        });
+    }
+    asio::awaitable<error_code> put_consent(std::string user_id, std::string client_id, std::string scope,
+                                            std::int64_t now) override {
+        return pool_.run<error_code>(
+            [this, user_id = std::move(user_id), client_id = std::move(client_id), scope = std::move(scope), now] {
+                return detail::put_consent(*db_, user_id, client_id, scope, now);
+            });
     }
 
     asio::awaitable<error_code> put_code(code_record c) override {
@@ -124,6 +145,52 @@ public:
             [this, hash = std::move(hash), client_id = std::move(client_id), now] {
                 return detail::poll_device(*db_, hash, client_id, now);
             });
+    }
+
+    asio::awaitable<error_code> put_two_factor(two_factor_record t, std::vector<std::string> hashes) override {
+        return pool_.run<error_code>(
+            [this, t = std::move(t), hashes = std::move(hashes)] { return detail::put_two_factor(*db_, t, hashes); });
+    }
+    asio::awaitable<result<two_factor_record>> find_two_factor(std::string user_id) override {
+        return pool_.run<result<two_factor_record>>(
+            [this, user_id = std::move(user_id)] { return detail::find_two_factor(*db_, user_id); });
+    }
+    asio::awaitable<error_code> delete_two_factor(std::string user_id) override {
+        return pool_.run<error_code>([this, user_id = std::move(user_id)] { return detail::delete_two_factor(*db_, user_id); });
+    }
+    asio::awaitable<result<bool>> accept_totp_step(std::string user_id, std::int64_t step, std::int64_t now) override {
+        return pool_.run<result<bool>>(
+            [this, user_id = std::move(user_id), step, now] { return detail::accept_totp_step(*db_, user_id, step, now); });
+    }
+    asio::awaitable<result<two_factor_record>> record_two_factor_failure(
+        std::string user_id, std::int64_t now, flows::server::two_factor_lockout p) override {
+        return pool_.run<result<two_factor_record>>([this, user_id = std::move(user_id), now, p] {
+            return detail::record_two_factor_failure(*db_, user_id, now, p);
+        });
+    }
+    asio::awaitable<result<bool>> consume_backup_code(std::string user_id, std::string hash, std::int64_t now) override {
+        return pool_.run<result<bool>>([this, user_id = std::move(user_id), hash = std::move(hash), now] {
+            return detail::consume_backup_code(*db_, user_id, hash, now);
+        });
+    }
+    asio::awaitable<error_code> replace_backup_codes(std::string user_id, std::vector<std::string> hashes) override {
+        return pool_.run<error_code>([this, user_id = std::move(user_id), hashes = std::move(hashes)] {
+            return detail::replace_backup_codes(*db_, user_id, hashes);
+        });
+    }
+    asio::awaitable<result<std::int64_t>> count_backup_codes(std::string user_id) override {
+        return pool_.run<result<std::int64_t>>(
+            [this, user_id = std::move(user_id)] { return detail::count_backup_codes(*db_, user_id); });
+    }
+    asio::awaitable<error_code> put_challenge(two_factor_challenge c) override {
+        return pool_.run<error_code>([this, c = std::move(c)] { return detail::put_challenge(*db_, c); });
+    }
+    asio::awaitable<result<two_factor_challenge>> find_challenge(std::string hash, std::int64_t now) override {
+        return pool_.run<result<two_factor_challenge>>(
+            [this, hash = std::move(hash), now] { return detail::find_challenge(*db_, hash, now); });
+    }
+    asio::awaitable<result<bool>> delete_challenge(std::string hash) override {
+        return pool_.run<result<bool>>([this, hash = std::move(hash)] { return detail::delete_challenge(*db_, hash); });
     }
 
 private:

@@ -21,6 +21,14 @@ struct client_record {
     std::vector<std::string> grant_types;    // "authorization_code", "client_credentials", ...
     std::string scope;                       // space-separated scopes the client may ask for
     std::int64_t created_at = 0;
+    bool skip_consent = false;  // trusted first party: signing in is consent (client add --skip-consent)
+    std::vector<std::string> post_logout_redirect_uris;  // RP-initiated logout, exact match
+    // Machines (RFC 7591 registration, auth_method "private_key_jwt"): the registered public
+    // keys (a JWKS document), the hash of the RFC 7592 registration access token, and the
+    // user who registered it (empty: an initial access token or an admin).
+    std::string jwks;
+    std::string registration_token_hash;
+    std::string owner;
 
     bool is_public() const { return auth_method == "none"; }
     bool allows_grant(std::string_view g) const {
@@ -99,6 +107,28 @@ struct signing_key_record {
     std::string private_pem;  // never logged
     std::int64_t created_at = 0;
     std::int64_t retired_at = 0;  // 0: active; retired keys stay published until tokens expire
+};
+
+// TOTP two-factor of a user (RFC 6238; Better Auth's twoFactor table, hardened).
+struct two_factor_record {
+    std::string user_id;
+    std::string sealed_key;         // seal(server key, raw TOTP key, "totp:" + user_id): sealed.hpp
+    bool verified = false;          // a first correct code confirmed the enrolment
+    std::int64_t last_step = -1;    // the newest TOTP step accepted: older and equal steps are replays
+    std::int64_t failures = 0;      // wrong codes in a row
+    std::int64_t locked_until = 0;  // Unix seconds; 0: not locked
+    std::int64_t created_at = 0;
+};
+
+// A password sign-in waiting for its second factor (kind "sign-in": Better Auth's two_factor
+// cookie, used once) or a browser trusted to skip it (kind "trusted-device", 30 days). The
+// cookie carries the raw token, the row its hash.
+struct two_factor_challenge {
+    std::string token_hash;
+    std::string user_id;
+    std::string kind;      // "sign-in" | "trusted-device"
+    bool remember = true;  // the session it becomes keeps Better Auth's rememberMe
+    std::int64_t expires_at = 0;
 };
 
 }  // namespace latchkey::flows::server

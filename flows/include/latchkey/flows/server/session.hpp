@@ -24,6 +24,10 @@ std::string session_cookie_name(bool https);
 std::string session_set_cookie(bool https, std::string_view token, std::optional<std::int64_t> max_age);
 // Set-Cookie value that removes the cookie.
 std::string session_clear_cookie(bool https);
+// Better Auth's other cookies ("two_factor", "trust_device"): `better-auth.NAME`, the same
+// prefix rule and attributes as the session cookie; max_age 0 removes it.
+std::string auth_cookie_name(bool https, std::string_view name);
+std::string auth_set_cookie(bool https, std::string_view name, std::string_view value, std::int64_t max_age);
 
 // "scheme://host[:port]" of an absolute http(s) URL, lowercase scheme and host; empty when
 // it is not one.

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace latchkey::flows::server {
 
@@ -55,7 +56,7 @@ std::string oauth_error_body(error_code ec, std::string_view description);
 int oauth_error_status(error_code ec);
 
 // The discovery document (OpenID Connect Discovery 1.0 §3, RFC 8414) for what latch-idp
-// serves now: token and JWKS endpoints, ES256 signing.
-std::string discovery_document(std::string_view issuer);
+// serves now; `signing_algs`: the algs of the published keys, the signing one first.
+std::string discovery_document(std::string_view issuer, const std::vector<std::string>& signing_algs = {"ES256"});
 
 }  // namespace latchkey::flows::server

@@ -55,6 +55,9 @@ public:
     // Binds and listens on host:port (port 0: a free one). Returns the bound port.
     // Errors: the system error, with diag.client_message "cannot listen on host:port: ...".
     result<std::uint16_t> listen(const std::string& host, std::uint16_t port, diagnostics& diag);
+    // Serves https with this certificate chain and private key (PEM files; TLS 1.2+).
+    // Errors: the OpenSSL error, with diag.client_message naming the file.
+    error_code enable_tls(const std::string& cert_file, const std::string& key_file, diagnostics& diag);
     // Starts accepting (after listen()).
     void start();
     // See the header comment. Safe to call more than once.

@@ -16,6 +16,7 @@
 #include <latchkey/core/error.hpp>
 #include <latchkey/flows/server/device_grant.hpp>
 #include <latchkey/flows/server/records.hpp>
+#include <latchkey/flows/server/totp.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -61,6 +62,12 @@ public:
     virtual boost::asio::awaitable<result<records::client_record>> find_client(std::string id) = 0;
     virtual boost::asio::awaitable<result<std::vector<records::client_record>>> list_clients() = 0;
     virtual boost::asio::awaitable<error_code> delete_client(std::string id) = 0;
+    // RFC 7592 update: name, grant types, scope, jwks and registration token hash; not_found.
+    virtual boost::asio::awaitable<error_code> update_client(records::client_record c) = 0;
+    // RFC 7523 §3 item 7: records a client assertion's jti (hashed with its client id) until
+    // `expires_at`; false when it was already there (a replay). Expired entries are purged.
+    virtual boost::asio::awaitable<result<bool>> remember_jti(std::string jti_hash, std::int64_t expires_at,
+                                                              std::int64_t now) = 0;
 
     virtual boost::asio::awaitable<error_code> put_user(records::user_record u) = 0;
     virtual boost::asio::awaitable<result<records::user_record>> find_user(std::string username) = 0;
@@ -89,6 +96,13 @@ public:
     // Deletes the session `token_hash` if it belongs to `user_id` (any owner when empty).
     // false when there was no such session.
     virtual boost::asio::awaitable<result<bool>> delete_session(std::string token_hash, std::string user_id) = 0;
+
+    // ---- consent (one record per user and client)
+    // The scopes `user_id` granted `client_id`; not_found when never asked.
+    virtual boost::asio::awaitable<result<std::string>> find_consent(std::string user_id, std::string client_id) = 0;
+    // Stores (replaces) the granted scopes. Removed with the user or the client.
+    virtual boost::asio::awaitable<error_code> put_consent(std::string user_id, std::string client_id,
+                                                           std::string scope, std::int64_t now) = 0;
 
     // ---- single-use steps
     virtual boost::asio::awaitable<error_code> put_code(records::code_record c) = 0;
@@ -130,6 +144,38 @@ public:
     // writes its update in the same transaction. not_found for an unknown device code.
     virtual boost::asio::awaitable<result<flows::server::device_poll_decision>> poll_device(
         std::string device_code_hash, std::string client_id, std::int64_t now) = 0;
+
+    // ---- two-factor (TOTP and backup codes; issue 14)
+    // Enrolment (again): the user's key, unverified, last_step -1, and `backup_hashes` replacing
+    // any earlier codes, in one transaction.
+    virtual boost::asio::awaitable<error_code> put_two_factor(records::two_factor_record t,
+                                                              std::vector<std::string> backup_hashes) = 0;
+    virtual boost::asio::awaitable<result<records::two_factor_record>> find_two_factor(std::string user_id) = 0;
+    // Removes the key and the backup codes (disable).
+    virtual boost::asio::awaitable<error_code> delete_two_factor(std::string user_id) = 0;
+    // A correct TOTP code for `step`: one compare-and-set (last_step < step, not locked at
+    // `now`) that also marks the enrolment verified and clears the failures. false: another
+    // request used this step (or a newer one) first, or the factor is locked. Of N concurrent
+    // submissions of one code exactly one gets true.
+    virtual boost::asio::awaitable<result<bool>> accept_totp_step(std::string user_id, std::int64_t step,
+                                                                  std::int64_t now) = 0;
+    // A wrong code: failures + 1; reaching `policy.max_failures` locks the factor until now +
+    // lock_seconds (and restarts the count). Returns the row after the update.
+    virtual boost::asio::awaitable<result<records::two_factor_record>> record_two_factor_failure(
+        std::string user_id, std::int64_t now, flows::server::two_factor_lockout policy) = 0;
+    // Spends one backup code (one DELETE): true exactly once per code, never while locked.
+    virtual boost::asio::awaitable<result<bool>> consume_backup_code(std::string user_id, std::string code_hash,
+                                                                     std::int64_t now) = 0;
+    virtual boost::asio::awaitable<error_code> replace_backup_codes(std::string user_id,
+                                                                    std::vector<std::string> backup_hashes) = 0;
+    virtual boost::asio::awaitable<result<std::int64_t>> count_backup_codes(std::string user_id) = 0;
+    // Sign-ins waiting for the second factor.
+    virtual boost::asio::awaitable<error_code> put_challenge(records::two_factor_challenge c) = 0;
+    // not_found also when expired at `now`.
+    virtual boost::asio::awaitable<result<records::two_factor_challenge>> find_challenge(std::string token_hash,
+                                                                                         std::int64_t now) = 0;
+    // true for the one call that removed it (the challenge becomes one session, once).
+    virtual boost::asio::awaitable<result<bool>> delete_challenge(std::string token_hash) = 0;
 };
 
 }  // namespace latchkey::transport::server

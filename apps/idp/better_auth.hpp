@@ -1,0 +1,45 @@
+// Shared pieces of the Better Auth endpoints (/api/auth/*): better_auth.cpp (core) and
+// two_factor.cpp (the two-factor plugin's endpoints).
+#pragma once
+
+#include "idp.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace latchkey::idp {
+
+http_response api_json(int status, const boost::json::value& v);
+// Better Auth's error shape: {"code": "...", "message": "..."} (429/503 with Retry-After).
+http_response api_error(int status, std::string_view code, std::string_view message);
+// busy: 503 + Retry-After; anything else 500.
+http_response api_failure(error_code ec);
+boost::json::object user_json(const flows::server::user_record& u);
+boost::json::object session_json(const flows::server::session_record& s);
+// The JSON object body of a POST (an empty body is {}); nullopt: not JSON or not an object.
+std::optional<boost::json::object> json_body(const ts::server_request& req);
+std::optional<std::string> string_field(const boost::json::object& o, std::string_view name);
+bool bool_field(const boost::json::object& o, std::string_view name, bool fallback);
+bool remember_me(const boost::json::object& o);
+// A state-changing call's guards: Origin (CSRF), JSON body. nullopt: go on.
+std::optional<http_response> refuse_post(const idp_state& st, const ts::server_request& req);
+// `r` with a Set-Cookie header (none when `set_cookie` is empty).
+http_response with_cookie(http_response r, std::string set_cookie);
+
+// ---- two-factor (two_factor.cpp)
+// After a correct password: nullopt when `user` has no verified second factor or this
+// browser is trusted (go on and start the session); else the answer that asks for the
+// second factor ({"twoFactorRedirect": true, ...} with the two_factor cookie).
+boost::asio::awaitable<std::optional<http_response>> second_factor_gate(idp_state& st, const ts::server_request& req,
+                                                                         const flows::server::user_record& user,
+                                                                         bool remember);
+// /api/auth/two-factor/* (`path` without the /api/auth prefix), a POST with a JSON object body
+// that passed refuse_post.
+boost::asio::awaitable<http_response> two_factor_api(idp_state& st, const ts::server_request& req,
+                                                     std::string_view path, const boost::json::object& body);
+
+}  // namespace latchkey::idp
