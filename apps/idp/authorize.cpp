@@ -33,8 +33,8 @@ http_response sign_in_form(idp_state& st, const fs::form& params, const std::str
                       "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">" +
                       hidden_authorize_fields(params) +
                       "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"
-                      "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>"
-                      "<p><button>Sign in</button></p></form>",
+                      "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>" +
+                      otp_field + "<p><button>Sign in</button></p></form>",
                   origin_of(redirect_uri));
     r.headers.emplace_back("Set-Cookie", csrf_set_cookie(st, csrf.cookie, "/oauth2/authorize"));
     return r;
@@ -131,6 +131,9 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
     auto user = co_await sign_in(st, *params);
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return sign_in_form(st, *params, redirect_uri, "<p>Wrong user name or password.</p>", 401);
+    auto second = co_await page_second_factor(st, **user, params->value_or_empty("otp"));
+    if (!second) co_return storage_error(second.error());
+    if (!second->empty()) co_return sign_in_form(st, *params, redirect_uri, "<p>" + fs::html_escape(*second) + "</p>", 401);
     // Signed in here: the same browser session Better Auth's /api/auth/* uses.
     auto cookie = co_await start_session(st, req, **user, true);
     if (!cookie) co_return storage_error(cookie.error());

@@ -46,7 +46,8 @@ http_response device_form(idp_state& st, const std::string& user_code, const std
                          "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">"
                          "<p><label>Code <input name=\"user_code\" value=\"" + fs::html_escape(user_code) + "\" autocomplete=\"off\"></label></p>"
                          "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"
-                         "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>"
+                         "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>" +
+                         otp_field +
                          "<p><button name=\"action\" value=\"approve\">Approve</button> "
                          "<button name=\"action\" value=\"deny\">Deny</button></p></form>");
     r.headers.emplace_back("Set-Cookie", csrf_set_cookie(st, csrf.cookie, "/device"));
@@ -92,6 +93,9 @@ boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::serve
     auto user = co_await sign_in(st, *f);
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return message_page(401, "Sign-in failed", "Wrong user name or password.");
+    auto second = co_await page_second_factor(st, **user, f->value_or_empty("otp"));
+    if (!second) co_return storage_error(second.error());
+    if (!second->empty()) co_return message_page(401, "Second factor needed", *second + " Go back and try again.");
     const bool approve = f->value_or_empty("action") == "approve";
     auto answered = co_await st.store.answer_device(code, (*user)->id, approve, now);
     if (!answered) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");

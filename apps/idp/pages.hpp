@@ -34,4 +34,15 @@ boost::asio::awaitable<result<std::optional<flows::server::user_record>>> check_
                                                                                       std::string username,
                                                                                       secret password);
 
+// The second factor of a page's sign-in (the form's "otp" field: a TOTP code, or a backup
+// code), for a user whose password was right (two_factor.cpp). "": passed, or the user has
+// no second factor; else the sentence to show (code missing, wrong or used, locked). A
+// wrong code counts towards the lockout; a code is accepted once, as in the API.
+boost::asio::awaitable<result<std::string>> page_second_factor(idp_state& st, const flows::server::user_record& user,
+                                                               std::string_view typed);
+// The form field pages add for it.
+inline constexpr const char* otp_field =
+    "<p><label>One-time code <input name=\"otp\" autocomplete=\"one-time-code\" inputmode=\"numeric\"></label> "
+    "<small>(only if two-factor sign-in is on)</small></p>";
+
 }  // namespace latchkey::idp

@@ -223,6 +223,44 @@ boost::asio::awaitable<http_response> account_call(idp_state& st, const ts::serv
 
 }  // namespace
 
+boost::asio::awaitable<result<std::string>> page_second_factor(idp_state& st, const fs::user_record& user,
+                                                               std::string_view typed) {
+    std::string id = user.id;
+    auto row = co_await st.store.find_two_factor(std::move(id));
+    if (!row && row.error() == fs::server_errc::not_found) co_return std::string();
+    if (!row) co_return row.error();
+    if (!row->verified) co_return std::string();
+    const auto now = unix_now();
+    if (row->locked_until > now)
+        co_return std::string("Too many wrong codes: two-factor sign-in is locked for a few minutes.");
+    std::string code;
+    for (char c : typed)
+        if (c != ' ') code += c;
+    if (code.empty()) co_return std::string("Enter the 6-digit code from your authenticator app (or a backup code).");
+    bool ok = false;
+    if (code.size() == 6) {
+        auto key = fs::unseal(st.sealing_key, row->sealed_key, key_context(row->user_id));
+        const auto match = key ? fs::check_totp(key->reveal(), code, now, row->last_step) : fs::totp_match{};
+        if (match.verdict == fs::totp_verdict::accepted) {
+            std::string uid = row->user_id;
+            auto won = co_await st.store.accept_totp_step(std::move(uid), match.step, now);
+            if (!won) co_return won.error();
+            ok = *won;
+        }
+    } else if (auto canonical = fs::canonical_backup_code(code)) {
+        std::string uid = row->user_id, hash = backup_hash(st, row->user_id, *canonical);
+        auto spent = co_await st.store.consume_backup_code(std::move(uid), std::move(hash), now);
+        if (!spent) co_return spent.error();
+        ok = *spent;
+    }
+    if (ok) co_return std::string();
+    std::string uid = row->user_id;
+    auto after = co_await st.store.record_two_factor_failure(std::move(uid), now, lockout);
+    if (!after) co_return after.error();
+    if (after->locked_until > now) co_return std::string("Too many wrong codes: two-factor sign-in is locked for a few minutes.");
+    co_return std::string("Wrong or already used code. Enter the current code from your authenticator app.");
+}
+
 boost::asio::awaitable<std::optional<http_response>> second_factor_gate(idp_state& st, const ts::server_request& req,
                                                                          const fs::user_record& user, bool remember) {
     std::string id = user.id;
