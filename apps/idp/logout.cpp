@@ -93,7 +93,9 @@ boost::asio::awaitable<http_response> end_session_endpoint(idp_state& st, const 
     r.redirect_uri = std::string(params->value_or_empty("post_logout_redirect_uri"));
     if (auto hint = params->get("id_token_hint")) {
         r.hint_present = true;
-        if (auto claims = our_jwt_claims(st, *hint)) {
+        // Our ID tokens only: an access token (RFC 9068, it carries client_id) is not a hint.
+        auto claims = our_jwt_claims(st, *hint);
+        if (claims && !claims->contains("client_id")) {
             r.hint_valid = true;
             r.hint_sub = claim_string(*claims, "sub");
             r.hint_aud = claim_string(*claims, "aud");

@@ -200,10 +200,16 @@ describe('latch-idp: consent and RP-initiated logout', { skip: SKIP_WITHOUT_IDP 
         await Promise.all([page.waitForURL(`${RP}/callback?**`), page.click('button[value=allow]')]);
       }
       await page.waitForURL(`${RP}/callback?**`);
-      const { id_token: idToken } = await redeem(new URL(page.url()).searchParams.get('code'), req.verifier);
+      const { id_token: idToken, access_token: accessToken } = await redeem(new URL(page.url()).searchParams.get('code'), req.verifier);
       const session = (await context.cookies(idp.url)).find((c) => c.name === SESSION_COOKIE);
       const cookie = `${SESSION_COOKIE}=${session.value}`;
       assert.ok((await getSession(cookie))?.session, 'signed in before');
+
+      // An access token, though we signed it, is no id_token_hint: refused, nothing ended.
+      const asHint = new URLSearchParams({ id_token_hint: accessToken, post_logout_redirect_uri: `${RP}/bye` });
+      const refused = await fetch(`${idp.url}/oauth2/logout?${asHint}`, { redirect: 'manual', headers: { cookie } });
+      assert.equal(refused.status, 400);
+      assert.ok((await getSession(cookie))?.session, 'still signed in');
 
       const q = new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: `${RP}/bye`, state: 'bye-1' });
       await page.goto(`${idp.url}/oauth2/logout?${q}`);

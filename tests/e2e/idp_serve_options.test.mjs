@@ -84,7 +84,7 @@ describe('latch-idp: serve options', { skip }, () => {
     const secretFile = join(dir, 'svc.secret');
     writeFileSync(secretFile, 'service-secret-0123456789\n', { mode: 0o600 });
     admin(['client', 'add', 'svc', '--confidential', '--data', data, '--secret-file', secretFile, '--scope', 'api']);
-    admin(['user', 'add', 'alice', '--data', data, '--email', 'alice@example.com'], { LATCH_IDP_PASSWORD: PASSWORD });
+    admin(['user', 'add', 'alice@example.com', '--data', data], { LATCH_IDP_PASSWORD: PASSWORD });
     const idp = await startLatchIdp({ data, extraArgs: ['--tls-cert', cert, '--tls-key', key] });
     try {
       assert.match(idp.url, /^https:\/\/127\.0\.0\.1:\d+$/);
@@ -103,7 +103,9 @@ describe('latch-idp: serve options', { skip }, () => {
       const login = await latch(['login', '--client-credentials', '--issuer', idp.url, '--client-id', 'svc',
         '--client-secret-file', secretFile, '--ca-file', cert], { home });
       assert.equal(login.code, 0, `${login.stderr}\nserver:\n${idp.stderr()}`);
-      assert.equal(readJson(join(home, 'credentials', 'default.json')).issuer ?? idp.url, idp.url);
+      const creds = readJson(join(home, 'credentials', 'default.json'));
+      assert.equal(creds.login_method, 'client_credentials');
+      assert.ok(creds.tokens.access_token);
 
       const signIn = await httpsRequest(`${idp.url}/api/auth/sign-in/email`, {
         ca, method: 'POST', headers: { 'content-type': 'application/json', origin: idp.url },
@@ -145,7 +147,7 @@ describe('latch-idp: serve options', { skip }, () => {
       assert.deepEqual(doc.id_token_signing_alg_values_supported, ['RS256', 'ES256']);
 
       const home = freshLatchHome();
-      const login = await latch(['login', '--password', '--issuer', idp.url, '--client-id', 'pw', '--scope', 'openid profile'],
+      const login = await latch(['login', '--password', '--issuer', idp.url, '--client-id', 'pw', '--scope', 'openid', '--scope', 'profile'],
         { home, env: { LATCH_USERNAME: 'alice', LATCH_PASSWORD: PASSWORD } });
       assert.equal(login.code, 0, `${login.stderr}\nserver:\n${idp.stderr()}`);
       const creds = readJson(join(home, 'credentials', 'default.json'));

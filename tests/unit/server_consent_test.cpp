@@ -1,7 +1,9 @@
 // latch-idp: when the consent page is shown, what it lists, and the RP-initiated logout
 // decision (RP-Initiated Logout 1.0: refused / confirm first / sign out).
 #include <latchkey/flows/server/consent.hpp>
+#include <latchkey/flows/server/token_endpoint.hpp>
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 using namespace latchkey::flows::server;
@@ -101,4 +103,14 @@ TEST_CASE("logout: refused, never redirected: bad hint, unregistered URI, no cli
     m.client_id = "other";
     m.client = &c;
     CHECK(decide_logout(m).message == "client_id is not the audience of id_token_hint");
+}
+
+TEST_CASE("discovery: the end_session_endpoint and the published keys' algs, the signing one first",
+          "[unit][server][logout]") {
+    namespace json = boost::json;
+    auto d = json::parse(discovery_document("https://idp.example", {"RS256", "ES256"})).as_object();
+    CHECK(d.at("end_session_endpoint") == "https://idp.example/oauth2/logout");
+    CHECK(d.at("id_token_signing_alg_values_supported").as_array() == json::array{"RS256", "ES256"});
+    auto plain = json::parse(discovery_document("https://idp.example")).as_object();
+    CHECK(plain.at("id_token_signing_alg_values_supported").as_array() == json::array{"ES256"});
 }
