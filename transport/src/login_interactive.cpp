@@ -123,7 +123,8 @@ asio::awaitable<void> async_announce(const login_env& e, const std::string& redi
     flows::show_user notice;
     notice.message = "Browser login: redirect URI " + redirect_uri + " (client " + e.c.client_id +
                      ") must be allowed at the identity provider.\n";
-    if (e.o.port == 0) notice.message += "Note: " + flows::ephemeral_port_hint() + ".\n";
+    if (e.o.port == 0)  // issue 18 #11: IdPs that compare the port need a fixed one
+        notice.message += "Note: " + flows::ephemeral_port_hint() + ".\n";
     notice.message += "Opening this URL in your browser (open it yourself if nothing happens):\n  " + url;
     if (reads_paste)
         notice.message += "\nIf the browser runs on another machine, paste the URL it lands on here.";
