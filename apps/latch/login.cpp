@@ -123,6 +123,26 @@ int report_login_failure(const login_plan& plan, const error_code& ec,
     return ec == client_errc::bad_input ? plan.bad_input_exit : 1;
 }
 
+// Issue 18 #11: some IdPs compare the loopback port too, so the port a browser login
+// worked on with --port is remembered in the context and used when none is given.
+constexpr std::string_view port_key = "loopback_port";
+
+void use_remembered_port(transport::login_options& lo, const context_config* stored) {
+    if (lo.port != 0 || !stored) return;
+    auto it = stored->extra.find(std::string(port_key));
+    if (it == stored->extra.end()) return;
+    const int port = std::atoi(it->second.c_str());
+    if (port < 1 || port > 65535) return;
+    lo.port = static_cast<std::uint16_t>(port);
+    lo.port_remembered = true;
+}
+
+void remember_port(std::map<std::string, std::string>& extra, const transport::login_options& lo,
+                   const transport::login_result& got) {
+    if (lo.port != 0 && got.loopback_port == lo.port)  // a chosen port, and it worked
+        extra[std::string(port_key)] = std::to_string(got.loopback_port);
+}
+
 }  // namespace
 
 asio::awaitable<int> run_login(app& a, login_options o) {
@@ -142,6 +162,7 @@ asio::awaitable<int> run_login(app& a, login_options o) {
         print_error(describe(plan.error(), diag));
         co_return plan.error() == client_errc::bad_input && !o.callback_url.empty() ? 2 : 1;
     }
+    use_remembered_port(plan->lo, it == cfg.contexts.end() ? nullptr : &it->second);
     terminal_user user{detect_terminal(o.no_qr || o.password || o.client_credentials)};
     std::unique_ptr<transport::line_reader> pasted;
     if (plan->lo.way == transport::login_way::automatic || plan->lo.way == transport::login_way::browser)
@@ -154,6 +175,7 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     if (!got) co_return report_login_failure(*plan, got.error(), diag);
     transport::save_options opts;
     remember_client_auth(opts.extra, o);  // renewal_sources.cpp
+    remember_port(opts.extra, plan->lo, *got);
     co_return co_await async_store_login(a, ctx, *client, *got, std::move(opts));
 }
 
@@ -164,6 +186,7 @@ asio::awaitable<int> async_store_login(app& a, const std::string& ctx, const cli
     auto saved = co_await transport::async_save_login(a.store, a.clock, ctx, client, login,
                                                       std::move(opts), diag);
     if (!saved) { print_error(describe(saved.error(), diag)); co_return 1; }
+    if (!saved->set_aside_notice.empty()) print_error("warning: " + saved->set_aside_notice);
     const auto& who = saved->credentials.who;
     std::fprintf(stderr, "Logged in to %s as %s (context '%s', %s).\n", client.issuer.c_str(),
                  who.display().empty() ? "an unnamed account"

@@ -185,6 +185,7 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
     auto saved = co_await transport::async_save_login(a.store, a.clock, ctx, client, login,
                                                       std::move(opts), diag);
     if (!saved) { print_error(describe(saved.error(), diag)); co_return 1; }
+    if (!saved->set_aside_notice.empty()) print_error("warning: " + saved->set_aside_notice);
     const auto& creds = saved->credentials;
 
     std::fprintf(stderr, "Logged in to %s as %s (context '%s', imported token %s); it expires %s (%s).\n",

@@ -46,39 +46,56 @@ int bit_length(std::string_view be) {
 }
 
 // RFC 7518 §3.3 (at least 2048 bits) and our upper bound; the public exponent at most
-// 64 bits (OpenSSL refuses larger ones for big moduli anyway).
-bool rsa_sizes_ok(const json::object& o) {
+// 64 bits (OpenSSL refuses larger ones for big moduli anyway). Empty when usable, else why
+// not (for the message of a token naming the key).
+std::string rsa_size_problem(const json::object& o) {
     auto n = decoded(o, "n"), e = decoded(o, "e");
-    if (!n || !e) return false;
+    if (!n || !e) return "an RSA key without a base64url n or e";
     const int bits = bit_length(*n), e_bits = bit_length(*e);
-    return bits >= 2048 && bits <= max_rsa_bits && e_bits > 1 && e_bits <= 64;
+    if (bits < 2048 || bits > max_rsa_bits)
+        return "a " + std::to_string(bits) + "-bit RSA key; latch accepts 2048 to " +
+               std::to_string(max_rsa_bits) + " bits";
+    if (e_bits <= 1 || e_bits > 64) return "an RSA key with an unusable public exponent";
+    return {};
 }
 
-bool point_size_ok(const json::object& o, bool with_y) {
-    auto x = decoded(o, "x");
-    if (!x || x->size() != 32) return false;  // P-256 coordinates, Ed25519 keys: 32 bytes
-    if (!with_y) return true;
-    auto y = decoded(o, "y");
-    return y && y->size() == 32;
+std::string point_size_problem(const json::object& o, bool with_y) {
+    auto x = decoded(o, "x");  // P-256 coordinates, Ed25519 keys: 32 bytes
+    auto y = with_y ? decoded(o, "y") : std::optional<std::string>(std::string(32, '\0'));
+    if (x && x->size() == 32 && y && y->size() == 32) return {};
+    return std::string(with_y ? "a P-256" : "an Ed25519") + " key whose coordinates are not 32 bytes";
 }
 
-// The key kind an entry claims, when its members have the right sizes for it.
-key_kind kind_of_entry(const json::object& o) {
+// The key kind an entry claims, or why it cannot be used (IdP text escaped).
+key_kind kind_of_entry(const json::object& o, std::string& why_not) {
     const auto kty = member(o, "kty"), crv = member(o, "crv");
-    if (kty == "RSA") return rsa_sizes_ok(o) ? key_kind::rsa : key_kind::unsupported;
-    if (kty == "EC" && crv == "P-256")
-        return point_size_ok(o, true) ? key_kind::ec_p256 : key_kind::unsupported;
-    if (kty == "OKP" && crv == "Ed25519")  // RFC 8037 §2
-        return point_size_ok(o, false) ? key_kind::ed25519 : key_kind::unsupported;
-    return key_kind::unsupported;
+    key_kind kind = key_kind::unsupported;
+    if (kty == "RSA") {
+        why_not = rsa_size_problem(o);
+        kind = key_kind::rsa;
+    } else if (kty == "EC" && crv == "P-256") {
+        why_not = point_size_problem(o, true);
+        kind = key_kind::ec_p256;
+    } else if (kty == "OKP" && crv == "Ed25519") {  // RFC 8037 §2
+        why_not = point_size_problem(o, false);
+        kind = key_kind::ed25519;
+    } else {
+        why_not = "a key of a type latch does not verify with (kty '" + escape_untrusted(kty, 40) +
+                  (crv.empty() ? "" : "', crv '" + escape_untrusted(crv, 40)) + "')";
+    }
+    return why_not.empty() ? kind : key_kind::unsupported;
 }
 
 std::optional<jwk_entry> entry_of(const json::object& o,
-                                  const std::shared_ptr<std::atomic<std::size_t>>& built) {
+                                  const std::shared_ptr<std::atomic<std::size_t>>& built,
+                                  std::string& why_not) {
     jwk_entry e;
     e.use = member(o, "use");
-    if (!e.use.empty() && e.use != "sig") return std::nullopt;  // "enc" keys never verify
-    e.kind = kind_of_entry(o);
+    if (!e.use.empty() && e.use != "sig") {  // "enc" keys never verify
+        why_not = "not a signing key (use '" + escape_untrusted(e.use, 40) + "')";
+        return std::nullopt;
+    }
+    e.kind = kind_of_entry(o, why_not);
     if (e.kind == key_kind::unsupported) return std::nullopt;
     e.kty = member(o, "kty");
     e.kid = member(o, "kid");
@@ -103,6 +120,12 @@ const EVP_PKEY* jwk_entry::key() const {
     return lazy->key.get();
 }
 
+const std::string* jwk_set::refusal(std::string_view kid) const noexcept {
+    for (const auto& [k, why] : refused)
+        if (k == kid) return &why;
+    return nullptr;
+}
+
 std::size_t jwk_set::keys_built() const noexcept { return built ? built->load() : 0; }
 
 result<jwk_set> jwks_from_value(const json::value& doc, diagnostics& diag) {
@@ -120,12 +143,21 @@ result<jwk_set> jwks_from_value(const json::value& doc, diagnostics& diag) {
     std::size_t seen = 0;
     for (const json::value& k : keys->get_array()) {
         const json::object* o = k.if_object();
-        auto entry = o && ++seen <= max_jwks_keys ? entry_of(*o, set.built) : std::nullopt;
-        if (!entry) {
+        if (!o) {
             ++set.skipped;
             continue;
         }
-        set.keys.push_back(std::move(*entry));
+        // Past the cap only the kid is read, for the message of a token naming it.
+        std::string why_not = "past the first " + std::to_string(max_jwks_keys) +
+                              " keys of the JWKS, which latch does not read";
+        auto entry = ++seen <= max_jwks_keys ? entry_of(*o, set.built, why_not) : std::nullopt;
+        if (entry) {
+            set.keys.push_back(std::move(*entry));
+            continue;
+        }
+        ++set.skipped;
+        if (auto kid = member(*o, "kid"); !kid.empty())
+            set.refused.emplace_back(std::move(kid), std::move(why_not));
     }
     return set;
 }

@@ -66,6 +66,10 @@ error_code select_keys(const jws& t, const jwk_set& jwks, std::vector<const jwk_
                     "key " + quoted(t.kid) + " is " + describe_kind(mismatched->kind) +
                         (mismatched->alg.empty() ? "" : " for " + quoted(mismatched->alg)) +
                         " but the token says alg " + quoted(t.alg));
+    // A key we left out (too large, past the count cap...): say why, and no refetch.
+    if (const std::string* why = t.kid.empty() ? nullptr : jwks.refusal(t.kid))
+        return fail(diag, jose_errc::key_mismatch,
+                    "signing key " + quoted(t.kid) + " in the provider's JWKS is refused: " + *why);
     if (!t.kid.empty())
         return fail(diag, jose_errc::unknown_kid,
                     "signing key " + quoted(t.kid) + " is not in the provider's JWKS");

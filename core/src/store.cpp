@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <random>
 #include <sys/stat.h>
@@ -180,6 +181,45 @@ error_code credential_store::save(const stored_credentials& creds, diagnostics& 
     }
     if (auto ec = ensure_dirs(diag)) return ec;
     return write_file_atomic(credentials_path(creds.context), to_json(creds), 0600, diag);
+}
+
+namespace {
+std::string utc_stamp(time_point now) {
+    const std::time_t t = sys_clock::to_time_t(now);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    return buf;
+}
+}  // namespace
+
+result<std::optional<credential_store::set_aside_file>> credential_store::set_aside_corrupt(
+    std::string_view context, time_point now, diagnostics& diag) const {
+    using out = std::optional<set_aside_file>;
+    diagnostics why;
+    auto current = load(context, why);
+    if (current || current.error() != client_errc::store_corrupt) {
+        if (current) return out{};
+        diag = std::move(why);
+        return current.error();  // unreadable for another reason: store nothing over it
+    }
+    const auto path = credentials_path(context);
+    const std::string base = path.string() + ".corrupt-" + utc_stamp(now);
+    // link + unlink: never replaces an earlier copy (rename would, silently).
+    for (int n = 0; n < 100; ++n) {
+        const fs::path kept = n == 0 ? fs::path(base) : fs::path(base + "-" + std::to_string(n));
+        if (::link(path.c_str(), kept.c_str()) != 0) {
+            if (errno == EEXIST) continue;
+            return io_error(diag, "cannot keep the unreadable credentials file as", kept, errno);
+        }
+        ::unlink(path.c_str());
+        detail::sync_dir(path.parent_path());
+        const auto& reason = why.client_message;
+        return out{set_aside_file{kept, reason.substr(0, reason.find("; it was left untouched")) +
+                                            "; it was kept as " + kept.string()}};
+    }
+    return io_error(diag, "cannot keep the unreadable credentials file as", base, EEXIST);
 }
 
 result<bool> credential_store::remove(std::string_view context, diagnostics& diag) const {

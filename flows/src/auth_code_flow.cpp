@@ -52,6 +52,12 @@ constexpr std::array<std::string_view, 9> reserved_auth_params{
 
 }  // namespace
 
+std::string ephemeral_port_hint() {
+    return "its port changes every run: if the identity provider compares redirect URIs "
+           "exactly, port included, allow-list http://127.0.0.1:N/callback for a free port N "
+           "and log in with --port N (remembered for the context once a login on it works)";
+}
+
 auth_code_secrets make_auth_code_secrets() {
     auth_code_secrets s;
     s.state = random_urlsafe(32);
@@ -165,8 +171,10 @@ action auth_code_flow::on_timer(time_point now) {
         return make_failed(client_errc::timeout,
                            "no sign-in response reached " + p_.redirect_uri + " within " +
                                minutes_text(p_.timeout) +
-                               "; if the browser showed an error about the redirect URI, "
-                               "allow-list it at the identity provider and try again");
+                               "; if the browser showed an error about the redirect URI, " +
+                               (p_.ephemeral_port
+                                    ? ephemeral_port_hint()
+                                    : "allow-list it at the identity provider and try again"));
     if (!nudged_ && now >= nudge_at_) {
         // Seed 001: a long timeout should not be wasted on a redirect URI the IdP rejects.
         nudged_ = true;
@@ -176,7 +184,9 @@ action auth_code_flow::on_timer(time_point now) {
         s.redirect_uri = p_.redirect_uri;
         s.expires_at = deadline_;
         s.message = "No callback yet; did you allow-list the redirect URI " + p_.redirect_uri +
-                    " at the identity provider? Open this URL: " + authorize_url_;
+                    " at the identity provider? " +
+                    (p_.ephemeral_port ? "Note that " + ephemeral_port_hint() + ". " : "") +
+                    "Open this URL: " + authorize_url_;
         state_ = state::nudging;
         return s;
     }

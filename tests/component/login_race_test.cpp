@@ -5,14 +5,19 @@
 
 #include <latchkey/transport/race.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <optional>
 #include <utility>
 
 using namespace latchkey;
@@ -114,4 +119,40 @@ TEST_CASE("race: total and terminal cancellation reach both sides", "[component]
         CHECK_FALSE(r.a_done);
         CHECK_FALSE(r.b_done);
     }
+}
+
+namespace {
+// A side that, like a login holding tokens, lets only terminal cancellation stop it.
+asio::awaitable<error_code> terminal_only_side() {
+    co_await asio::this_coro::reset_cancellation_state();
+    const auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer t(ex, std::chrono::hours{1});
+    auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return ec;
+}
+
+asio::awaitable<transport::race_result> total_enabled_terminal_only() {
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    auto a = terminal_only_side();
+    auto b = terminal_only_side();
+    co_return co_await transport::async_race(std::move(a), std::move(b), fatal);
+}
+}  // namespace
+
+TEST_CASE("race: a terminal cancellation after a total one still reaches both sides (Ctrl-C twice)",
+          "[component][race][hardening]") {
+    asio::io_context io;
+    asio::cancellation_signal sig;
+    std::optional<transport::race_result> out;
+    auto done = [&out](std::exception_ptr e, transport::race_result v) { if (!e) out = v; };
+    asio::co_spawn(io, total_enabled_terminal_only(), asio::bind_cancellation_slot(sig.slot(), done));
+    asio::steady_timer first(io, std::chrono::milliseconds{20}), second(io, std::chrono::milliseconds{60});
+    first.async_wait([&sig](const error_code&) { sig.emit(asio::cancellation_type::total); });
+    second.async_wait([&sig](const error_code&) { sig.emit(asio::cancellation_type::terminal); });
+    const auto started = std::chrono::steady_clock::now();
+    io.run_for(std::chrono::seconds{10});
+    REQUIRE(out);  // parallel_group (Boost 1.81) forwarded only the total one: it hung
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{5});
+    CHECK(out->ec[0] == asio::error::operation_aborted);
+    CHECK(out->ec[1] == asio::error::operation_aborted);
 }

@@ -22,6 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!set) return 0;
     fuzz::require(set->keys.size() <= max_jwks_keys, "key cap");
     fuzz::require(set->keys_built() == 0, "parsing built a key");
+    // Why a key was left out is shown when a token names it: the IdP's text is escaped.
+    for (const auto& refused : set->refused)
+        fuzz::require(fuzz::terminal_safe(refused.second), "raw IdP text in a refusal reason");
     id_token_checks k;
     k.issuer = "https://idp.example";
     k.client_id = "latch-cli";

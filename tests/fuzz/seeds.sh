@@ -41,6 +41,10 @@ rs256='eyJhbGciOiJSUzI1NiIsImtpZCI6InB5LXJzYSIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRw
 seed jose "$jwks\n$es256"
 seed jose "$jwks\n$rs256"
 seed jose '{"keys":[]}\neyJhbGciOiJub25lIn0.e30.'
+# Refused entries (issue 18 #2): a token naming one gets the reason, escaped.
+refused='{"keys":[{"kty":"oct\\u001b]52;c;eA==\\u0007","kid":"sym","k":"AAAA"},{"kty":"RSA","kid":"enc1","use":"enc","e":"AQAB","n":"AQAB"},{"kty":"RSA","kid":"small","e":"AQAB","n":"AQAB"}]}'
+seed jose "$refused\neyJhbGciOiJSUzI1NiIsImtpZCI6InN5bSJ9.eyJzdWIiOiJhIn0.c2ln"
+seed jose "$refused\neyJhbGciOiJSUzI1NiIsImtpZCI6ImVuYzEifQ.eyJzdWIiOiJhIn0.c2ln"
 
 cred='{"version":1,"context":"default","issuer":"https://idp.example","client_id":"latch-cli","login_method":"device","obtained_at":"2026-11-30T02:00:00Z","identity":{"sub":"alice","email":"a@example.com","name":"Alice"},"tokens":{"access_token":"at","refresh_token":"rt","id_token":"a.b.c","token_type":"Bearer","scope":"openid","expires_at":"2026-11-30T03:00:00Z"},"gateway":{"url":"https://gw.example","session_token":"s","expires_at":"2263-01-01T00:00:00Z","obtained_at":"2026-11-30T02:00:00Z"}}'
 seed stores "\x00$cred"

@@ -130,6 +130,30 @@ TEST_CASE("auth_code: after 30 s without a callback the URL is shown again, then
     CHECK(std::get<failed>(f.next(timer_fired{t0 + seconds{301}})).ec == client_errc::flow_finished);
 }
 
+TEST_CASE("auth_code: an OS-chosen port: the nudge and the timeout say it changes, and --port N",
+          "[unit][auth_code][hardening]") {
+    for (bool ephemeral : {false, true}) {
+        auto p = params();
+        p.ephemeral_port = ephemeral;
+        auth_code_flow f{p, secrets()};
+        f.next(started{t0});
+        f.next(user_shown{t0});
+        auto nudge = std::get<show_user>(f.next(timer_fired{t0 + seconds{30}}));
+        f.next(user_shown{t0 + seconds{30}});
+        auto fl = std::get<failed>(f.next(timer_fired{t0 + seconds{300}}));
+        const std::string hint = "its port changes every run: if the identity provider compares "
+                                 "redirect URIs exactly, port included, allow-list "
+                                 "http://127.0.0.1:N/callback for a free port N and log in with "
+                                 "--port N";
+        INFO(nudge.message << "\n" << fl.diag.client_message);
+        CHECK((nudge.message.find("Note that " + hint) != std::string::npos) == ephemeral);
+        CHECK((fl.diag.client_message.find("about the redirect URI, " + hint) != std::string::npos) ==
+              ephemeral);
+        CHECK((fl.diag.client_message.find("allow-list it at the identity provider and try again") !=
+               std::string::npos) == !ephemeral);
+    }
+}
+
 TEST_CASE("auth_code: a timeout shorter than the nudge delay never nudges", "[unit][auth_code]") {
     auto p = params();
     p.timeout = seconds{20};

@@ -138,6 +138,18 @@ TEST_CASE("poll: a 200 without an access token", "[unit][device]") {
     CHECK(contains(x.diag.client_message, token_url));
 }
 
+TEST_CASE("poll: a refused reply keeps its reason after the diagnostics move (issue 18 #13)",
+          "[unit][device][hardening]") {
+    device_flow f{params()};
+    auto t = to_first_wait(f);
+    poll_at(f, t);
+    auto x = expect_failed(f.next(reply_at(t, 200, R"({"token_type":"Bearer"})")));
+    INFO(x.diag.client_message);
+    CHECK(x.diag.client_message.rfind(std::string("token endpoint ") + token_url + ": ", 0) == 0);
+    CHECK(x.diag.client_message.size() > (std::string("token endpoint ") + token_url + ": ").size());
+    CHECK(contains(x.diag.client_message, "access_token"));
+}
+
 TEST_CASE("poll: network errors back off (doubling, capped at 10 s) and then recover",
           "[unit][device]") {
     device_flow f{params()};

@@ -5,6 +5,8 @@
 
 #include <openssl/rand.h>
 
+#include <chrono>
+
 using namespace jose_test;
 
 namespace {
@@ -81,7 +83,11 @@ TEST_CASE("JWKS: more than 100 entries, moduli over 8192 bits and huge documents
     CHECK(big->skipped == 3);
     CHECK(big->keys_built() == 0);
     auto token = sign(shared_key(key_type::rsa_2048), "big1", good_claims());
-    CHECK(verify_jws(token, *big, diag).error() == jose_errc::unknown_kid);
+    CHECK(verify_jws(token, *big, diag).error() == jose_errc::key_mismatch);
+    CHECK(diag.client_message ==
+          "signing key 'big1' in the provider's JWKS is refused: a 16384-bit RSA key; latch "
+          "accepts 2048 to 8192 bits");
+    CHECK_FALSE(needs_jwks_refetch(token, *big));  // a refused key is no reason to refetch
     CHECK(big->keys_built() == 0);
 
     std::string padding(max_jwks_size, ' ');
@@ -99,4 +105,44 @@ TEST_CASE("JWKS: an entry that does not make a valid key fails the token naming 
     auto token = sign(shared_key(key_type::rsa_2048), "bad", good_claims());
     CHECK_FALSE(verify_jws(token, *set, diag).has_value());
     CHECK(set->keys_built() == 1);
+}
+
+TEST_CASE("JWKS: 350 entries, most of them 8192-bit: the named key verifies, no other is built",
+          "[unit][hardening][jose]") {
+    // The shape of the audit's attack (350 large keys), under the size cap: 300 random
+    // 8192-bit moduli around 50 entries of the real key.
+    std::string large;
+    for (int i = 0; i < 300; ++i)
+        large += (i ? "," : "") + big_rsa_entry(8192, "big" + std::to_string(i));
+    const std::string doc = many_keys(50, large);
+    REQUIRE(doc.size() < max_jwks_size);
+    const auto started = std::chrono::steady_clock::now();
+    diagnostics diag;
+    auto set = parse_jwks(doc, diag);
+    REQUIRE(set.has_value());
+    CHECK(set->keys.size() == max_jwks_keys);  // 50 real + the first 50 large ones
+    CHECK(set->skipped == 250);
+    auto token = sign(shared_key(key_type::rsa_2048), "k42", good_claims());
+    auto v = verify_jws(token, *set, diag);
+    INFO(diag.client_message);
+    CHECK(v.has_value());
+    CHECK(set->keys_built() == 1);
+    // A bound, not a benchmark: building all 350 took minutes (issue 18 #2).
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{5});
+
+    // A kid past the first 100 entries: refused with the reason, nothing built.
+    auto late = sign(shared_key(key_type::rsa_2048), "big299", good_claims());
+    CHECK(verify_jws(late, *set, diag).error() == jose_errc::key_mismatch);
+    CHECK(diag.client_message.find("past the first 100 keys") != std::string::npos);
+    CHECK(set->keys_built() == 1);
+}
+
+TEST_CASE("JWKS: a refused key's reason is escaped", "[unit][hardening][jose]") {
+    diagnostics diag;
+    auto set = parse_jwks(many_keys(1, R"({"kty":"oct\u001b[31m","kid":"sym","k":"AAAA"})"), diag);
+    REQUIRE(set.has_value());
+    auto token = sign(shared_key(key_type::rsa_2048), "sym", good_claims());
+    CHECK(verify_jws(token, *set, diag).error() == jose_errc::key_mismatch);
+    CHECK(diag.client_message.find('\x1b') == std::string::npos);
+    CHECK(diag.client_message.find("kty 'oct\\x1b[31m'") != std::string::npos);
 }

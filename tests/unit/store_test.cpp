@@ -130,6 +130,47 @@ TEST_CASE("a corrupt file gives a clear error and is left untouched", "[unit][st
     }
 }
 
+TEST_CASE("a login sets an unparsable credentials file aside, never over it (issue 18 #13)",
+          "[unit][store][hardening]") {
+    temp_home h;
+    credential_store s{h.path};
+    diagnostics d;
+    REQUIRE_FALSE(s.ensure_dirs(d));
+    const auto now = sys_clock::from_time_t(1'790'000'000);  // 2026-09-21T14:13:20Z
+    auto none = s.set_aside_corrupt("default", now, d);  // nothing stored: nothing to do
+    REQUIRE(none.has_value());
+    CHECK_FALSE(none->has_value());
+
+    const auto path = s.credentials_path("default");
+    { std::ofstream f(path); f << "{not json"; }
+    auto first = s.set_aside_corrupt("default", now, d);
+    REQUIRE(first.has_value());
+    REQUIRE(first->has_value());
+    const fs::path kept = path.string() + ".corrupt-20260921T141320Z";
+    CHECK((*first)->kept_as == kept);
+    CHECK(slurp(kept) == "{not json");
+    CHECK_FALSE(fs::exists(path));
+    CHECK((*first)->notice.rfind(path.string() + ": ", 0) == 0);
+    CHECK((*first)->notice.find("; it was kept as " + kept.string()) != std::string::npos);
+    CHECK((*first)->notice.find("left untouched") == std::string::npos);
+
+    // The same second again: an earlier copy is never replaced.
+    { std::ofstream f(path); f << "[]"; }
+    auto second = s.set_aside_corrupt("default", now, d);
+    REQUIRE(second.has_value());
+    REQUIRE(second->has_value());
+    CHECK((*second)->kept_as == fs::path(kept.string() + "-1"));
+    CHECK(slurp(kept) == "{not json");
+    CHECK(slurp((*second)->kept_as) == "[]");
+
+    // A good file stays where it is.
+    REQUIRE_FALSE(s.save([] { auto c = sample(); c.context = "default"; return c; }(), d));
+    auto good = s.set_aside_corrupt("default", now, d);
+    REQUIRE(good.has_value());
+    CHECK_FALSE(good->has_value());
+    CHECK(fs::exists(path));
+}
+
 TEST_CASE("an unreadable file is a store_io error", "[unit][store]") {
     if (::geteuid() == 0) {
         // root reads anything; check a directory in place of the file instead

@@ -6,11 +6,17 @@
 #include <latchkey/core/jwt.hpp>
 #include <latchkey/core/token_import.hpp>
 #include <latchkey/transport/id_token.hpp>
+#include <latchkey/transport/race.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 
 namespace latchkey::transport {
@@ -49,6 +55,7 @@ asio::awaitable<result<login_result>> async_finish(client_services& client,
     co_await asio::this_coro::reset_cancellation_state();
     login_result r;
     r.method = got.method;
+    r.loopback_port = got.loopback_port;
     r.tokens = std::move(got.tokens);
     r.obtained_at = client.clock.now();
     if (r.tokens.id_token) {
@@ -80,6 +87,30 @@ asio::awaitable<result<detail::flow_outcome>> async_run_way(client_services& cli
     }
 }
 
+// The whole login, its outcome left in `out`.
+asio::awaitable<error_code> async_login_steps(client_services& client, const client_config& c,
+                                              login_options o, login_ports p,
+                                              result<login_result>& out, diagnostics& diag) {
+    const time_point started = client.clock.now();
+    if (o.way == login_way::machine) {
+        // Discovery inside the machine login's time bound; its tokens carry no ID token
+        // to check and no userinfo to ask (a machine is not a user).
+        auto got = co_await detail::async_machine_login(client, c, o, diag);
+        const provider_metadata no_meta;
+        if (!got) out = got.error();
+        else out = co_await async_finish(client, c, no_meta, std::move(*got), diag);
+    } else if (auto meta = co_await client.async_discover(c, diag); !meta) {
+        out = meta.error();
+    } else {
+        // The flow's own deadline (and its clearer message) comes before the hard one.
+        o.timeout = detail::remaining_seconds(o.timeout, client.clock.now() - started);
+        auto got = co_await async_run_way(client, c, *meta, o, p, diag);
+        if (!got) out = got.error();
+        else out = co_await async_finish(client, c, *meta, std::move(*got), diag);
+    }
+    co_return out ? error_code{} : out.error();
+}
+
 }  // namespace
 
 asio::awaitable<void> login_user_port::async_countdown(clock_port&) { co_return; }
@@ -91,20 +122,21 @@ asio::awaitable<result<login_result>> async_login(client_services& client, const
     const bool throws = co_await asio::this_coro::throw_if_cancelled();
     co_await asio::this_coro::throw_if_cancelled(false);
     co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    // Issue 18 #13: o.timeout bounds everything the login waits for, however slowly the
+    // IdP drips its answers (each request alone may take http_options::request_timeout).
+    // The flows' own deadlines come first, with their clearer messages; this one is the
+    // hard bound, a little later, and cuts even the ID-token check of held tokens.
     result<login_result> out = client_errc::cancelled;
-    if (o.way == login_way::machine) {
-        // Discovery inside the machine login's time bound; its tokens carry no ID token
-        // to check and no userinfo to ask (a machine is not a user).
-        auto got = co_await detail::async_machine_login(client, c, o, diag);
-        const provider_metadata no_meta;
-        if (!got) out = got.error();
-        else out = co_await async_finish(client, c, no_meta, std::move(*got), diag);
-    } else if (auto meta = co_await client.async_discover(c, diag); !meta) {
-        out = meta.error();
-    } else {
-        auto got = co_await async_run_way(client, c, *meta, o, p, diag);
-        if (!got) out = got.error();
-        else out = co_await async_finish(client, c, *meta, std::move(*got), diag);
+    const auto bound = o.timeout + detail::hard_deadline_grace;
+    auto steps = async_login_steps(client, c, o, p, out, diag);
+    auto deadline = detail::async_deadline(&client.clock, bound, detail::deadline_kind::hard);
+    auto r = co_await async_race(std::move(steps), std::move(deadline), any_error);
+    if (r.first == 1 && r.ec[1] == client_errc::timeout) {
+        diag.clear();
+        diag.client_message = "login timed out after " + std::to_string(o.timeout.count()) +
+                              " s: the identity provider at " + c.issuer +
+                              " did not finish answering (--timeout SECONDS changes the bound)";
+        out = client_errc::timeout;
     }
     co_await asio::this_coro::reset_cancellation_state();
     co_await asio::this_coro::throw_if_cancelled(throws);
@@ -174,5 +206,34 @@ token_set id_token_only(const std::string& id_token) {
     }
     return t;
 }
+
+namespace detail {
+
+std::chrono::seconds remaining_seconds(std::chrono::seconds limit, time_point::duration spent) {
+    const auto left = std::chrono::ceil<std::chrono::seconds>(limit - spent);
+    return std::max(left, std::chrono::seconds{1});
+}
+
+asio::awaitable<error_code> async_deadline(clock_port* clock, std::chrono::seconds limit,
+                                           deadline_kind kind) {
+    if (kind == deadline_kind::soft) {
+        const time_point at = clock->now() + limit;
+        const error_code ec = co_await clock->async_wait_until(at);
+        co_return ec ? error_code(client_errc::cancelled) : error_code(client_errc::timeout);
+    }
+    // The hard bound is wall-clock time whatever the clock port says (a virtual clock
+    // would let it fire at once), and a first Ctrl-C does not move it: the login it bounds
+    // decides what a total cancellation stops (the flows) and lets finish (held tokens).
+    co_await asio::this_coro::reset_cancellation_state();
+    auto cs = co_await asio::this_coro::cancellation_state;
+    const auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer timer(ex, limit);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    // Fired and cancelled at the same moment: the cancellation wins (STYLE.md).
+    const bool cancelled = ec || cs.cancelled() != asio::cancellation_type::none;
+    co_return cancelled ? error_code(client_errc::cancelled) : error_code(client_errc::timeout);
+}
+
+}  // namespace detail
 
 }  // namespace latchkey::transport

@@ -215,12 +215,6 @@ asio::awaitable<error_code> async_machine_grant(client_services& client, const c
     co_return error_code{};
 }
 
-asio::awaitable<error_code> async_deadline(clock_port* clock, std::chrono::seconds limit) {
-    const time_point at = clock->now() + limit;
-    const error_code ec = co_await clock->async_wait_until(at);
-    co_return ec ? error_code(client_errc::cancelled) : error_code(client_errc::timeout);
-}
-
 }  // namespace
 
 asio::awaitable<result<flow_outcome>> async_machine_login(client_services& client,
@@ -230,7 +224,7 @@ asio::awaitable<result<flow_outcome>> async_machine_login(client_services& clien
     // The grant raced against the deadline; the loser is cancelled (its connection closed).
     flow_outcome out;
     auto grant = async_machine_grant(client, c, o, out, diag);
-    auto deadline = async_deadline(&client.clock, o.timeout);
+    auto deadline = async_deadline(&client.clock, o.timeout, deadline_kind::soft);
     auto r = co_await async_race(std::move(grant), std::move(deadline), any_error);
     if (r.first == 0) {
         if (r.ec[0]) co_return r.ec[0];

@@ -39,6 +39,7 @@ struct side_out {
     diagnostics diag;
     login_method method = login_method::unknown;
     std::optional<std::string> nonce;
+    std::uint16_t loopback_port = 0;  // the callback reached the listener on it
 };
 
 struct login_env {
@@ -48,6 +49,16 @@ struct login_env {
     const login_options& o;
     login_ports p;
 };
+
+// Issue 18 #11: the port a login worked on is remembered because the IdP may accept only
+// that one; busy now, the user has to choose.
+std::string remembered_port_busy(std::uint16_t port) {
+    const auto n = std::to_string(port);
+    return "port " + n + " on 127.0.0.1 is already in use; this context remembers it from a "
+           "login that worked (the identity provider may accept only http://127.0.0.1:" + n +
+           "/callback): free it, or log in with --port N for another port the identity "
+           "provider allows";
+}
 
 bool wants_offline(const client_config& c) {
     return std::find(c.scopes.begin(), c.scopes.end(), "offline_access") != c.scopes.end();
@@ -99,6 +110,7 @@ flows::auth_code_params browser_params(const login_env& e, std::string redirect_
     ap.issuer = e.m.issuer;
     ap.iss_parameter_supported = e.m.authorization_response_iss_parameter_supported;
     ap.timeout = e.o.timeout;
+    ap.ephemeral_port = e.o.port == 0;
     // OIDC Core §11: offline_access is only granted with prompt=consent.
     if (wants_offline(e.c)) ap.prompt = "consent";
     return ap;
@@ -110,8 +122,10 @@ asio::awaitable<void> async_announce(const login_env& e, const std::string& redi
                                      const std::string& url, bool reads_paste) {
     flows::show_user notice;
     notice.message = "Browser login: redirect URI " + redirect_uri + " (client " + e.c.client_id +
-                     ") must be allowed at the identity provider.\n"
-                     "Opening this URL in your browser (open it yourself if nothing happens):\n  " + url;
+                     ") must be allowed at the identity provider.\n";
+    if (e.o.port == 0)  // issue 18 #11: IdPs that compare the port need a fixed one
+        notice.message += "Note: " + flows::ephemeral_port_hint() + ".\n";
+    notice.message += "Opening this URL in your browser (open it yourself if nothing happens):\n  " + url;
     if (reads_paste)
         notice.message += "\nIf the browser runs on another machine, paste the URL it lands on here.";
     e.p.user.show(notice);
@@ -126,7 +140,11 @@ asio::awaitable<void> async_announce(const login_env& e, const std::string& redi
 asio::awaitable<error_code> browser_side(login_env e, side_out& out) {
     auto ex = co_await asio::this_coro::executor;
     auto listener = loopback_listener::open(ex, e.o.port, "/callback", out.diag);
-    if (!listener) co_return listener.error();
+    if (!listener) {
+        if (listener.error() == client_errc::port_in_use && e.o.port_remembered)
+            out.diag.client_message = remembered_port_busy(e.o.port);
+        co_return listener.error();
+    }
     auto ap = browser_params(e, listener->redirect_uri());
     auto secrets = flows::make_auth_code_secrets();
     const auto url = flows::build_authorize_url(ap, secrets);
@@ -146,9 +164,11 @@ asio::awaitable<error_code> browser_side(login_env e, side_out& out) {
 
     browser_user bu{e.p.user};
     auto ec = co_await async_drive_into(flow, ports{e.client.http, e.client.clock, bu, &port}, out);
+    if (!ec && !port.pasted()) out.loopback_port = listener->port();
     listener->close();
     if (const auto& t = port.id_token_login()) {  // a verified pasted #id_token= won
         out.method = login_method::callback_url;
+        out.loopback_port = 0;
         out.diag.clear();
         out.tokens = *t;
         co_return error_code{};
@@ -187,7 +207,7 @@ error_code check_endpoints(login_mode mode, const client_config& c, const provid
 result<flow_outcome> take(error_code ec, side_out& s, diagnostics& diag) {
     diag = std::move(s.diag);
     if (ec) return ec;
-    return flow_outcome{std::move(s.tokens), s.method, s.nonce};
+    return flow_outcome{std::move(s.tokens), s.method, s.nonce, s.loopback_port};
 }
 
 }  // namespace

@@ -49,6 +49,10 @@ asio::awaitable<result<saved_login>> async_save_login(credential_store& store, c
     // that order everywhere.
     auto lock = co_await async_acquire_lock(clock, store.lock_path(context), default_lock_wait, diag);
     if (!lock) co_return lock.error();
+    // README: a file latch cannot parse is never overwritten silently (issue 18 #13).
+    auto aside = store.set_aside_corrupt(context, clock.now(), diag);
+    if (!aside) co_return aside.error();
+    if (*aside) out.set_aside_notice = (*aside)->notice;
     if (auto ec = store.save(creds, diag)) co_return ec;
     auto config_lock = co_await async_acquire_lock(clock, store.home() / "config.lock",
                                                    default_lock_wait, diag);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace latchkey {
@@ -58,6 +59,12 @@ struct jwk_set {
     // provider may publish keys we cannot use; only the ones we can matter. (A key whose
     // members decode but do not make a valid key is found out when it is first used.)
     std::size_t skipped = 0;
+    // Why entries with a kid were left out, by kid ("a 16384-bit RSA key; latch accepts
+    // 2048 to 8192 bits"), so a token naming one fails with that reason and no refetch.
+    // Only metadata is read for them; they are bounded by max_jwks_size.
+    std::vector<std::pair<std::string, std::string>> refused;
+    // The reason recorded for `kid`, or null.
+    const std::string* refusal(std::string_view kid) const noexcept;
 
     // How many keys have been built so far, over the set's lifetime.
     std::size_t keys_built() const noexcept;

@@ -17,7 +17,7 @@ namespace latchkey {
 enum class jose_errc {
     malformed = 1,    // not three base64url parts, header/payload not JSON, `crit` present
     unsupported_alg,  // `none`, HS256, RS512... (we accept RS256, ES256, EdDSA)
-    key_mismatch,     // the key named by `kid` is of another type or alg
+    key_mismatch,     // the key named by `kid` is of another type or alg, or refused (too large...)
     unknown_kid,      // no JWKS key fits: refetch the JWKS once, then give up
     bad_signature,    // the signature does not verify
 };

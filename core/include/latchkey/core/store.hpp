@@ -148,6 +148,18 @@ public:
     result<std::optional<stored_credentials>> load(std::string_view context,
                                                    diagnostics& diag) const;
     error_code save(const stored_credentials& creds, diagnostics& diag) const;
+    // Before a login replaces the credentials of `context` (issue 18 #13), under the
+    // context's lock: when the file exists but cannot be parsed, it is renamed to
+    // <file>.corrupt-<UTC time> (kept, never overwritten) and the result says so, in a
+    // line ready to print; empty when there was nothing to set aside. Errors: store_io
+    // when the file cannot be read or moved (then nothing may be saved over it).
+    struct set_aside_file {
+        std::filesystem::path kept_as;
+        std::string notice;  // "<file> could not be read (<why>); it was kept as <kept_as>"
+    };
+    result<std::optional<set_aside_file>> set_aside_corrupt(std::string_view context,
+                                                            time_point now,
+                                                            diagnostics& diag) const;
     // true when a file was removed. Removes the context's temp files too (issue 18 #8).
     result<bool> remove(std::string_view context, diagnostics& diag) const;
 

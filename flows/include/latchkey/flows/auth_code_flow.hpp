@@ -84,7 +84,15 @@ struct auth_code_params {
     // code_challenge, code_challenge_method, prompt) are ignored here.
     std::vector<std::pair<std::string, std::string>> extra_auth_params;
     std::optional<std::string> prompt;     // OIDC `prompt`, e.g. "login" or "consent"
+    // The listener's port was chosen by the OS (no --port): it changes every run, so the
+    // nudge and the timeout message add ephemeral_port_hint() (issue 18 #11).
+    bool ephemeral_port = false;
 };
+
+// RFC 8252 §7.3 has the IdP ignore the loopback port, but some compare redirect URIs
+// exactly: what to do then, for a message about an OS-chosen port (one sentence, no
+// trailing period).
+std::string ephemeral_port_hint();
 
 class auth_code_flow final : public flow {
 public:

@@ -90,6 +90,7 @@ struct login_options {
     login_way way = login_way::automatic;
     std::chrono::seconds timeout{300};
     std::uint16_t port = 0;          // loopback port; 0 = ephemeral (RFC 8252 §7.3)
+    bool port_remembered = false;    // `port` is the one a login of the context worked on
     std::string callback_url;        // way == callback_url: the URL the browser landed on
     // password: from the embedder (else asked through login_ports::prompt).
     std::optional<std::string> username;
@@ -106,6 +107,7 @@ struct login_result {
     std::optional<boost::json::object> id_claims; // the verified ID token's claims
     identity who;
     time_point obtained_at{};
+    std::uint16_t loopback_port = 0;  // browser login: the listener's port the callback reached
 };
 
 // Runs one login. Errors: the flow's (oauth_errc::access_denied, expired_token,
@@ -144,10 +146,14 @@ struct save_options {
 struct saved_login {
     stored_credentials credentials;  // as written
     context_config context;          // the context as written
+    // A credentials file that could not be parsed is never overwritten: it was moved aside
+    // (credential_store::set_aside_corrupt) and this says where, ready to print.
+    std::string set_aside_notice;
 };
 // Writes the credentials of `context` and remembers the client in config.json, both under
 // the context's lock (and config.json under its own lock, re-read under it, so a
 // concurrent writer's contexts are kept). The first context becomes the current one.
+// An unparsable credentials file is moved aside first (saved_login::set_aside_notice).
 // Errors: lock_timeout, store_io, store_corrupt (config.json unreadable: not overwritten).
 // Cancellation: terminal only (a login that holds tokens finishes saving).
 boost::asio::awaitable<result<saved_login>> async_save_login(credential_store& store,

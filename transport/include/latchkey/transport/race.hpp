@@ -31,7 +31,8 @@ struct race_result {
 
 // Runs `a` (side 0) and `b` (side 1) at once on the caller's executor and returns when the
 // race is decided and both sides have completed. An exception thrown by a side ends the
-// race and is rethrown. Cancellation: terminal, partial and total, forwarded to both sides.
+// race and is rethrown. Cancellation: terminal, partial and total, forwarded to both sides, each time
+// (a total, then a terminal one).
 // `on_lone_failure` (may be null) must outlive the co_await; pass a named object (GCC 12
 // may destroy a temporary of a co_await expression twice).
 using lone_failure_fn = std::function<void(std::size_t side, const error_code&)>;
