@@ -23,6 +23,7 @@ async function run(program, args, { home, stdin = '', timeoutMs = 30_000 }) {
   let stderr = '';
   child.stdout.on('data', (d) => { stdout += d; });
   child.stderr.on('data', (d) => { stderr += d; });
+  child.stdin.on('error', () => {});  // EPIPE: `list` exits without reading stdin
   child.stdin.end(stdin);
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const [code] = await once(child, 'close');

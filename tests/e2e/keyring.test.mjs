@@ -21,7 +21,7 @@ const credentialsPath = (home, ctx = 'default') => join(home, 'credentials', `${
 const refreshes = (idp) => idp.log.filter((e) => e.route === 'token' && e.grant_type === 'refresh_token').length;
 
 function haveTools() {
-  for (const tool of ['dbus-daemon', 'gnome-keyring-daemon', 'secret-tool']) {
+  for (const tool of ['dbus-daemon', 'dbus-send', 'gnome-keyring-daemon', 'secret-tool']) {
     try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); } catch { return `${tool} is not installed`; }
   }
   return false;
@@ -45,17 +45,17 @@ async function startKeyring() {
   const daemon = spawn('gnome-keyring-daemon', ['--foreground', '--unlock', '--components=secrets'],
     { env, stdio: ['pipe', 'ignore', 'inherit'] });
   daemon.stdin.end('test-password');
-  // Ready when the default collection answers.
+  // Ready when it owns org.freedesktop.secrets: asking before then would make the bus
+  // start another, locked, daemon (D-Bus activation).
   const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      execFileSync('secret-tool', ['store', '--label=probe', 'latch-test', 'probe'], { env, input: 'x', stdio: ['pipe', 'ignore', 'pipe'], timeout: 5_000 });
-      break;
-    } catch (e) {
-      if (Date.now() > deadline) throw new Error(`gnome-keyring did not come up: ${e.stderr}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  const owned = () => execFileSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus',
+    '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets'],
+  { env, encoding: 'utf8', timeout: 5_000 }).includes('boolean true');
+  while (!owned()) {
+    if (Date.now() > deadline) throw new Error('gnome-keyring-daemon did not take org.freedesktop.secrets');
+    await new Promise((r) => setTimeout(r, 100));
   }
+  execFileSync('secret-tool', ['store', '--label=probe', 'latch-test', 'probe'], { env, input: 'x', timeout: 5_000 });
   const keyringEnv = { DBUS_SESSION_BUS_ADDRESS: env.DBUS_SESSION_BUS_ADDRESS, XDG_RUNTIME_DIR: env.XDG_RUNTIME_DIR };
   const lookup = (home, ctx = 'default') => {
     try {
