@@ -73,6 +73,7 @@ command_info describe_cli(const CLI::App& app) {
     c.name = app.get_name();
     c.aliases = app.get_aliases();
     c.description = app.get_description();
+    c.subcommand_required = app.get_require_subcommand_min() > 0;
     auto visible = [](const CLI::Option* o) { return !o->get_group().empty(); };
     for (const auto* opt : app.get_options(visible))
         if (opt->nonpositional()) c.options.push_back(describe_option(*opt));

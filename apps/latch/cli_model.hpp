@@ -31,6 +31,7 @@ struct command_info {
     std::string description;
     std::vector<option_info> options;      // own options, then positionals in order
     std::vector<command_info> subcommands;
+    bool subcommand_required = false;
 };
 
 // The visible tree under `app` (hidden commands and options, group "", are left out).

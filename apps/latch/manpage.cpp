@@ -35,9 +35,10 @@ std::string synopsis_of(const std::vector<const command_info*>& path) {
     std::string s = "latch " + path_words(path);
     const auto& c = *path.back();
     bool has_options = false;
-    for (const auto& o : c.options) has_options = has_options || !o.names.empty();
+    for (const auto& o : c.options)
+        has_options = has_options || (!o.names.empty() && o.names.front() != "--help");
     if (has_options) s += " [OPTIONS]";
-    if (!c.subcommands.empty()) s += " COMMAND";
+    if (!c.subcommands.empty()) s += c.subcommand_required ? " COMMAND" : " [COMMAND]";
     for (const auto& o : c.options) {
         if (!o.names.empty()) continue;
         std::string arg = o.positional;
