@@ -8,7 +8,7 @@
 
 namespace latchkey::cli {
 
-// Every LATCH_* variable latch reads (tests/cli_tools/check_environment.sh greps the sources
+// Every LATCH_* variable latch reads (tests/cli_tools/help_environment.sh greps the sources
 // for "LATCH_..." names and fails when one is missing here).
 const env_variable latch_variables[] = {
     {"LATCH_HOME", "Directory of the configuration and credentials (default: $XDG_CONFIG_HOME/latch, else ~/.config/latch)"},
