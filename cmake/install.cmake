@@ -17,21 +17,23 @@ set_target_properties(latchkey PROPERTIES EXPORT_NAME latchkey)
 target_compile_features(latchkey PUBLIC cxx_std_20)
 
 install(TARGETS latchkey EXPORT latchkeyTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})  # include/ comes from INSTALL_INTERFACE
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)  # include/ comes from INSTALL_INTERFACE
 foreach(module core flows transport)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${module}/include/
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+          COMPONENT dev
           FILES_MATCHING PATTERN "*.hpp")
 endforeach()
 if(TARGET latch)
   # OPTIONAL: an SDK-only build (ninja latchkey) installs without the CLI.
-  install(TARGETS latch RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} OPTIONAL)
+  install(TARGETS latch RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli OPTIONAL)
 endif()
 
 install(EXPORT latchkeyTargets
         NAMESPACE latchkey::
         FILE latchkeyTargets.cmake
-        DESTINATION ${LATCH_CMAKE_DIR})
+        DESTINATION ${LATCH_CMAKE_DIR}
+        COMPONENT dev)
 configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/latchkeyConfig.cmake.in
                               ${CMAKE_CURRENT_BINARY_DIR}/latchkeyConfig.cmake
                               INSTALL_DESTINATION ${LATCH_CMAKE_DIR})
@@ -40,4 +42,7 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/latchkeyConfigVersi
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/latchkeyConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/latchkeyConfigVersion.cmake
-        DESTINATION ${LATCH_CMAKE_DIR})
+        DESTINATION ${LATCH_CMAKE_DIR}
+        COMPONENT dev)
+# The CLI's man page, completions, stripping and the .deb (cpack).
+include(${CMAKE_CURRENT_LIST_DIR}/package.cmake)

@@ -12,7 +12,9 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libssl-dev catch2 libcli11-dev libfmt-dev libqrencode-dev
       chromium openssl tinyproxy
       libsqlite3-dev libargon2-dev
-      oathtool sqlite3)  # oathtool: TOTP test vectors; sqlite3: the latch-idp e2e tests read its database
+      oathtool sqlite3   # TOTP test vectors; the latch-idp e2e tests read its database
+      zsh fish man-db    # the completion and man page tests (tests/cli_tools)
+      libsecret-1-dev gnome-keyring dbus libsecret-tools)  # the keyring and its test (tests/e2e/keyring.test.mjs)
 # kubectl for the kubectl integration test: Debian's kubernetes-client unless one is
 # already installed (e.g. from the Google Cloud SDK, which dpkg does not know about).
 command -v kubectl >/dev/null || pkgs+=(kubernetes-client)

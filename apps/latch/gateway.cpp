@@ -9,6 +9,7 @@
 // exits 1 with a warning, so a script notices at the step that failed; `latch token
 // --gateway` tries the exchange again.
 #include "app.hpp"
+#include "cli_tools.hpp"
 #include "renewal_sources.hpp"
 
 #include <latchkey/core/gateway.hpp>
@@ -135,6 +136,7 @@ void add_context_setting_options(CLI::App& add, std::map<std::string, std::strin
                    "RFC 3339, Unix time or seconds; else expires_in)");
     add.add_option("--lookup-url", settings[lookup_url_key],
                    "Identity lookup URL for imported tokens (`latch login --with-token`)");
+    add_storage_option(add, settings["storage"]);  // keyring_note.cpp
 }
 
 }  // namespace latchkey::cli

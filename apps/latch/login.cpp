@@ -1,5 +1,6 @@
 // `latch login`: resolve the client configuration, run a flow, store what it returns.
 #include "app.hpp"
+#include "cli_tools.hpp"
 #include "renewal_sources.hpp"
 
 #include <latchkey/transport/line_reader.hpp>
@@ -192,6 +193,7 @@ asio::awaitable<int> async_store_login(app& a, const std::string& ctx, const cli
                  who.display().empty() ? "an unnamed account"
                                        : escape_untrusted(who.display(), 120).c_str(),
                  ctx.c_str(), std::string(short_method_label(login.method)).c_str());
+    note_refresh_token_storage(a, ctx, saved->credentials);  // keyring_note.cpp
     co_return co_await async_gateway_after_login(a, std::move(saved->context),
                                                   std::move(saved->credentials));
 }

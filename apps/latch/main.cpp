@@ -1,5 +1,6 @@
 // latch: log in to OAuth 2.0 / OpenID Connect identity providers from a terminal.
 #include "app.hpp"
+#include "cli_tools.hpp"
 #include "integrations.hpp"
 #include "usage_errors.hpp"
 
@@ -89,6 +90,11 @@ int run_selected(const cli::global_options& g, const cli::command_fn& selected) 
 int main(int argc, char** argv) {
     ::prctl(PR_SET_DUMPABLE, 0);  // issue 18 #12: no core dump or ptrace peer gets the tokens
     std::signal(SIGPIPE, SIG_IGN);
+    auto aliased = cli::argv_for_program_name(argc, argv);  // docker-credential-latch
+    if (!aliased.empty()) {
+        argc = static_cast<int>(aliased.size()) - 1;
+        argv = aliased.data();
+    }
     // Fast path for the most frequent invocation, plain `latch token` (scripts and
     // credential helpers run it per request): the parse below would select exactly this
     // with default global options, but building the whole command tree costs ~0.2 ms of
@@ -116,6 +122,7 @@ int main(int argc, char** argv) {
     cli::register_machine_commands(cli, selected);
     cli::register_integration_commands(cli, selected);
     for (auto* s : cli.get_subcommands({})) s->footer(cli::exit_codes_help);
+    cli::register_cli_tools(cli);  // completion, help environment, --man; examples in --help
 
     try {
         cli.parse(argc, argv);

@@ -5,6 +5,7 @@
 
 #include "private_dir.hpp"
 #include "store_io.hpp"
+#include "store_keyring.hpp"
 
 #include <cctype>
 #include <cerrno>
@@ -171,6 +172,7 @@ result<std::optional<stored_credentials>> credential_store::load(std::string_vie
         return c.error();
     }
     c->context = std::string(context);
+    if (detail::refresh_token_in_keyring(**text)) detail::attach_refresh_token(home_, *c);
     return std::optional<stored_credentials>{std::move(*c)};
 }
 
@@ -180,7 +182,8 @@ error_code credential_store::save(const stored_credentials& creds, diagnostics& 
         return client_errc::bad_input;
     }
     if (auto ec = ensure_dirs(diag)) return ec;
-    return write_file_atomic(credentials_path(creds.context), to_json(creds), 0600, diag);
+    return write_file_atomic(credentials_path(creds.context),
+                             detail::credentials_record(home_, creds), 0600, diag);
 }
 
 namespace {
@@ -225,6 +228,7 @@ result<std::optional<credential_store::set_aside_file>> credential_store::set_as
 result<bool> credential_store::remove(std::string_view context, diagnostics& diag) const {
     const auto path = credentials_path(context);
     detail::remove_temp_files(path);  // they may hold credentials too (issue 18 #8)
+    detail::forget_refresh_token(home_, context);
     if (::unlink(path.c_str()) == 0) return true;
     if (errno == ENOENT) return false;
     return result<bool>(boost::system::in_place_error, io_error(diag, "cannot remove", path, errno));

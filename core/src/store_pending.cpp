@@ -3,6 +3,7 @@
 #include <latchkey/core/store.hpp>
 
 #include "store_io.hpp"
+#include "store_keyring.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -104,7 +105,8 @@ error_code pending_save::commit(const stored_credentials& creds, diagnostics& di
         discard();
         return ec;
     };
-    const std::string text = to_json(creds);
+    // target_ is <home>/credentials/<context>.json.
+    const std::string text = detail::credentials_record(target_.parent_path().parent_path(), creds);
     // Over the padding: record + spaces already parses, so a crash before the truncate
     // still leaves a complete record for recover().
     if (::lseek(fd_, 0, SEEK_SET) != 0) return fail("cannot seek in", errno);

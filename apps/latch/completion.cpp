@@ -1,0 +1,152 @@
+// `latch completion bash|zsh|fish`: scripts generated from the command tree at run time.
+// Each shell gets the same data (per command path: its subcommands, the options it accepts,
+// what its positional argument takes; per option: what its value takes) and a small
+// function that finds the command path in the words typed so far, skipping options and
+// their values. Context names come from `latch context list` when a value needs one.
+#include "completion_detail.hpp"
+
+#include <set>
+
+namespace latchkey::cli {
+
+namespace completion_detail {
+
+// 'text' for sh-like shells (bash, zsh): a quote inside closes, escapes and reopens.
+std::string sh_quote(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+// 'text' for fish: inside single quotes only \' and \\ are escapes.
+std::string fish_quote(std::string_view s) {
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "'";
+}
+
+std::string join(const std::vector<std::string>& words, std::string_view sep) {
+    std::string s;
+    for (const auto& w : words) s += (s.empty() ? "" : std::string(sep)) + w;
+    return s;
+}
+
+// "context", "file", "choices a b c" or "": what the shell function offers.
+std::string hint_word(const value_hint& h) {
+    switch (h.what) {
+    case value_hint::kind::context: return "context";
+    case value_hint::kind::file: return "file";
+    case value_hint::kind::choices: return "choices " + join(h.choices);
+    case value_hint::kind::none: break;
+    }
+    return "";
+}
+
+const option_info* first_positional(const command_info& c) {
+    for (const auto& o : c.options)
+        if (o.names.empty()) return &o;
+    return nullptr;
+}
+
+tree_tables tables_of(const command_info& root) {
+    tree_tables t;
+    std::set<std::string> seen;
+    for_each_command(root, [&](const std::vector<const command_info*>& path) {
+        const auto& c = *path.back();
+        const auto key = path_words(path);
+        std::vector<std::string> subs, opts;
+        for (const auto& s : c.subcommands) {
+            subs.push_back(s.name);
+            for (const auto& a : s.aliases) subs.push_back(a);
+        }
+        if (!subs.empty()) t.subcommands.emplace_back(key, join(subs));
+        for (const auto* o : accepted_options(path))
+            for (const auto& n : o->names) opts.push_back(n);
+        t.options.emplace_back(key, join(opts));
+        if (const auto* p = first_positional(c); p && !hint_word(p->hint).empty())
+            t.positional.emplace_back(key, hint_word(p->hint));
+        for (const auto& o : c.options) {
+            if (o.names.empty() || o.value_name.empty()) continue;
+            for (const auto& n : o.names) {
+                if (!seen.insert(n).second) continue;
+                t.valued.push_back(n);
+                t.option_values.emplace_back(n, hint_word(o.hint).empty() ? "value" : hint_word(o.hint));
+            }
+        }
+    });
+    return t;
+}
+
+}  // namespace completion_detail
+
+namespace {
+
+using namespace completion_detail;
+
+// A function that prints the value for its first argument: case "$1" in 'k') echo 'v' ;; esac
+std::string sh_case_function(std::string_view name, const case_arms& arms) {
+    std::string s = std::string(name) + "() {\n    case \"$1\" in\n";
+    for (const auto& [k, v] : arms) s += "        " + sh_quote(k) + ") echo " + sh_quote(v) + " ;;\n";
+    return s + "    esac\n}\n";
+}
+
+const char* const bash_body = R"sh(_latch_offer() {
+    local kind=$1 cur=$2
+    case "$kind" in
+        context) COMPREPLY+=($(compgen -W "$("${COMP_WORDS[0]}" context list 2>/dev/null | cut -c3- | cut -f1)" -- "$cur")) ;;
+        file) COMPREPLY+=($(compgen -f -- "$cur")) ;;
+        choices\ *) COMPREPLY+=($(compgen -W "${kind#choices }" -- "$cur")) ;;
+    esac
+}
+_latch() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev= path= w i kind
+    COMPREPLY=()
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        if [[ $w == -* ]]; then
+            [[ $w != *=* && -n $(_latch_value "$w") ]] && ((i++))
+            continue
+        fi
+        [[ " $(_latch_subcommands "$path") " == *" $w "* ]] && path=${path:+$path }$w
+    done
+    ((COMP_CWORD > 1)) && prev=${COMP_WORDS[COMP_CWORD-1]}
+    [[ $prev == = && COMP_CWORD -gt 2 ]] && prev=${COMP_WORDS[COMP_CWORD-2]}
+    kind=$(_latch_value "$prev")
+    if [[ -n $kind ]]; then
+        _latch_offer "$kind" "$cur"
+    elif [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$(_latch_options "$path")" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -W "$(_latch_subcommands "$path")" -- "$cur"))
+        _latch_offer "$(_latch_positional "$path")" "$cur"
+    fi
+    return 0
+}
+)sh";
+
+std::string bash_script(const command_info& root, std::string_view program) {
+    auto t = tables_of(root);
+    std::string s = "# bash completion for " + std::string(program) +
+                    "; generated by `latch completion bash` from its command tree\n";
+    s += sh_case_function("_latch_subcommands", t.subcommands);
+    s += sh_case_function("_latch_options", t.options);
+    s += sh_case_function("_latch_positional", t.positional);
+    s += sh_case_function("_latch_value", t.option_values);
+    s += bash_body;
+    return s + "complete -F _latch " + std::string(program) + "\n";
+}
+
+}  // namespace
+
+std::string completion_script(std::string_view shell, const command_info& root,
+                              std::string_view program) {
+    if (shell == "bash") return bash_script(root, program);
+    if (shell == "zsh") return completion_detail::zsh_script(root, program);
+    if (shell == "fish") return completion_detail::fish_script(root, program);
+    return {};
+}
+
+}  // namespace latchkey::cli
