@@ -160,7 +160,7 @@ boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, co
     diagnostics diag;
     if (auto ec = fs::verify_pkce(c.code_challenge, params.value_or_empty("code_verifier"), diag))
         co_return oauth_error(ec, diag.client_message);
-    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope);
+    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, c.grant_id);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, c.scope)).as_object();
     if (fs::wants_refresh_token(client, c.scope)) {

@@ -3,6 +3,7 @@
 #include "idp.hpp"
 #include "pages.hpp"
 
+#include <latchkey/core/random.hpp>
 #include <latchkey/flows/server/device_grant.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
@@ -162,11 +163,12 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs:
     if (!d) co_return storage_error(d.error());
     if (d->outcome != fs::device_poll_outcome::issue)
         co_return oauth_error(fs::device_poll_error(d->outcome), "");
-    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope);
+    const std::string grant = random_urlsafe(16);
+    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, grant);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
     secret refresh;
     if (fs::wants_refresh_token(client, d->updated.scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope);
+        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope, grant);
         if (!minted) co_return storage_error(minted.error());
         refresh = std::move(*minted);
     }

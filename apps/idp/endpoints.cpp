@@ -62,9 +62,9 @@ http_response storage_error(error_code ec) {
 }
 
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
-                                       const std::string& scope) {
+                                       const std::string& scope, const std::string& grant_id) {
     fs::access_token_params p{st.config.issuer, subject, client_id, "", scope, random_urlsafe(16),
-                              unix_now(), st.config.access_token_ttl};
+                              unix_now(), st.config.access_token_ttl, grant_id};
     return sign_jwt(st.keys.active.get(), st.keys.active_kid, fs::access_token_claims(p));
 }
 

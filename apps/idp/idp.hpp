@@ -145,6 +145,9 @@ std::optional<boost::json::object> our_jwt_claims(const idp_state& st, std::stri
 // The introspection answer for one of our live access tokens (signature, iss, exp); nullopt
 // when it is not one or has expired.
 std::optional<boost::json::object> access_token_info(const idp_state& st, std::string_view token);
+// access_token_info, and nullopt as well when the token's grant (`gid`) has been revoked.
+boost::asio::awaitable<result<std::optional<boost::json::object>>> live_access_token(idp_state& st,
+                                                                                    std::string token);
 // RFC 7591/7592 registration of machines (registration.cpp): /oauth2/register[/ID].
 boost::asio::awaitable<http_response> registration_endpoint(idp_state& st, const ts::server_request& req);
 // OIDC userinfo for a bearer access token with openid scope (introspect.cpp).
@@ -155,8 +158,9 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
 boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const flows::server::form& params,
                                                                const flows::server::client_record& client);
+// `grant_id`: the grant (a code's grant_id, the refresh family) whose revocation ends it.
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
-                                       const std::string& scope);
+                                       const std::string& scope, const std::string& grant_id = {});
 // Adds "id_token" to a token response `body` when `scope` has openid: signed, with the
 // user's claims the scope releases. Errors: storage (busy, failed), or server_error.
 boost::asio::awaitable<error_code> add_id_token(idp_state& st, boost::json::object& body, std::string user_id,

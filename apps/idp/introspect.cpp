@@ -36,9 +36,22 @@ std::optional<json::object> access_token_info(const idp_state& st, std::string_v
     auto exp = c.if_contains("exp");
     if (!exp || !exp->is_int64() || exp->as_int64() <= unix_now()) return std::nullopt;
     json::object o{{"active", true}, {"token_type", "access_token"}};
-    for (const char* k : {"iss", "sub", "client_id", "scope", "exp", "iat", "jti", "aud"})
+    for (const char* k : {"iss", "sub", "client_id", "scope", "exp", "iat", "jti", "aud", "gid"})
         if (auto v = c.if_contains(k)) o[k] = *v;
     return o;
+}
+
+boost::asio::awaitable<result<std::optional<json::object>>> live_access_token(idp_state& st, std::string token) {
+    auto info = access_token_info(st, token);
+    if (!info) co_return std::optional<json::object>{};
+    const auto* gid = info->if_contains("gid");
+    if (!gid || !gid->is_string()) co_return info;
+    std::string grant(gid->as_string());
+    auto revoked = co_await st.store.grant_revoked(std::move(grant));
+    if (!revoked) co_return revoked.error();
+    if (*revoked) co_return std::optional<json::object>{};
+    info->erase("gid");
+    co_return info;
 }
 
 namespace {
@@ -69,7 +82,9 @@ boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts:
         r.headers.emplace_back("Cache-Control", "no-store");
         co_return r;
     }
-    auto info = access_token_info(st, std::string_view(auth).substr(7));
+    auto live = co_await live_access_token(st, auth.substr(7));
+    if (!live) co_return storage_error(live.error());
+    auto& info = *live;
     if (!info) co_return invalid_token("the access token is invalid or expired");
     const auto* sub = info->if_contains("sub");
     const auto* scope = info->if_contains("scope");
@@ -96,8 +111,9 @@ boost::asio::awaitable<http_response> introspection_endpoint(idp_state& st, cons
     const auto token = params->get("token");
     if (!token) co_return oauth_error(oauth_errc::invalid_request, "token is missing");
     if (std::count(token->begin(), token->end(), '.') == 2) {
-        auto info = access_token_info(st, *token);
-        co_return answer(info ? std::move(*info) : json::object{{"active", false}});
+        auto info = co_await live_access_token(st, std::string(*token));
+        if (!info) co_return storage_error(info.error());
+        co_return answer(*info ? std::move(**info) : json::object{{"active", false}});
     }
     std::string hash = fs::hash_token(*token);
     auto rt = co_await st.store.find_refresh(std::move(hash));

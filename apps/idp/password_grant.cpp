@@ -4,6 +4,7 @@
 #include "idp.hpp"
 #include "pages.hpp"
 
+#include <latchkey/core/random.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 
 #include <boost/json.hpp>
@@ -30,11 +31,12 @@ boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::se
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "wrong user name or password");
     const auto& u = **user;
-    auto access = issue_access_token(st, u.id, client.client_id, *scope);
+    const std::string grant = random_urlsafe(16);
+    auto access = issue_access_token(st, u.id, client.client_id, *scope, grant);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, *scope)).as_object();
     if (fs::wants_refresh_token(client, *scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, u.id, *scope);
+        auto minted = co_await mint_refresh_token(st, client.client_id, u.id, *scope, grant);
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }

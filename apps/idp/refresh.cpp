@@ -59,7 +59,7 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
         if (!narrowed) co_return oauth_error(narrowed.error(), diag.client_message);
         scope = std::move(*narrowed);
     }
-    auto token = issue_access_token(st, old.user_id, client.client_id, scope);
+    auto token = issue_access_token(st, old.user_id, client.client_id, scope, old.family_id);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, scope, next_raw.reveal()))
                     .as_object();

@@ -70,8 +70,9 @@ struct registrant {
 boost::asio::awaitable<std::optional<registrant>> find_registrant(idp_state& st, const std::string& token) {
     if (!st.initial_access_token_hash.empty() && fs::token_matches_hash(token, st.initial_access_token_hash))
         co_return registrant{"", "", true};
-    auto info = access_token_info(st, token);
-    if (!info) co_return std::nullopt;
+    auto live = co_await live_access_token(st, token);
+    if (!live || !*live) co_return std::nullopt;
+    auto& info = *live;
     const auto* sub = info->if_contains("sub");
     const auto* scope = info->if_contains("scope");
     if (!sub || !sub->is_string()) co_return std::nullopt;

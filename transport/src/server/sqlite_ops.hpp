@@ -51,6 +51,7 @@ result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& o
 
 result<bool> revoke_refresh(sqlite_db& db, const std::string& token_hash, const std::string& client_id,
                             std::int64_t now);
+result<bool> grant_revoked(sqlite_db& db, const std::string& grant_id);
 
 error_code put_device(sqlite_db& db, const records::device_record& d, std::int64_t max_pending);
 result<records::device_record> find_pending_device(sqlite_db& db, const std::string& user_code, std::int64_t now);

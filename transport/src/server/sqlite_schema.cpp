@@ -138,6 +138,14 @@ CREATE TABLE assertion_jtis (
 );
 CREATE INDEX assertion_jtis_expiry ON assertion_jtis(expires_at);
 )sql"},
+    // Revoked grants: a replayed code, a reused or revoked refresh family. Access tokens carry
+    // their grant as `gid`; introspection and userinfo refuse them once it is listed here.
+    {7, R"sql(
+CREATE TABLE revoked_grants (
+    grant_id   TEXT PRIMARY KEY,
+    revoked_at BIGINT NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

@@ -27,10 +27,18 @@ refresh_record refresh_from(const stmt& s) {
     return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6), s.int64(7)};
 }
 
+// The grant's access tokens too: they carry it as `gid`, and live_access_token looks here.
+error_code revoke_grant(sqlite_db& db, const std::string& grant_id, std::int64_t now) {
+    auto s = db.prepare("INSERT INTO revoked_grants (grant_id, revoked_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING");
+    s.bind(1, grant_id).bind(2, now);
+    return step_error(s.step());
+}
+
 error_code revoke_family(sqlite_db& db, const std::string& family_id, std::int64_t now) {
     auto s = db.prepare("UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at = 0");
     s.bind(1, family_id).bind(2, now);
-    return step_error(s.step());
+    if (auto ec = step_error(s.step())) return ec;
+    return revoke_grant(db, family_id, now);
 }
 
 }  // namespace
@@ -127,11 +135,33 @@ result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& o
 
 result<bool> revoke_refresh(sqlite_db& db, const std::string& token_hash, const std::string& client_id,
                             std::int64_t now) {
-    auto s = db.prepare("UPDATE refresh_tokens SET revoked_at = ?3 WHERE revoked_at = 0 AND family_id = "
-                        "(SELECT family_id FROM refresh_tokens WHERE token_hash = ?1 AND client_id = ?2)");
-    s.bind(1, token_hash).bind(2, client_id).bind(3, now);
+    transaction tx(db);
+    if (!tx.ok()) return result<bool>(boost::system::in_place_error, make_error_code(server_errc::storage_failed));
+    std::string family;
+    {
+        auto f = db.prepare("SELECT family_id FROM refresh_tokens WHERE token_hash = ?1 AND client_id = ?2");
+        f.bind(1, token_hash).bind(2, client_id);
+        const int rc = f.step();
+        if (rc == SQLITE_DONE) return false;
+        if (rc != SQLITE_ROW) return result<bool>(boost::system::in_place_error, step_error(rc));
+        family = f.text(0);
+    }
+    auto s = db.prepare("UPDATE refresh_tokens SET revoked_at = ?2 WHERE revoked_at = 0 AND family_id = ?1");
+    s.bind(1, family).bind(2, now);
     if (auto ec = step_error(s.step())) return result<bool>(boost::system::in_place_error, ec);
-    return sqlite3_changes(db.handle()) > 0;
+    const bool changed = sqlite3_changes(db.handle()) > 0;
+    if (auto ec = revoke_grant(db, family, now)) return result<bool>(boost::system::in_place_error, ec);
+    if (!tx.commit()) return result<bool>(boost::system::in_place_error, make_error_code(server_errc::storage_failed));
+    return changed;
+}
+
+result<bool> grant_revoked(sqlite_db& db, const std::string& grant_id) {
+    auto s = db.prepare("SELECT 1 FROM revoked_grants WHERE grant_id = ?1");
+    s.bind(1, grant_id);
+    const int rc = s.step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return result<bool>(boost::system::in_place_error, step_error(rc));
 }
 
 }  // namespace latchkey::transport::server::detail

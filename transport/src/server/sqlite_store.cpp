@@ -119,6 +119,9 @@ public:
     asio::awaitable<result<refresh_record>> find_refresh(std::string hash) override {
         return pool_.run<result<refresh_record>>([this, hash = std::move(hash)] { return detail::find_refresh(*db_, hash); });
     }
+    asio::awaitable<result<bool>> grant_revoked(std::string grant_id) override {
+        return pool_.run<result<bool>>([this, grant_id = std::move(grant_id)] { return detail::grant_revoked(*db_, grant_id); });
+    }
     asio::awaitable<result<bool>> revoke_refresh(std::string hash, std::string client_id, std::int64_t now) override {
         return pool_.run<result<bool>>([this, hash = std::move(hash), client_id = std::move(client_id), now] {
             return detail::revoke_refresh(*db_, hash, client_id, now);

@@ -126,6 +126,9 @@ public:
     // `client_id`. false when there is no such token (the endpoint answers 200 anyway).
     virtual boost::asio::awaitable<result<bool>> revoke_refresh(std::string token_hash, std::string client_id,
                                                                 std::int64_t now) = 0;
+    // Has the grant `grant_id` been revoked (its code replayed, its refresh family reused or
+    // revoked)? Its access tokens (`gid` claim) are then inactive at introspection/userinfo.
+    virtual boost::asio::awaitable<result<bool>> grant_revoked(std::string grant_id) = 0;
 
     // ---- device authorization (RFC 8628)
     // already_exists when the user code is taken (the caller draws a new one); busy when
