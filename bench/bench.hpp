@@ -26,6 +26,12 @@ struct poll_options {
     int pending_polls = -1;
 };
 
+struct embed_options {
+    std::string home;         // a credential store with a valid cached token (write-creds)
+    bool with_token = false;  // each request does co_await token_source::token() first
+    double seconds = 60.0;    // hard bound on serving
+};
+
 // CPU and memory of this process (getrusage RUSAGE_SELF).
 struct usage {
     double cpu_s = 0;      // user + system
@@ -39,5 +45,6 @@ double percentile(std::vector<double>& v, double p);
 
 int run_refresh(const refresh_options& o);
 int run_poll(const poll_options& o);
+int run_embed(const embed_options& o);
 
 }  // namespace latchkey::bench

@@ -4,6 +4,7 @@
 //   latch-bench refresh --url URL [--requests R] [--connections C] [--duration-max S]
 //   latch-bench poll --base URL [--flows F] [--seconds S] [--spread S] [--max-connections N]
 //                    [--pending-polls K]
+//   latch-bench embed --home DIR [--token] [--seconds S]   (a server for wrk; see embed_scenario.cpp)
 //   latch-bench write-creds --home DIR --issuer URL   (a valid cached token for `latch token`)
 //
 // Each scenario prints one JSON line on stdout.
@@ -25,6 +26,7 @@ void usage(std::FILE* to = stderr) {
                "[--duration-max S]\n"
                "       latch-bench poll --base URL [--flows F] [--seconds S] [--spread S]\n"
                "                        [--max-connections N] [--pending-polls K]\n"
+               "       latch-bench embed --home DIR [--token] [--seconds S]\n"
                "       latch-bench write-creds --home DIR --issuer URL\n",
                to);
 }
@@ -34,6 +36,12 @@ const char* arg(int argc, char** argv, const char* name) {
     for (int i = 2; i + 1 < argc; ++i)
         if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
     return nullptr;
+}
+
+bool flag(int argc, char** argv, const char* name) {
+    for (int i = 2; i < argc; ++i)
+        if (std::strcmp(argv[i], name) == 0) return true;
+    return false;
 }
 
 int write_creds(const char* home, const char* issuer) {
@@ -89,6 +97,16 @@ int main(int argc, char** argv) {
             return 2;
         }
         return bench::run_poll(o);
+    }
+    if (cmd == "embed") {
+        bench::embed_options o;
+        const char* home = arg(argc, argv, "--home");
+        if (!home) { usage(); return 2; }
+        o.home = home;
+        o.with_token = flag(argc, argv, "--token");
+        if (auto* v = arg(argc, argv, "--seconds")) o.seconds = std::atof(v);
+        if (!(o.seconds > 0)) { usage(); return 2; }
+        return bench::run_embed(o);
     }
     if (cmd == "write-creds") {
         const char* home = arg(argc, argv, "--home");

@@ -85,12 +85,26 @@ if (lt && ct) {
                              f(r.median_ms, 2), f(r.mean_ms, 2), f(r.min_ms, 2)]));
 }
 
+// ---- embed
+const emb = rows.filter((r) => r.scenario === 'embed');
+const em = (mode, k) => median(emb.filter((r) => r.mode === mode).map((r) => r[k]));
+if (emb.length) {
+  out.push(`embed: an async server (Beast, one thread) answering wrk (C=${emb[0].connections}), ` +
+           'without and with `co_await token_source.token()` per request (medians)', '');
+  const cpuReq = (m) => median(emb.filter((r) => r.mode === m).map((r) => (r.cpu_s / r.requests) * 1e6));
+  table(['mode', 'req/s', 'server CPU µs/req', 'token call p50 ns (per request)', 'token call p99 ns',
+         'token call ns (loop of 1000)'],
+        ['plain', 'token'].map((m) => [m, f(em(m, 'req_per_s'), 0), f(cpuReq(m), 2),
+          m === 'token' ? f(em(m, 'token_ns_p50'), 0) : '—', m === 'token' ? f(em(m, 'token_ns_p99'), 0) : '—',
+          f(em(m, 'loop_ns_per_call_p50'), 0)]));
+}
+
 // ---- targets
 const v64 = verdict[64] ?? {};
 const p100 = poll.filter((r) => r.flows === Math.max(...fl));
 const pm = (k) => median(p100.map((r) => r[k]));
 const yes = (b) => (b ? 'met' : 'MISSED');
-out.push('targets (issue 9):');
+out.push('targets (issues 9 and 16):');
 if (ref.length) out.push(`P1 CPU/req at C=64 ≤ 1.5× wrk: ${f(v64.cpuWrk, 2)}× — ${yes(v64.cpuWrk <= 1.5)}; ` +
          `req/s ≥ 20× openid-client: ${f(v64.rpsOidc, 1)}× — ${yes(v64.rpsOidc >= 20)}`);
 if (p100.length)
@@ -99,4 +113,8 @@ if (p100.length)
 if (lt && ct)
   out.push(`P3 latch token ÷ cat: ${f(lt.median_ms / ct.median_ms, 2)}× ≤ 2 — ${yes(lt.median_ms <= 2 * ct.median_ms)}; ` +
            `vs gh auth token (~50 ms): ${f(50 / lt.median_ms, 0)}× faster (target ≥ 25×)`);
+if (emb.length)
+  out.push(`embedding: token call ${f(em('token', 'loop_ns_per_call_p50'), 0)} ns at the median ≤ 1000 — ` +
+           `${yes(em('token', 'loop_ns_per_call_p50') <= 1000)}; req/s with ÷ without the call: ` +
+           `${f(em('token', 'req_per_s') / em('plain', 'req_per_s'), 3)}`);
 console.log(out.join('\n'));

@@ -6,7 +6,7 @@
 #   bash bench/run.sh            # full run: 3 repetitions, medians (< 10 min on 2 cores)
 #   bash bench/run.sh --quick    # smoke run: 1 repetition, short runs, F = 1k and 10k
 #   bash bench/run.sh --serve    # only the canned server, until Ctrl-C (for profiling)
-#   bash bench/run.sh --only poll   # one scenario: refresh, poll or token-cli (with --quick too)
+#   bash bench/run.sh --only poll   # one scenario: refresh, poll, token-cli or embed (with --quick too)
 #   bash bench/run.sh --idp [--quick]   # latch-idp's server benchmark instead (bench/idp.sh)
 #
 # Needs the bench tools (LATCH_BENCH_DEPS=1 bash scripts/install-deps.sh: nginx and its njs
@@ -26,8 +26,8 @@ while [ $# -gt 0 ]; do
     --quick) quick=1 ;;
     --serve) serve=1 ;;
     --only)
-      case "${2:-}" in refresh|poll|token-cli) only=$2; shift ;;
-        *) echo "bench/run.sh: --only takes refresh, poll or token-cli" >&2; exit 2 ;; esac ;;
+      case "${2:-}" in refresh|poll|token-cli|embed) only=$2; shift ;;
+        *) echo "bench/run.sh: --only takes refresh, poll, token-cli or embed" >&2; exit 2 ;; esac ;;
     -h|--help) sed -n 2,15p "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -36,10 +36,11 @@ done
 runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
 if [ $quick = 1 ]; then
-  reps=1; refresh_s=2; poll_s=15; flows_list=(1000 10000); cli_runs=50
+  reps=1; refresh_s=2; poll_s=15; flows_list=(1000 10000); cli_runs=50; embed_s=2
 else
-  reps=3; refresh_s=5; poll_s=20; flows_list=(1000 10000 100000); cli_runs=200
+  reps=3; refresh_s=5; poll_s=20; flows_list=(1000 10000 100000); cli_runs=200; embed_s=5
 fi
+embed_c=32        # wrk's keep-alive connections to the embedding server
 conns_list=(1 64)
 poll_interval=5   # what the canned device endpoint tells the client (RFC 8628 default)
 # K: the device token endpoint answers authorization_pending to the first K polls of a code,
@@ -246,6 +247,34 @@ if runs token-cli; then
           runs:(.times|length), median_ms:(.median*1000), mean_ms:(.mean*1000),
           min_ms:(.min*1000)}' "$work/hyperfine.json" >> "$results"
   log "token-cli done"
+fi
+
+# ---- embed ---------------------------------------------------------------------------
+# An async server embedding a token_source (bench/embed_scenario.cpp), without and with a
+# `co_await source.token()` per request, wrk against each in turn (same run).
+embed_once() {  # embed_once REP plain|token
+  local flag= eport= epid line rps
+  [ "$2" = token ] && flag=--token
+  "$bench_bin" embed --home "$work/embed-home" $flag --seconds $((embed_s + 30)) \
+    > "$work/embed.out" 2> "$work/stderr" &
+  epid=$!
+  for _ in $(seq 100); do  # it binds after timing the token call (< 1 s)
+    eport=$(jq -r 'select(.listening) | .listening' "$work/embed.out" 2>/dev/null | head -1)
+    [ -n "$eport" ] && break
+    sleep 0.1
+  done
+  [ -n "$eport" ] || { fail_run "embed $2: the server did not start"; kill "$epid"; return 1; }
+  rps=$(timeout $((embed_s + 20)) wrk -t1 -c"$embed_c" -d"${embed_s}s" "http://127.0.0.1:$eport/" |
+        awk '/^Requests\/sec:/ { print $2 }')
+  kill -TERM "$epid"; wait "$epid" || { fail_run "embed $2"; return 1; }
+  line=$(jq -c 'select(.scenario)' "$work/embed.out")
+  record "$line" "$(jq -nc --argjson r "$1" --argjson rps "${rps:-0}" --argjson c "$embed_c" \
+                     '{rep:$r, req_per_s:$rps, connections:$c}')"
+}
+if runs embed; then
+  "$bench_bin" write-creds --home "$work/embed-home" --issuer "$base" > /dev/null
+  for rep in $(seq "$reps"); do embed_once "$rep" plain; embed_once "$rep" token; done
+  log "embed done"
 fi
 
 # ---- the table ----------------------------------------------------------------------

@@ -154,6 +154,30 @@ std::string format_time(time_point t) {
     return buf;
 }
 
+namespace {
+long long floor_div(long long a, long long b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+// Days from 1970-01-01 to year y, month m (1..12), day 1 (proleptic Gregorian).
+long long days_from_civil(long long y, long long m) {
+    y -= m <= 2;
+    const long long era = floor_div(y, 400);
+    const long long yoe = y - era * 400;
+    const long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5;
+    const long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+// Seconds since the epoch of a UTC calendar time, month 0-based; any field may be out of
+// range and carries over, as in timegm().
+long long utc_seconds(long long year, long long mon, long long mday, long long hour,
+                      long long min, long long sec) {
+    year += floor_div(mon, 12);
+    mon -= floor_div(mon, 12) * 12;
+    const long long days = days_from_civil(year, mon + 1) + mday - 1;
+    return days * 86400 + hour * 3600 + min * 60 + sec;
+}
+}  // namespace
+
 std::optional<time_point> parse_time(std::string_view s) {
     std::tm tm{};
     char z = 0;
@@ -161,10 +185,11 @@ std::optional<time_point> parse_time(std::string_view s) {
     if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7 || z != 'Z')
         return std::nullopt;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    std::time_t tt = timegm(&tm);
-    if (tt == static_cast<std::time_t>(-1)) return std::nullopt;
+    // What timegm() computes (out-of-range fields carry over), without its first call
+    // loading /etc/localtime: this runs on every `latch token` (bench/README.md, P3).
+    const long long tt = utc_seconds(tm.tm_year, tm.tm_mon - 1, tm.tm_mday, tm.tm_hour,
+                                     tm.tm_min, tm.tm_sec);
+    if (tt == -1) return std::nullopt;  // timegm's error value, kept as it was
     return from_unix_seconds(static_cast<double>(tt));  // 2263 and later saturate
 }
 

@@ -101,6 +101,15 @@ TEST_CASE("times round-trip as ISO 8601 UTC", "[unit][core]") {
     CHECK_FALSE(parse_time("2026-09-21T14:13:20"));
 }
 
+TEST_CASE("stored times are read as timegm() would, across leap years and carries", "[unit][core]") {
+    CHECK(format_time(*parse_time("2024-02-29T23:59:59Z")) == "2024-02-29T23:59:59Z");
+    CHECK(format_time(*parse_time("2000-03-01T00:00:00Z")) == "2000-03-01T00:00:00Z");
+    CHECK(format_time(*parse_time("1970-01-01T00:00:00Z")) == "1970-01-01T00:00:00Z");
+    // Out-of-range fields carry over, as they always did: 30 February is 2 March.
+    CHECK(format_time(*parse_time("2026-02-30T24:00:60Z")) == "2026-03-03T00:01:00Z");
+    CHECK(format_time(*parse_time("2026-13-01T00:00:00Z")) == "2027-01-01T00:00:00Z");
+}
+
 TEST_CASE("discovery documents are checked against the issuer", "[unit][core]") {
     diagnostics d;
     auto ok = parse_provider_metadata(json_reply(200, R"({"issuer":"https://idp.example",

@@ -75,6 +75,11 @@ struct token_source_state {
         return t.valid_at(now, opts.refresh_window + opts.clock_skew);
     }
 
+    // The cached token set when it needs no refresh yet (token()'s memory-only path).
+    const token_set* fresh_cache(time_point now) const {
+        return cache && !cache->expired && fresh(cache->tokens, now) ? &cache->tokens : nullptr;
+    }
+
     // Re-reads the store into the cache. Errors: store errors, not_logged_in,
     // session_expired (a store marked expired; still cached for status output).
     error_code reload(diagnostics& diag) {
@@ -315,8 +320,7 @@ token_source::~token_source() = default;
 asio::awaitable<result<token_set>> token_source::tokens(diagnostics& diag) {
     std::shared_ptr<state> s = state_;
     const time_point now = s->clock.now();
-    if (s->cache && !s->cache->expired && s->fresh(s->cache->tokens, now))
-        co_return s->cache->tokens;
+    if (const token_set* cached = s->fresh_cache(now)) co_return *cached;
     if (auto ec = s->reload(diag)) co_return ec;
     const token_set stored = s->cache->tokens;
     if (s->fresh(stored, now)) {
@@ -345,6 +349,10 @@ asio::awaitable<result<token_set>> token_source::tokens(diagnostics& diag) {
 }
 
 asio::awaitable<result<secret>> token_source::token(diagnostics& diag) {
+    // A cached token is a memory read: no copy of the whole set, no nested coroutine
+    // (bench/README.md, embedding scenario).
+    if (const token_set* cached = state_->fresh_cache(state_->clock.now()))
+        co_return cached->access_token;
     auto t = co_await tokens(diag);
     if (!t) co_return t.error();
     co_return std::move(t->access_token);
