@@ -24,6 +24,8 @@ namespace fs = latchkey::flows::server;
 
 namespace {
 
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
 http_response plain_text(int status, std::string body) {
     http_response r;
     r.status = status;
@@ -60,7 +62,7 @@ asio::awaitable<http_response> readyz(idp_state& st) {
     auto probe = std::make_shared<db_probe>(ex);
     probe->timer.expires_after(std::chrono::seconds(1));
     asio::co_spawn(ex, run_probe(probe, st.store), asio::detached);
-    auto [ec] = co_await probe->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto [ec] = co_await probe->timer.async_wait(use_nothrow);
     (void)ec;  // cancelled by the probe, or expired: the answer says which
     if (!probe->answered) co_return plain_text(503, "the database did not answer within 1 s\n");
     if (!*probe->answered) co_return plain_text(503, "the database is failing or busy\n");
