@@ -130,10 +130,17 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
         co_return message_page(429, "Too many attempts", "Too many sign-in attempts. Wait a minute and try again.");
     auto user = co_await sign_in(st, *params);
     if (!user) co_return storage_error(user.error());
-    if (!*user) co_return sign_in_form(st, *params, redirect_uri, "<p>Wrong user name or password.</p>", 401);
+    if (!*user) {
+        note_sign_in(st, req, login_method::authorize_page, false, {}, params->value_or_empty("username"), "bad_password");
+        co_return sign_in_form(st, *params, redirect_uri, "<p>Wrong user name or password.</p>", 401);
+    }
     auto second = co_await page_second_factor(st, **user, params->value_or_empty("otp"));
     if (!second) co_return storage_error(second.error());
-    if (!second->empty()) co_return sign_in_form(st, *params, redirect_uri, "<p>" + fs::html_escape(*second) + "</p>", 401);
+    if (!second->empty()) {
+        note_sign_in(st, req, login_method::authorize_page, false, (*user)->id, (*user)->username, "second_factor");
+        co_return sign_in_form(st, *params, redirect_uri, "<p>" + fs::html_escape(*second) + "</p>", 401);
+    }
+    note_sign_in(st, req, login_method::authorize_page, true, (*user)->id, (*user)->username);
     // Signed in here: the same browser session Better Auth's /api/auth/* uses.
     auto cookie = co_await start_session(st, req, **user, true);
     if (!cookie) co_return storage_error(cookie.error());

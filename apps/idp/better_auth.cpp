@@ -111,10 +111,13 @@ boost::asio::awaitable<http_response> sign_up(idp_state& st, const ts::server_re
     if (!hash) co_return api_failure(hash.error());
     fs::user_record user{random_urlsafe(16), *email, std::move(*hash), unix_now(), std::move(name), *email};
     if (auto ec = co_await st.store.put_user(user)) {
-        if (ec == fs::server_errc::already_exists)
+        if (ec == fs::server_errc::already_exists) {
+            note_event(st, &req, {.event = "sign_up", .ok = false, .username = *email, .reason = "already_exists"});
             co_return api_error(422, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.");
+        }
         co_return api_failure(ec);
     }
+    note_event(st, &req, {.event = "sign_up", .user_id = user.id, .username = *email});
     auto cookie = co_await start_session(st, req, user, remember_me(body));
     if (!cookie) co_return api_failure(cookie.error());
     co_return with_cookie(api_json(200, json::object{{"token", nullptr}, {"user", user_json(user)}}), *cookie);
@@ -127,11 +130,20 @@ boost::asio::awaitable<http_response> sign_in(idp_state& st, const ts::server_re
     secret password(string_field(body, "password").value_or(""));
     auto user = co_await check_password(st, std::move(account), std::move(password));
     if (!user) co_return api_failure(user.error());
-    if (!*user) co_return api_error(401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
+    if (!*user) {
+        note_sign_in(st, req, login_method::password, false, {}, given, "bad_password");
+        co_return api_error(401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
+    }
     auto second = co_await second_factor_gate(st, req, **user, remember_me(body));
-    if (second) co_return std::move(*second);
+    if (second) {
+        if (second->status == 200)
+            note_event(st, &req, {.event = "sign_in", .outcome = "second_factor_required", .user_id = (*user)->id,
+                                  .username = (*user)->username});
+        co_return std::move(*second);
+    }
     auto cookie = co_await start_session(st, req, **user, remember_me(body));
     if (!cookie) co_return api_failure(cookie.error());
+    note_sign_in(st, req, login_method::password, true, (*user)->id, (*user)->username);
     co_return with_cookie(api_json(200, json::object{{"redirect", false}, {"token", nullptr}, {"user", user_json(**user)}}),
                           *cookie);
 }

@@ -99,6 +99,7 @@ boost::asio::awaitable<http_response> consent_endpoint(idp_state& st, const ts::
     const auto now = unix_now();
     if (auto ec = co_await st.store.put_consent(std::move(put_uid), std::move(put_cid), std::move(scope), now))
         co_return storage_error(ec);
+    note_event(st, &req, {.event = "consent_grant", .user_id = s->found->user.id, .client_id = a->client_id});
     std::string user_id = s->found->user.id;
     co_return co_await issue_code(st, *a, std::move(user_id), std::move(s->set_cookie));
 }

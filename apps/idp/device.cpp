@@ -93,10 +93,17 @@ boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::serve
     if (!device) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");
     auto user = co_await sign_in(st, *f);
     if (!user) co_return storage_error(user.error());
-    if (!*user) co_return message_page(401, "Sign-in failed", "Wrong user name or password.");
+    if (!*user) {
+        note_sign_in(st, req, login_method::device_page, false, {}, f->value_or_empty("username"), "bad_password");
+        co_return message_page(401, "Sign-in failed", "Wrong user name or password.");
+    }
     auto second = co_await page_second_factor(st, **user, f->value_or_empty("otp"));
     if (!second) co_return storage_error(second.error());
-    if (!second->empty()) co_return message_page(401, "Second factor needed", *second + " Go back and try again.");
+    if (!second->empty()) {
+        note_sign_in(st, req, login_method::device_page, false, (*user)->id, (*user)->username, "second_factor");
+        co_return message_page(401, "Second factor needed", *second + " Go back and try again.");
+    }
+    note_sign_in(st, req, login_method::device_page, true, (*user)->id, (*user)->username);
     const bool approve = f->value_or_empty("action") == "approve";
     auto answered = co_await st.store.answer_device(code, (*user)->id, approve, now);
     if (!answered) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");

@@ -13,6 +13,8 @@
 
 #include <boost/json.hpp>
 
+#include <chrono>
+
 namespace latchkey::idp {
 
 namespace fs = latchkey::flows::server;
@@ -147,8 +149,11 @@ boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::se
     co_return r;
 }
 
-boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req) {
+namespace {
+
+boost::asio::awaitable<http_response> dispatch(idp_state& st, const ts::server_request& req) {
     const auto path = req.path();
+    if (path == "/healthz" || path == "/readyz") co_return co_await ops_dispatch(st, req);
     if (path == "/.well-known/openid-configuration" || path == "/.well-known/oauth-authorization-server") {
         if (req.method != http_method::get) co_return method_not_allowed("GET");
         auto r = json_response(200, st.discovery);
@@ -175,6 +180,34 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
         co_return co_await registration_endpoint(st, req);
     if (path.rfind("/api/auth/", 0) == 0) co_return co_await better_auth(st, req);
     co_return not_found();
+}
+
+void observe(idp_state& st, route r, int status, std::chrono::steady_clock::time_point start) {
+    if (!st.ops) return;
+    const auto took = std::chrono::steady_clock::now() - start;
+    st.ops->metrics.observe(r, status,
+                            static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+    if (status == 429) st.ops->metrics.rate_limited.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = route_of(req.path());
+    if (r == route::metrics) r = route::not_found;  // served on --metrics-listen only
+    http_response resp = co_await dispatch(st, req);
+    observe(st, r, resp.status, start);
+    co_return resp;
+}
+
+boost::asio::awaitable<http_response> handle_ops(idp_state& st, ts::server_request req) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = route_of(req.path());
+    if (r != route::metrics && r != route::healthz && r != route::readyz) r = route::not_found;
+    http_response resp = co_await ops_dispatch(st, req);
+    observe(st, r, resp.status, start);
+    co_return resp;
 }
 
 }  // namespace latchkey::idp

@@ -1,6 +1,8 @@
 // latch-idp's wiring (the composition root): shared declarations of the executable.
 #pragma once
 
+#include "ops.hpp"
+
 #include <latchkey/core/error.hpp>
 #include <latchkey/core/http.hpp>
 #include <latchkey/core/pkey.hpp>
@@ -91,7 +93,8 @@ boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, 
                                                                  std::int64_t publish_for, std::string alg = {});
 bool known_signing_alg(const std::string& alg);  // ES256, RS256
 // `latch-idp keys rotate [--alg RS256]`: adds a new signing key (prints its kid).
-int keys_rotate(const std::string& data, const std::string& alg = "ES256");
+// `audit_file`: append a key_rotate line there (none when empty).
+int keys_rotate(const std::string& data, const std::string& alg = "ES256", const std::string& audit_file = {});
 
 // ---- the endpoints (endpoints.cpp)
 struct idp_config {
@@ -121,9 +124,36 @@ struct idp_state {
     std::string sealing_key;
     // RFC 7591 initial access token (hash), from serve --initial-access-token-file; empty: none.
     std::string initial_access_token_hash;
+    // Operations (ops.hpp): counters and the audit log; the main listener (its connections
+    // for /metrics); the hashing pool's bound. Null in tests that build a bare state.
+    ops_state* ops = nullptr;
+    const ts::http_server* server = nullptr;
+    std::size_t hashing_capacity = 0;
 };
-// The router: every request of the server goes through here.
+// The router: every request of the server goes through here (timed and counted).
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
+// The --metrics-listen listener's router: /metrics, /healthz, /readyz (timed and counted).
+boost::asio::awaitable<http_response> handle_ops(idp_state& st, ts::server_request req);
+
+// ---- operations (ops_endpoints.cpp)
+http_response healthz();  // 200 "ok": the process answers
+// 200 when the signing key is loaded and the database answers a look-up within 1 s; else 503.
+boost::asio::awaitable<http_response> readyz(idp_state& st);
+http_response metrics_page(const idp_state& st);  // Prometheus text
+boost::asio::awaitable<http_response> ops_dispatch(idp_state& st, const ts::server_request& req);
+// A sign-in attempt (or second factor): the login counters and an audit line. `reason`: a
+// fixed word of ours ("bad_password", "bad_code", "locked"...). Never a password or a code.
+void note_sign_in(idp_state& st, const ts::server_request& req, login_method m, bool ok, std::string_view user_id,
+                  std::string_view username, std::string_view reason = {});
+// Other audited events: sign_up, two_factor_enable/disable, backup_codes_regenerate,
+// consent_grant, client_register/update/delete.
+struct account_event {
+    std::string_view event;
+    bool ok = true;
+    std::string_view outcome;  // instead of success/failure, e.g. "second_factor_required"
+    std::string_view user_id, username, client_id, reason;
+};
+void note_event(idp_state& st, const ts::server_request* req, const account_event& a);
 boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req);
 
 // Device authorization (device.cpp): the endpoint, the verification page and the grant.
@@ -210,6 +240,8 @@ struct serve_options {
     std::string signing_alg;                   // ES256 / RS256; empty: the newest key's
     std::string tls_cert, tls_key;             // PEM files: serve https
     std::string initial_access_token_file;     // RFC 7591 §3: registrations by whoever holds it
+    std::string audit_log;                     // JSON lines of sign-ins and account changes
+    std::string metrics_listen;                // ADDRESS:PORT of /metrics (none when empty)
 };
 int serve(const serve_options& o);
 

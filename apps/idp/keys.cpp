@@ -80,9 +80,11 @@ boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, 
     co_return out;
 }
 
-int keys_rotate(const std::string& data, const std::string& alg) {
+int keys_rotate(const std::string& data, const std::string& alg, const std::string& audit_file) {
     if (!known_signing_alg(alg)) return fail("latch-idp: --alg wants ES256 or RS256");
     diagnostics diag;
+    audit_log audit;
+    if (!audit_file.empty() && audit.open(audit_file, diag)) return fail("latch-idp: " + diag.client_message);
     auto st = open_data_dir(data, diag);
     if (!st) return fail("latch-idp: " + diag.client_message);
     auto stored = await_sync((*st)->list_signing_keys());
@@ -92,6 +94,13 @@ int keys_rotate(const std::string& data, const std::string& alg) {
     // Strictly newer than the newest, so "newest first" orders by creation.
     if (!stored->empty()) k->created_at = std::max(k->created_at, stored->front().created_at + 1);
     if (auto ec = await_sync((*st)->put_signing_key(*k))) return fail("latch-idp: cannot store the new key: " + ec.message());
+    flows::server::audit_event e;
+    e.time = unix_now();
+    e.event = "key_rotate";
+    e.outcome = "success";
+    e.method = alg;
+    e.key_id = k->kid;
+    if (!audit.write(e)) std::fprintf(stderr, "latch-idp: warning: the audit line could not be written\n");
     std::cout << k->kid << std::endl;
     std::fprintf(stderr, "latch-idp: new %s signing key %s; it signs after the next start, and the old key stays "
                          "published until its tokens have expired\n", alg.c_str(), k->kid.c_str());

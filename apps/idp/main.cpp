@@ -128,6 +128,12 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--initial-access-token-file", so.initial_access_token_file,
                           "a file whose first line is an RFC 7591 initial access token: its holder may register "
                           "machines (users may with their own access token)");
+    serve_cmd->add_option("--audit-log", so.audit_log,
+                          "append sign-ins, sign-ups, two-factor, consent and registration events to FILE as JSON "
+                          "lines (made 0600)");
+    serve_cmd->add_option("--metrics-listen", so.metrics_listen,
+                          "serve /metrics (Prometheus text), /healthz and /readyz on ADDRESS:PORT, e.g. "
+                          "127.0.0.1:9464 (default: no /metrics)");
     std::string config_file;
     serve_cmd->add_option("--config", config_file,
                           "read options from FILE: TOML, the flags' names as keys (listen = \"127.0.0.1:8443\"); "
@@ -141,13 +147,14 @@ int main(int argc, char** argv) {
         };
     });
 
-    std::string keys_data, keys_alg = "ES256";
+    std::string keys_data, keys_alg = "ES256", keys_audit;
     auto* keys_cmd = app.add_subcommand("keys", "manage signing keys")->require_subcommand(1);
     auto* rotate = keys_cmd->add_subcommand("rotate", "add a new signing key (used from the next start; the old one "
                                                       "stays published until its tokens expire)");
     rotate->add_option("--data", keys_data, "data directory")->required();
     rotate->add_option("--alg", keys_alg, "ES256 (default) or RS256")->check(CLI::IsMember({"ES256", "RS256"}));
-    rotate->callback([&] { run = [&] { return keys_rotate(keys_data, keys_alg); }; });
+    rotate->add_option("--audit-log", keys_audit, "append a key_rotate event to this audit log (JSON lines)");
+    rotate->callback([&] { run = [&] { return keys_rotate(keys_data, keys_alg, keys_audit); }; });
 
     user_add_options ua;
     client_add_options ca;

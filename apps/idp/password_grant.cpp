@@ -29,8 +29,12 @@ boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::se
     secret pw{std::string(*password)};
     auto user = co_await check_password(st, std::move(name), std::move(pw));
     if (!user) co_return storage_error(user.error());
-    if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "wrong user name or password");
+    if (!*user) {
+        note_sign_in(st, req, login_method::password_grant, false, {}, *username, "bad_password");
+        co_return oauth_error(oauth_errc::invalid_grant, "wrong user name or password");
+    }
     const auto& u = **user;
+    note_sign_in(st, req, login_method::password_grant, true, u.id, u.username);
     const std::string grant = random_urlsafe(16);
     auto access = issue_access_token(st, u.id, client.client_id, *scope, grant);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");

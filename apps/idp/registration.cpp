@@ -88,7 +88,10 @@ boost::asio::awaitable<http_response> register_machine(idp_state& st, const ts::
     const std::string token = bearer(req);
     if (token.empty()) co_return invalid_token("a user's access token or an initial access token is required");
     auto who = co_await find_registrant(st, token);
-    if (!who) co_return invalid_token("the access token is invalid, expired or not a user's");
+    if (!who) {
+        note_event(st, &req, {.event = "client_register", .ok = false, .reason = "bad_token"});
+        co_return invalid_token("the access token is invalid, expired or not a user's");
+    }
     diagnostics diag;
     auto meta = fs::check_machine_registration(req.body, diag);
     if (!meta) co_return oauth_error(meta.error(), diag.client_message);
@@ -107,6 +110,8 @@ boost::asio::awaitable<http_response> register_machine(idp_state& st, const ts::
     if (auto ec = co_await st.store.put_client(std::move(stored))) co_return storage_error(ec);
     std::fprintf(stderr, "latch-idp: registered machine %s (%s) for %s\n", c.client_id.c_str(),
                  escape_untrusted(c.name, 200).c_str(), who->initial_token ? "an initial access token" : c.owner.c_str());
+    note_event(st, &req, {.event = "client_register", .user_id = c.owner, .client_id = c.client_id,
+                          .reason = who->initial_token ? "initial_access_token" : ""});
     co_return answer(201, fs::registration_answer(c, client_uri(st, c.client_id), management.reveal()));
 }
 
@@ -115,12 +120,15 @@ boost::asio::awaitable<http_response> manage_machine(idp_state& st, const ts::se
     auto client = co_await st.store.find_client(id);
     if (!client && client.error() != fs::server_errc::not_found) co_return storage_error(client.error());
     if (token.empty() || !client || client->registration_token_hash.empty() ||
-        !fs::token_matches_hash(token, client->registration_token_hash))
+        !fs::token_matches_hash(token, client->registration_token_hash)) {
+        note_event(st, &req, {.event = "client_manage", .ok = false, .client_id = id, .reason = "bad_token"});
         co_return invalid_token("the registration access token is invalid or the client no longer exists");
+    }
     if (req.method == http_method::get) co_return answer(200, fs::registration_answer(*client, client_uri(st, id), ""));
     if (req.method == http_method::delete_) {
         if (auto ec = co_await st.store.delete_client(std::move(id)); ec && ec != fs::server_errc::not_found)
             co_return storage_error(ec);
+        note_event(st, &req, {.event = "client_delete", .user_id = client->owner, .client_id = client->client_id});
         http_response gone;
         gone.status = 204;
         gone.headers.emplace_back("Cache-Control", "no-store");
@@ -144,6 +152,7 @@ boost::asio::awaitable<http_response> manage_machine(idp_state& st, const ts::se
     c.registration_token_hash = fs::hash_token(management.reveal());
     fs::client_record updated = c;
     if (auto uec = co_await st.store.update_client(std::move(updated))) co_return storage_error(uec);
+    note_event(st, &req, {.event = "client_update", .user_id = c.owner, .client_id = c.client_id});
     co_return answer(200, fs::registration_answer(c, client_uri(st, id), management.reveal()));
 }
 

@@ -79,9 +79,17 @@ int serve(const serve_options& o) {
         load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600), o.signing_alg));
     if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
 
+    ops_state ops;
+    if (!o.audit_log.empty() && ops.audit.open(o.audit_log, diag)) return fail("latch-idp: " + diag.client_message);
+    std::string metrics_host;
+    std::uint16_t metrics_port = 0;
+    if (!o.metrics_listen.empty() && !split_listen(o.metrics_listen, metrics_host, metrics_port))
+        return fail("latch-idp: --metrics-listen wants ADDRESS:PORT, e.g. 127.0.0.1:9464");
+
     boost::asio::io_context io(1);
     // Hashing: one thread per core, at most 64 sign-ins waiting (then 503 + Retry-After).
-    ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), 64);
+    constexpr std::size_t hashing_capacity = 64;
+    ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), hashing_capacity);
     idp_state state{.config = {},
                     .store = **store,
                     .keys = std::move(*keys),
@@ -95,10 +103,22 @@ int serve(const serve_options& o) {
     state.account_attempts = flows::server::attempt_limiter(o.sign_in_limit_per_ip, o.sign_in_limit_total);
     ts::http_server server(io.get_executor(),
                            [&state](ts::server_request r) { return handle(state, std::move(r)); });
+    state.ops = &ops;
+    state.server = &server;
+    state.hashing_capacity = hashing_capacity;
     if (!o.tls_cert.empty() && server.enable_tls(o.tls_cert, o.tls_key, diag))
         return fail("latch-idp: " + diag.client_message);
     auto bound = server.listen(host, port, diag);
     if (!bound) return fail("latch-idp: " + diag.client_message);
+    // /metrics on a listener of its own (plain HTTP): the operator chooses who reaches it.
+    ts::http_server metrics_server(io.get_executor(),
+                                   [&state](ts::server_request r) { return handle_ops(state, std::move(r)); });
+    if (!o.metrics_listen.empty()) {
+        auto mbound = metrics_server.listen(metrics_host, metrics_port, diag);
+        if (!mbound) return fail("latch-idp: --metrics-listen: " + diag.client_message);
+        std::fprintf(stderr, "latch-idp: metrics on http://%s:%u/metrics\n", url_host(metrics_host).c_str(),
+                     static_cast<unsigned>(*mbound));
+    }
     const std::string scheme = o.tls_cert.empty() ? "http://" : "https://";
     const std::string url = scheme + url_host(host) + ":" + std::to_string(*bound);
     state.config.issuer = o.issuer.empty() ? url : o.issuer;
@@ -129,8 +149,10 @@ int serve(const serve_options& o) {
         if (ec) return;
         std::fprintf(stderr, "latch-idp: draining (%zu connections open)\n", server.open_connections());
         server.drain(std::chrono::seconds(10));
+        metrics_server.drain(std::chrono::seconds(1));
     });
     server.start();
+    if (!o.metrics_listen.empty()) metrics_server.start();
     std::cout << url << std::endl;  // one line: tests and scripts read the URL from here
     io.run();
     std::fprintf(stderr, "latch-idp: stopped\n");

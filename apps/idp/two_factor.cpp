@@ -109,12 +109,15 @@ http_response locked() {
 }
 
 // A wrong code: counted towards the lockout; the answer says when it locked.
-boost::asio::awaitable<http_response> failed(idp_state& st, const std::string& user_id, std::string_view code,
+boost::asio::awaitable<http_response> failed(idp_state& st, const ts::server_request& req, login_method m,
+                                             const std::string& user_id, std::string_view code,
                                              std::string_view message) {
     std::string id = user_id;
     auto row = co_await st.store.record_two_factor_failure(std::move(id), unix_now(), lockout);
     if (!row) co_return api_failure(row.error());
-    if (row->locked_until > unix_now()) co_return locked();
+    const bool now_locked = row->locked_until > unix_now();
+    note_sign_in(st, req, m, false, user_id, {}, now_locked ? "bad_code_locked" : "bad_code");
+    if (now_locked) co_return locked();
     co_return api_error(401, code, message);
 }
 
@@ -128,17 +131,22 @@ boost::asio::awaitable<http_response> verify_totp(idp_state& st, const ts::serve
     if (!row) co_return api_failure(row.error());
     if (v.challenge && !row->verified) co_return api_error(400, "TOTP_NOT_ENABLED", "TOTP not enabled");
     const auto now = unix_now();
-    if (row->locked_until > now) co_return locked();
+    if (row->locked_until > now) {
+        note_sign_in(st, req, login_method::totp, false, row->user_id, {}, "locked");
+        co_return locked();
+    }
     auto key = fs::unseal(st.sealing_key, row->sealed_key, key_context(row->user_id));
     if (!key) co_return api_error(500, "INTERNAL_SERVER_ERROR", "The two-factor key cannot be read (wrong secret.key?)");
     const auto code = string_field(body, "code").value_or("");
     const auto match = fs::check_totp(key->reveal(), code, now, row->last_step);
     if (match.verdict != fs::totp_verdict::accepted)
-        co_return co_await failed(st, row->user_id, "INVALID_CODE", "Invalid code");
+        co_return co_await failed(st, req, login_method::totp, row->user_id, "INVALID_CODE", "Invalid code");
     std::string uid = row->user_id;
     auto won = co_await st.store.accept_totp_step(std::move(uid), match.step, now);
     if (!won) co_return api_failure(won.error());
-    if (!*won) co_return co_await failed(st, row->user_id, "INVALID_CODE", "Invalid code");  // replayed concurrently
+    if (!*won)  // replayed concurrently
+        co_return co_await failed(st, req, login_method::totp, row->user_id, "INVALID_CODE", "Invalid code");
+    note_sign_in(st, req, login_method::totp, true, row->user_id, {});
     co_return co_await passed(st, req, v, bool_field(body, "trustDevice", false));
 }
 
@@ -150,13 +158,21 @@ boost::asio::awaitable<http_response> verify_backup_code(idp_state& st, const ts
     auto row = co_await st.store.find_two_factor(std::move(id));
     if (!row || !row->verified) co_return api_error(400, "TWO_FACTOR_NOT_ENABLED", "Two factor isn't enabled");
     const auto now = unix_now();
-    if (row->locked_until > now) co_return locked();
+    if (row->locked_until > now) {
+        note_sign_in(st, req, login_method::backup_code, false, row->user_id, {}, "locked");
+        co_return locked();
+    }
     const auto canonical = fs::canonical_backup_code(string_field(body, "code").value_or(""));
-    if (!canonical) co_return co_await failed(st, row->user_id, "INVALID_BACKUP_CODE", "Invalid backup code");
+    if (!canonical)
+        co_return co_await failed(st, req, login_method::backup_code, row->user_id, "INVALID_BACKUP_CODE",
+                                  "Invalid backup code");
     std::string uid = row->user_id, hash = backup_hash(st, row->user_id, *canonical);
     auto spent = co_await st.store.consume_backup_code(std::move(uid), std::move(hash), now);
     if (!spent) co_return api_failure(spent.error());
-    if (!*spent) co_return co_await failed(st, row->user_id, "INVALID_BACKUP_CODE", "Invalid backup code");
+    if (!*spent)
+        co_return co_await failed(st, req, login_method::backup_code, row->user_id, "INVALID_BACKUP_CODE",
+                                  "Invalid backup code");
+    note_sign_in(st, req, login_method::backup_code, true, row->user_id, {});
     co_return co_await passed(st, req, v, bool_field(body, "trustDevice", false));
 }
 
@@ -176,7 +192,11 @@ boost::asio::awaitable<reauthenticated> reauthenticate(idp_state& st, const ts::
     secret password(string_field(body, "password").value_or(""));
     auto user = co_await check_password(st, std::move(name), std::move(password));
     if (!user) co_return reauthenticated{{}, api_failure(user.error())};
-    if (!*user) co_return reauthenticated{{}, api_error(400, "INVALID_PASSWORD", "Invalid password")};
+    if (!*user) {
+        note_event(st, &req, {.event = "reauthenticate", .ok = false, .user_id = s->found->user.id,
+                              .username = s->found->user.username, .reason = "bad_password"});
+        co_return reauthenticated{{}, api_error(400, "INVALID_PASSWORD", "Invalid password")};
+    }
     co_return reauthenticated{std::move(*user), {}};
 }
 
@@ -202,10 +222,15 @@ boost::asio::awaitable<http_response> account_call(idp_state& st, const ts::serv
     auto who = co_await reauthenticate(st, req, body);
     if (who.refusal) co_return std::move(*who.refusal);
     const auto& user = *who.user;
-    if (path == "/two-factor/enable") co_return co_await enable(st, user, body);
+    if (path == "/two-factor/enable") {
+        auto r = co_await enable(st, user, body);
+        if (r.status == 200) note_event(st, &req, {.event = "two_factor_enable", .user_id = user.id, .username = user.username});
+        co_return r;
+    }
     std::string id = user.id;
     if (path == "/two-factor/disable") {
         if (auto ec = co_await st.store.delete_two_factor(std::move(id))) co_return api_failure(ec);
+        note_event(st, &req, {.event = "two_factor_disable", .user_id = user.id, .username = user.username});
         co_return api_json(200, json::object{{"status", true}});
     }
     auto row = co_await st.store.find_two_factor(std::move(id));
@@ -218,6 +243,7 @@ boost::asio::awaitable<http_response> account_call(idp_state& st, const ts::serv
     auto [shown, hashes] = new_backup_codes(st, user.id);
     std::string uid = user.id;
     if (auto ec = co_await st.store.replace_backup_codes(std::move(uid), std::move(hashes))) co_return api_failure(ec);
+    note_event(st, &req, {.event = "backup_codes_regenerate", .user_id = user.id, .username = user.username});
     co_return api_json(200, json::object{{"status", true}, {"backupCodes", std::move(shown)}});
 }
 

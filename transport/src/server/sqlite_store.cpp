@@ -196,6 +196,8 @@ public:
         return pool_.run<result<bool>>([this, hash = std::move(hash)] { return detail::delete_challenge(*db_, hash); });
     }
 
+    std::size_t queued() const override { return pool_.in_flight() + reads_.in_flight(); }
+
 private:
     // The connections are declared first: destroyed after the threads joined.
     std::unique_ptr<detail::sqlite_db> db_;      // the writer (and every read of a write)

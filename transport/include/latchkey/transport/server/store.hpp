@@ -20,6 +20,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -56,6 +57,10 @@ struct refresh_rotate_result {
 class store {
 public:
     virtual ~store() = default;
+
+    // Operations waiting or running on the adapter's threads now (for /metrics); 0 when the
+    // adapter does not count them.
+    virtual std::size_t queued() const { return 0; }
 
     // ---- clients, users, signing keys (administration and look-ups)
     virtual boost::asio::awaitable<error_code> put_client(records::client_record c) = 0;
