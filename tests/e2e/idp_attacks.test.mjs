@@ -39,9 +39,9 @@ describe('latch-idp attacks: codes, PKCE, redirect URIs, refresh tokens, CSRF', 
     const secret = (name, value) => { const f = join(dir, name); writeFileSync(f, `${value}\n`, { mode: 0o600 }); return f; };
     admin(['client', 'add', 'web', '--public', '--data', data, '--redirect-uri', 'http://127.0.0.1/callback',
       '--redirect-uri', 'https://app.example/cb', '--grant', 'authorization_code', '--grant', 'refresh_token',
-      '--scope', 'openid offline_access']);
+      '--scope', 'openid offline_access', '--skip-consent']);  // first party: the attacks are on the code, not consent
     admin(['client', 'add', 'conf', '--confidential', '--data', data, '--secret-file', secret('conf', CONF_SECRET),
-      '--redirect-uri', 'https://app.example/cb', '--grant', 'authorization_code', '--scope', 'openid']);
+      '--redirect-uri', 'https://app.example/cb', '--grant', 'authorization_code', '--scope', 'openid', '--skip-consent']);
     admin(['client', 'add', 'tv', '--public', '--data', data, '--grant', DEVICE_GRANT, '--scope', 'openid']);
     admin(['client', 'add', 'rs', '--confidential', '--data', data, '--secret-file', secret('rs', RS_SECRET), '--scope', 'api']);
     admin(['user', 'add', 'alice', '--data', data], { LATCH_IDP_PASSWORD: PASSWORD });
