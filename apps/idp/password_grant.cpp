@@ -4,6 +4,7 @@
 #include "idp.hpp"
 #include "pages.hpp"
 
+#include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 
 #include <boost/json.hpp>
@@ -30,7 +31,8 @@ boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::se
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "wrong user name or password");
     const auto& u = **user;
-    auto access = issue_access_token(st, u.id, client.client_id, *scope);
+    if (fs::ban_in_force(u, unix_now())) co_return oauth_error(oauth_errc::invalid_grant, "this account is banned");
+    auto access = issue_access_token(st, u.id, client.client_id, *scope, u.role);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, *scope)).as_object();
     if (fs::wants_refresh_token(client, *scope)) {
@@ -38,7 +40,7 @@ boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::se
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }
-    if (auto ec = co_await add_id_token(st, body, u.id, client.client_id, "", *scope)) co_return storage_error(ec);
+    if (auto ec = add_id_token(st, body, u, client.client_id, "", *scope)) co_return storage_error(ec);
     co_return token_response(body);
 }
 

@@ -35,9 +35,11 @@ struct access_token_params {
     std::string jti;        // fresh, unpredictable
     std::int64_t now = 0;
     std::int64_t lifetime = 3600;
+    std::string role;       // the user's platform role (roles.hpp); none for client_credentials
 };
 
-// RFC 9068 §2.2 claims: iss, sub, aud, exp, iat, jti, client_id, scope (when not empty).
+// RFC 9068 §2.2 claims: iss, sub, aud, exp, iat, jti, client_id, scope (when not empty);
+// and `role` (the user's platform role) when not empty.
 boost::json::object access_token_claims(const access_token_params& p);
 
 // {"access_token", "token_type": "Bearer", "expires_in", "scope", "refresh_token"} (RFC 6749
