@@ -56,7 +56,7 @@ TEST_CASE("SQLite store: roles, bans revoke sessions and refresh tokens, unban, 
         CHECK(e == server_errc::not_found);
         {
             auto used = co_await st.use_session(ha, t0 + 1, 86400, ttl);
-            REQUIRE(used);
+            REQUIRE(used.has_value());
             CHECK(used->user.role == "admin");
             CHECK_FALSE(used->user.banned);
         }
@@ -66,15 +66,15 @@ TEST_CASE("SQLite store: roles, bans revoke sessions and refresh tokens, unban, 
             auto gone = co_await st.use_session(hb, t0 + 6, 86400, ttl);
             CHECK(gone.error() == server_errc::not_found);
             auto kept = co_await st.use_session(ha, t0 + 6, 86400, ttl);
-            CHECK(kept);
+            CHECK(kept.has_value());
             auto revoked = co_await st.find_refresh(rb);
-            REQUIRE(revoked);
+            REQUIRE(revoked.has_value());
             CHECK(revoked->revoked_at == t0 + 5);
             auto live = co_await st.find_refresh(ra);
-            REQUIRE(live);
+            REQUIRE(live.has_value());
             CHECK(live->revoked_at == 0);
             auto banned = co_await st.find_user_by_id(u2);
-            REQUIRE(banned);
+            REQUIRE(banned.has_value());
             CHECK(banned->banned);
             CHECK(banned->ban_reason == "spam");
             CHECK(banned->ban_expires == t0 + 3600);
@@ -86,7 +86,7 @@ TEST_CASE("SQLite store: roles, bans revoke sessions and refresh tokens, unban, 
         REQUIRE_FALSE(e);
         {
             auto back = co_await st.find_user_by_id(u2);
-            REQUIRE(back);
+            REQUIRE(back.has_value());
             CHECK_FALSE(back->banned);
             CHECK(back->ban_reason.empty());
             CHECK(back->ban_expires == 0);
@@ -98,13 +98,13 @@ TEST_CASE("SQLite store: roles, bans revoke sessions and refresh tokens, unban, 
             CHECK(gone.error() == server_errc::not_found);
         }
         auto page = co_await st.page_users(2, 0);
-        REQUIRE(page);
+        REQUIRE(page.has_value());
         CHECK(page->total == 3);
         REQUIRE(page->users.size() == 2);
         CHECK(page->users[0].id == "u1");
         CHECK(page->users[1].id == "u2");
         page = co_await st.page_users(2, 2);
-        REQUIRE(page);
+        REQUIRE(page.has_value());
         REQUIRE(page->users.size() == 1);
         CHECK(page->users[0].id == "u3");
         co_return true;

@@ -4,6 +4,7 @@
 #include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 using namespace latchkey::flows::server;
