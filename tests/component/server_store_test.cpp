@@ -102,7 +102,7 @@ TEST_CASE("SQLite store: the file is private, in WAL mode, migrated once", "[com
     REQUIRE(::stat(db.c_str(), &sb) == 0);
     CHECK((sb.st_mode & 0777) == 0600);
     CHECK(pragma(db, "PRAGMA journal_mode") == "wal");
-    CHECK(pragma(db, "SELECT COUNT(*) FROM schema_migrations") == "4");
+    CHECK(pragma(db, "SELECT COUNT(*) FROM schema_migrations") == "7");
     CHECK(pragma(db, "PRAGMA integrity_check") == "ok");
 }
 
