@@ -4,6 +4,7 @@
 #include <latchkey/core/random.hpp>
 #include <latchkey/core/secret.hpp>
 #include <latchkey/flows/server/redirect_uri.hpp>
+#include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/sealed.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
@@ -122,8 +123,10 @@ int user_add(const user_add_options& o) {
     for (unsigned char ch : o.id + o.email + o.name)
         if (ch < 0x20 || ch == 0x7f) return fail("latch-idp: --id, --email and --name may not contain control characters");
     if (o.id.size() > 255) return fail("latch-idp: --id has at most 255 characters");
+    if (!flows::server::valid_role(o.role))
+        return fail("latch-idp: unknown role '" + o.role + "' (user, admin or platform-admin; several joined by ',')");
     flows::server::user_record u{o.id.empty() ? random_urlsafe(16) : o.id, o.username, *hash, unix_now(), o.name,
-                                 o.email};
+                                 o.email, o.role};
     auto ec = await_sync(st->put_user(u));
     if (ec == server_errc::already_exists) return fail("latch-idp: user '" + o.username + "' already exists");
     if (ec) return fail("latch-idp: cannot add the user: " + ec.message());
@@ -145,6 +148,19 @@ int user_rm(const std::string& data, const std::string& username) {
     if (ec == server_errc::not_found) return fail("latch-idp: no user '" + username + "'");
     if (ec) return fail("latch-idp: cannot remove the user: " + ec.message());
     std::cout << "removed user " << username << "\n";
+    return 0;
+}
+
+int user_set_role(const std::string& data, const std::string& username, const std::string& role) {
+    if (!flows::server::valid_role(role))
+        return fail("latch-idp: unknown role '" + role + "' (user, admin or platform-admin; several joined by ',')");
+    auto st = open_or_exit(data);
+    auto user = await_sync(st->find_user(username));
+    if (!user && user.error() == server_errc::not_found) return fail("latch-idp: no user '" + username + "'");
+    if (!user) return fail("latch-idp: cannot read the user: " + user.error().message());
+    if (auto ec = await_sync(st->set_user_role(user->id, role)))
+        return fail("latch-idp: cannot set the role: " + ec.message());
+    std::cout << "user " << username << " now has role " << role << "\n";
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <latchkey/flows/server/authorize.hpp>
 #include <latchkey/flows/server/consent.hpp>
 #include <latchkey/flows/server/pkce_verify.hpp>
+#include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
@@ -134,6 +135,8 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
         note_sign_in(st, req, login_method::authorize_page, false, {}, params->value_or_empty("username"), "bad_password");
         co_return sign_in_form(st, *params, redirect_uri, "<p>Wrong user name or password.</p>", 401);
     }
+    if (fs::ban_in_force(**user, unix_now()))
+        co_return sign_in_form(st, *params, redirect_uri, "<p>" + fs::html_escape(fs::banned_message(**user)) + "</p>", 403);
     auto second = co_await page_second_factor(st, **user, params->value_or_empty("otp"));
     if (!second) co_return storage_error(second.error());
     if (!second->empty()) {
@@ -167,7 +170,10 @@ boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, co
     diagnostics diag;
     if (auto ec = fs::verify_pkce(c.code_challenge, params.value_or_empty("code_verifier"), diag))
         co_return oauth_error(ec, diag.client_message);
-    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, c.grant_id);
+    auto user = co_await grant_user(st, c.user_id);
+    if (!user) co_return storage_error(user.error());
+    if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
+    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, (*user)->role, c.grant_id);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, c.scope)).as_object();
     if (fs::wants_refresh_token(client, c.scope)) {
@@ -175,8 +181,7 @@ boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, co
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }
-    if (auto ec = co_await add_id_token(st, body, c.user_id, client.client_id, c.nonce, c.scope))
-        co_return storage_error(ec);
+    if (auto ec = add_id_token(st, body, **user, client.client_id, c.nonce, c.scope)) co_return storage_error(ec);
     co_return token_response(body);
 }
 

@@ -10,6 +10,7 @@
 #include "pages.hpp"
 
 #include <latchkey/core/random.hpp>
+#include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/session.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
@@ -39,10 +40,19 @@ http_response api_failure(error_code ec) {
     return api_error(500, "INTERNAL_SERVER_ERROR", "Internal server error");
 }
 
+// With the admin plugin's fields: role, and the ban while it is in force (an expired ban
+// reads as none, as Better Auth lifts it at the next sign-in).
 json::object user_json(const fs::user_record& u) {
     const auto t = fs::iso8601(u.created_at);
-    return {{"id", u.id}, {"email", u.email.empty() ? u.username : u.email}, {"name", u.name}, {"image", nullptr},
-            {"emailVerified", false}, {"createdAt", t}, {"updatedAt", t}};
+    const bool banned = fs::ban_in_force(u, unix_now());
+    json::value reason = banned ? json::value(u.ban_reason) : json::value(nullptr);
+    json::value expires = banned && u.ban_expires != 0 ? json::value(fs::iso8601(u.ban_expires)) : json::value(nullptr);
+    return {{"id", u.id},         {"email", u.email.empty() ? u.username : u.email},
+            {"name", u.name},     {"image", nullptr},
+            {"emailVerified", false}, {"createdAt", t},
+            {"updatedAt", t},     {"role", u.role},
+            {"banned", banned},   {"banReason", std::move(reason)},
+            {"banExpires", std::move(expires)}};
 }
 
 json::object session_json(const fs::session_record& s) {
@@ -134,6 +144,7 @@ boost::asio::awaitable<http_response> sign_in(idp_state& st, const ts::server_re
         note_sign_in(st, req, login_method::password, false, {}, given, "bad_password");
         co_return api_error(401, "INVALID_EMAIL_OR_PASSWORD", "Invalid email or password");
     }
+    if (fs::ban_in_force(**user, unix_now())) co_return api_error(403, "BANNED_USER", fs::banned_message(**user));
     auto second = co_await second_factor_gate(st, req, **user, remember_me(body));
     if (second) {
         if (second->status == 200)
@@ -208,6 +219,7 @@ boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::serve
         auto listed = co_await list_sessions(st, s->found->user);
         co_return with_cookie(std::move(listed), std::move(s->set_cookie));
     }
+    if (path.rfind("/admin/", 0) == 0) co_return co_await admin_api(st, req, path);
     const bool two_factor = path.rfind("/two-factor/", 0) == 0;
     const bool known = path == "/sign-up/email" || path == "/sign-in/email" || path == "/sign-out" ||
                        path == "/revoke-session" || two_factor;

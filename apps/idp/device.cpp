@@ -5,6 +5,7 @@
 
 #include <latchkey/core/random.hpp>
 #include <latchkey/flows/server/device_grant.hpp>
+#include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
@@ -97,6 +98,7 @@ boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::serve
         note_sign_in(st, req, login_method::device_page, false, {}, f->value_or_empty("username"), "bad_password");
         co_return message_page(401, "Sign-in failed", "Wrong user name or password.");
     }
+    if (fs::ban_in_force(**user, now)) co_return message_page(403, "Account banned", fs::banned_message(**user));
     auto second = co_await page_second_factor(st, **user, f->value_or_empty("otp"));
     if (!second) co_return storage_error(second.error());
     if (!second->empty()) {
@@ -170,8 +172,11 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs:
     if (!d) co_return storage_error(d.error());
     if (d->outcome != fs::device_poll_outcome::issue)
         co_return oauth_error(fs::device_poll_error(d->outcome), "");
+    auto user = co_await grant_user(st, d->updated.user_id);
+    if (!user) co_return storage_error(user.error());
+    if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
     const std::string grant = random_urlsafe(16);
-    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, grant);
+    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, (*user)->role, grant);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
     secret refresh;
     if (fs::wants_refresh_token(client, d->updated.scope)) {
@@ -181,8 +186,7 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs:
     }
     auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, d->updated.scope,
                                                            refresh.reveal())).as_object();
-    if (auto ec = co_await add_id_token(st, body, d->updated.user_id, client.client_id, "", d->updated.scope))
-        co_return storage_error(ec);
+    if (auto ec = add_id_token(st, body, **user, client.client_id, "", d->updated.scope)) co_return storage_error(ec);
     co_return token_response(body);
 }
 

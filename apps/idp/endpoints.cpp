@@ -7,6 +7,7 @@
 #include <latchkey/flows/server/authorize.hpp>
 #include <latchkey/flows/server/client_auth.hpp>
 #include <latchkey/flows/server/form.hpp>
+#include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
@@ -64,24 +65,29 @@ http_response storage_error(error_code ec) {
 }
 
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
-                                       const std::string& scope, const std::string& grant_id) {
+                                       const std::string& scope, const std::string& role, const std::string& grant_id) {
     fs::access_token_params p{st.config.issuer, subject, client_id, "", scope, random_urlsafe(16),
-                              unix_now(), st.config.access_token_ttl, grant_id};
+                              unix_now(), st.config.access_token_ttl, role, grant_id};
     return sign_jwt(st.keys.active.get(), st.keys.active_kid, fs::access_token_claims(p));
 }
 
-boost::asio::awaitable<error_code> add_id_token(idp_state& st, boost::json::object& body, std::string user_id,
-                                                std::string client_id, std::string nonce, std::string scope) {
-    if ((" " + scope + " ").find(" openid ") == std::string::npos) co_return error_code{};
-    std::string id = user_id;
-    auto user = co_await st.store.find_user_by_id(std::move(id));
+boost::asio::awaitable<result<std::optional<fs::user_record>>> grant_user(idp_state& st, std::string user_id) {
+    auto user = co_await st.store.find_user_by_id(std::move(user_id));
+    if (!user && user.error() == fs::server_errc::not_found) co_return std::optional<fs::user_record>{};
     if (!user) co_return user.error();
-    auto claims = fs::id_token_claims(st.config.issuer, user_id, client_id, nonce, unix_now(), 3600);
-    fs::add_user_claims(claims, *user, scope);
+    if (fs::ban_in_force(*user, unix_now())) co_return std::optional<fs::user_record>{};
+    co_return std::optional<fs::user_record>(std::move(*user));
+}
+
+error_code add_id_token(idp_state& st, boost::json::object& body, const fs::user_record& user,
+                        const std::string& client_id, const std::string& nonce, const std::string& scope) {
+    if ((" " + scope + " ").find(" openid ") == std::string::npos) return {};
+    auto claims = fs::id_token_claims(st.config.issuer, user.id, client_id, nonce, unix_now(), 3600);
+    fs::add_user_claims(claims, user, scope);
     auto signed_token = sign_jwt(st.keys.active.get(), st.keys.active_kid, claims);
-    if (!signed_token) co_return make_error_code(oauth_errc::server_error);
+    if (!signed_token) return make_error_code(oauth_errc::server_error);
     body["id_token"] = *signed_token;
-    co_return error_code{};
+    return {};
 }
 
 // A token response (RFC 6749 §5.1) from its JSON body.

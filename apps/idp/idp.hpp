@@ -61,10 +61,13 @@ struct user_add_options {
     std::string data, username, password_file;
     std::string id;           // the subject; default: random (set it to keep a `sub` from another IdP)
     std::string email, name;  // OIDC claims (email / profile scopes)
+    std::string role = "user";  // platform role (flows/server/roles.hpp): user, admin, platform-admin
 };
 int user_add(const user_add_options& o);
 int user_list(const std::string& data);
 int user_rm(const std::string& data, const std::string& username);
+// Sets a user's platform role (bootstraps the first admin of the admin endpoints).
+int user_set_role(const std::string& data, const std::string& username, const std::string& role);
 
 struct client_add_options {
     std::string data, client_id, name, scope = "openid";
@@ -188,13 +191,19 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
 boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const flows::server::form& params,
                                                                const flows::server::client_record& client);
+// An access token JWT; `role` (the user's platform role) becomes its `role` claim when set;
 // `grant_id`: the grant (a code's grant_id, the refresh family) whose revocation ends it.
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
-                                       const std::string& scope, const std::string& grant_id = {});
+                                       const std::string& scope, const std::string& role = {},
+                                       const std::string& grant_id = {});
+// The user a user grant (code, device, refresh) issues tokens for, loaded once for the
+// access token's role and the ID token's claims. nullopt: the user is gone or banned (answer
+// invalid_grant). Errors: storage (busy, failed).
+boost::asio::awaitable<result<std::optional<flows::server::user_record>>> grant_user(idp_state& st, std::string user_id);
 // Adds "id_token" to a token response `body` when `scope` has openid: signed, with the
-// user's claims the scope releases. Errors: storage (busy, failed), or server_error.
-boost::asio::awaitable<error_code> add_id_token(idp_state& st, boost::json::object& body, std::string user_id,
-                                                std::string client_id, std::string nonce, std::string scope);
+// user's claims the scope releases. Error: server_error (signing failed).
+error_code add_id_token(idp_state& st, boost::json::object& body, const flows::server::user_record& user,
+                        const std::string& client_id, const std::string& nonce, const std::string& scope);
 // The password grant, for clients allowed it (password_grant.cpp).
 boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::server_request& req,
                                                      const flows::server::form& params,

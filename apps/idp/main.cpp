@@ -3,6 +3,7 @@
 //   latch-idp serve --data DIR [--listen 127.0.0.1:PORT] [--issuer URL] [--trusted-origin URL]...
 //                   [--signing-alg RS256] [--tls-cert FILE --tls-key FILE] [--config FILE]
 //   latch-idp user add USERNAME --data DIR [--password-file FILE]   (else $LATCH_IDP_PASSWORD)
+//   latch-idp user add ... [--role user|admin|platform-admin]; user set-role USERNAME ROLE --data DIR
 //   latch-idp user list|rm ...
 //   latch-idp client add ID --data DIR (--public | --confidential) [--redirect-uri URI]...
 //                           [--grant GRANT]... [--scope "a b"] [--name NAME]
@@ -31,6 +32,7 @@ void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, s
     add->add_option("--id", ua.id, "the user's subject (sub); default: random");
     add->add_option("--email", ua.email, "email address (the `email` claim)");
     add->add_option("--name", ua.name, "display name (the `name` claim)");
+    add->add_option("--role", ua.role, "platform role: user (default), admin or platform-admin");
     add->callback([&] { run = [&] { return user_add(ua); }; });
     auto* list = user->add_subcommand("list", "list users");
     list->add_option("--data", data)->required();
@@ -39,6 +41,11 @@ void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, s
     rm->add_option("username", name)->required();
     rm->add_option("--data", data)->required();
     rm->callback([&] { run = [&] { return user_rm(data, name); }; });
+    auto* set_role = user->add_subcommand("set-role", "set a user's platform role (user, admin, platform-admin)");
+    set_role->add_option("username", name)->required();
+    set_role->add_option("role", ua.role)->required();
+    set_role->add_option("--data", data)->required();
+    set_role->callback([&] { run = [&] { return user_set_role(data, name, ua.role); }; });
 }
 
 void add_client_commands(CLI::App& app, client_add_options& ca, std::string& data, std::string& name,

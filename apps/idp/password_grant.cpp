@@ -5,6 +5,7 @@
 #include "pages.hpp"
 
 #include <latchkey/core/random.hpp>
+#include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 
 #include <boost/json.hpp>
@@ -34,9 +35,10 @@ boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::se
         co_return oauth_error(oauth_errc::invalid_grant, "wrong user name or password");
     }
     const auto& u = **user;
+    if (fs::ban_in_force(u, unix_now())) co_return oauth_error(oauth_errc::invalid_grant, "this account is banned");
     note_sign_in(st, req, login_method::password_grant, true, u.id, u.username);
     const std::string grant = random_urlsafe(16);
-    auto access = issue_access_token(st, u.id, client.client_id, *scope, grant);
+    auto access = issue_access_token(st, u.id, client.client_id, *scope, u.role, grant);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, *scope)).as_object();
     if (fs::wants_refresh_token(client, *scope)) {
@@ -44,7 +46,7 @@ boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::se
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }
-    if (auto ec = co_await add_id_token(st, body, u.id, client.client_id, "", *scope)) co_return storage_error(ec);
+    if (auto ec = add_id_token(st, body, u, client.client_id, "", *scope)) co_return storage_error(ec);
     co_return token_response(body);
 }
 

@@ -59,11 +59,14 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
         if (!narrowed) co_return oauth_error(narrowed.error(), diag.client_message);
         scope = std::move(*narrowed);
     }
-    auto token = issue_access_token(st, old.user_id, client.client_id, scope, old.family_id);
+    auto user = co_await grant_user(st, old.user_id);
+    if (!user) co_return storage_error(user.error());
+    if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
+    auto token = issue_access_token(st, old.user_id, client.client_id, scope, (*user)->role, old.family_id);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, scope, next_raw.reveal()))
                     .as_object();
-    if (auto ec = co_await add_id_token(st, body, old.user_id, client.client_id, "", scope)) co_return storage_error(ec);
+    if (auto ec = add_id_token(st, body, **user, client.client_id, "", scope)) co_return storage_error(ec);
     co_return token_response(body);
 }
 

@@ -4,6 +4,7 @@
 #include "idp.hpp"
 #include "pages.hpp"
 
+#include <latchkey/flows/server/roles.hpp>
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/session.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
@@ -21,6 +22,8 @@ boost::asio::awaitable<result<session_found>> current_session(idp_state& st, con
     auto used = co_await st.store.use_session(std::move(hash), now, fs::session_update_age, fs::session_ttl);
     if (!used && used.error() == fs::server_errc::not_found) co_return out;
     if (!used) co_return used.error();
+    // A ban deletes the user's sessions; this also covers one that a ban's race let through.
+    if (fs::ban_in_force(used->user, now)) co_return out;
     if (used->extended) out.set_cookie = fs::session_set_cookie(st.https, token, fs::session_ttl);
     out.found = std::move(*used);
     co_return out;

@@ -9,33 +9,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAuthClient } from 'better-auth/client';
 import { cleanupTempDirs } from './lib.mjs';
-import { idpAdmin, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
+import { cookieFetch, idpAdmin, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
 
 const PASSWORD = 'correct horse battery staple';
-
-// A browser's cookie jar for Node's fetch: keeps what Set-Cookie gives (and drops what it
-// expires), sends it back, and sends Origin like a browser on `origin` would.
-function cookieFetch(origin) {
-  const jar = new Map();
-  const seen = [];
-  const f = async (input, init = {}) => {
-    const headers = new Headers(init.headers);
-    if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
-    if (origin && (init.method ?? 'GET').toUpperCase() !== 'GET') headers.set('origin', origin);
-    const res = await fetch(input, { ...init, headers });
-    for (const line of res.headers.getSetCookie()) {
-      seen.push(line);
-      const [pair, ...attrs] = line.split(';').map((s) => s.trim());
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      if (attrs.some((a) => /^max-age=0$/i.test(a)) || value === '') jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  };
-  return { fetch: f, jar, seen };
-}
 
 function client(idp, origin = idp.url) {
   const cookies = cookieFetch(origin);

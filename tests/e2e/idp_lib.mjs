@@ -64,3 +64,27 @@ export function dbScalar(data, sql) {
   const rows = dbQuery(data, sql);
   return rows.length ? Object.values(rows[0])[0] : undefined;
 }
+
+// A browser's cookie jar for Node's fetch: keeps what Set-Cookie gives (and drops what it
+// expires), sends it back, and sends Origin like a browser on `origin` would.
+export function cookieFetch(origin) {
+  const jar = new Map();
+  const seen = [];
+  const f = async (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+    if (origin && (init.method ?? 'GET').toUpperCase() !== 'GET') headers.set('origin', origin);
+    const res = await fetch(input, { ...init, headers });
+    for (const line of res.headers.getSetCookie()) {
+      seen.push(line);
+      const [pair, ...attrs] = line.split(';').map((s) => s.trim());
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      if (attrs.some((a) => /^max-age=0$/i.test(a)) || value === '') jar.delete(name);
+      else jar.set(name, value);
+    }
+    return res;
+  };
+  return { fetch: f, jar, seen };
+}

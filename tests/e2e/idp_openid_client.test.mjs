@@ -108,7 +108,8 @@ describe('latch-idp with openid-client', { skip: SKIP_WITHOUT_IDP }, () => {
     refreshToken = tokens.refresh_token;
     // userinfo with the access token, the subject checked by openid-client.
     const info = await oidc.fetchUserInfo(rp, tokens.access_token, claims.sub);
-    assert.deepEqual(info, { sub: claims.sub, email: 'alice@example.com', name: 'Alice', preferred_username: 'alice' });
+    // `role`: the platform role (issue 14), released with scope profile.
+    assert.deepEqual(info, { sub: claims.sub, email: 'alice@example.com', name: 'Alice', preferred_username: 'alice', role: 'user' });
   });
 
   test('refresh: a rotated pair and a new ID token for the same subject', async (t) => {

@@ -71,6 +71,7 @@ void add_user_claims(boost::json::object& claims, const user_record& user, std::
     if (s.find(" profile ") != std::string::npos) {
         if (!user.name.empty()) claims["name"] = user.name;
         claims["preferred_username"] = user.username;
+        if (!user.role.empty()) claims["role"] = user.role;
     }
 }
 

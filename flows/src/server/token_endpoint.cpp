@@ -53,6 +53,7 @@ json::object access_token_claims(const access_token_params& p) {
     c["jti"] = p.jti;
     c["client_id"] = p.client_id;
     if (!p.scope.empty()) c["scope"] = p.scope;
+    if (!p.role.empty()) c["role"] = p.role;
     if (!p.grant_id.empty()) c["gid"] = p.grant_id;
     return c;
 }

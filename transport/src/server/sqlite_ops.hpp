@@ -22,7 +22,17 @@ error_code delete_client(sqlite_db& db, const std::string& id);
 error_code update_client(sqlite_db& db, const client_record& c);
 result<bool> remember_jti(sqlite_db& db, const std::string& jti_hash, std::int64_t expires_at, std::int64_t now);
 
+// The users columns (table alias u) in user_from's order; user_from reads them from column `first`.
+extern const char* const user_columns;
+user_record user_from(const stmt& s, int first);
 error_code put_user(sqlite_db& db, const user_record& u);
+// Platform roles and bans (sqlite_users.cpp); not_found for an unknown user id.
+error_code set_user_role(sqlite_db& db, const std::string& user_id, const std::string& role);
+error_code ban_user(sqlite_db& db, const std::string& user_id, const std::string& reason, std::int64_t expires,
+                    std::int64_t now);
+error_code unban_user(sqlite_db& db, const std::string& user_id);
+error_code delete_user_sessions(sqlite_db& db, const std::string& user_id);
+result<user_page> page_users(sqlite_db& db, std::int64_t limit, std::int64_t offset);
 result<user_record> find_user(sqlite_db& db, const std::string& username);
 result<user_record> find_user_by_id(sqlite_db& db, const std::string& id);
 result<std::vector<user_record>> list_users(sqlite_db& db);

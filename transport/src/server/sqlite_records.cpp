@@ -40,10 +40,6 @@ client_record client_from(const stmt& s) {
             s.text(10),       s.text(11), s.text(12)};
 }
 
-user_record user_from(const stmt& s) {
-    return {s.text(0), s.text(1), s.text(2), s.int64(3), s.text(4), s.text(5)};
-}
-
 // DELETE ... : not_found when nothing matched.
 error_code delete_one(sqlite_db& db, const char* sql, const std::string& key) {
     auto s = db.prepare(sql);
@@ -53,6 +49,15 @@ error_code delete_one(sqlite_db& db, const char* sql, const std::string& key) {
 }
 
 }  // namespace
+
+const char* const user_columns =
+    "u.id, u.username, u.password_hash, u.created_at, u.name, u.email, u.role, u.banned, u.ban_reason, u.ban_expires";
+
+user_record user_from(const stmt& s, int first) {
+    const int f = first;
+    return {s.text(f),     s.text(f + 1), s.text(f + 2),        s.int64(f + 3), s.text(f + 4),
+            s.text(f + 5), s.text(f + 6), s.int64(f + 7) != 0, s.text(f + 8),  s.int64(f + 9)};
+}
 
 error_code step_error(int rc) {
     if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
@@ -114,35 +119,36 @@ error_code delete_client(sqlite_db& db, const std::string& id) {
 }
 
 error_code put_user(sqlite_db& db, const user_record& u) {
-    auto s = db.prepare("INSERT INTO users (id, username, password_hash, created_at, name, email) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    auto s = db.prepare("INSERT INTO users (id, username, password_hash, created_at, name, email, role, banned, "
+                        "ban_reason, ban_expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     s.bind(1, u.id).bind(2, u.username).bind(3, u.password_hash).bind(4, u.created_at).bind(5, u.name).bind(6, u.email);
+    s.bind(7, u.role).bind(8, std::int64_t{u.banned ? 1 : 0}).bind(9, u.ban_reason).bind(10, u.ban_expires);
     return step_error(s.step());
 }
 
 result<user_record> find_user(sqlite_db& db, const std::string& username) {
-    auto s = db.prepare("SELECT id, username, password_hash, created_at, name, email FROM users WHERE username = ?1");
+    auto s = db.prepare(std::string("SELECT ") + user_columns + " FROM users u WHERE u.username = ?1");
     s.bind(1, username);
     const int rc = s.step();
-    if (rc == SQLITE_ROW) return user_from(s);
+    if (rc == SQLITE_ROW) return user_from(s, 0);
     if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
     return step_error(rc);
 }
 
 result<user_record> find_user_by_id(sqlite_db& db, const std::string& id) {
-    auto s = db.prepare("SELECT id, username, password_hash, created_at, name, email FROM users WHERE id = ?1");
+    auto s = db.prepare(std::string("SELECT ") + user_columns + " FROM users u WHERE u.id = ?1");
     s.bind(1, id);
     const int rc = s.step();
-    if (rc == SQLITE_ROW) return user_from(s);
+    if (rc == SQLITE_ROW) return user_from(s, 0);
     if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
     return step_error(rc);
 }
 
 result<std::vector<user_record>> list_users(sqlite_db& db) {
-    auto s = db.prepare("SELECT id, username, password_hash, created_at, name, email FROM users ORDER BY username");
+    auto s = db.prepare(std::string("SELECT ") + user_columns + " FROM users u ORDER BY u.username");
     std::vector<user_record> out;
     int rc;
-    while ((rc = s.step()) == SQLITE_ROW) out.push_back(user_from(s));
+    while ((rc = s.step()) == SQLITE_ROW) out.push_back(user_from(s, 0));
     if (auto ec = step_error(rc)) return ec;
     return out;
 }

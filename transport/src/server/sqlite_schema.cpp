@@ -146,6 +146,15 @@ CREATE TABLE revoked_grants (
     revoked_at BIGINT NOT NULL
 );
 )sql"},
+    // Platform roles and bans (issue 14, Better Auth's admin plugin): ban_expires 0 = never;
+    // the refresh-token index serves a ban's revocation of every token of the user.
+    {8, R"sql(
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
+ALTER TABLE users ADD COLUMN banned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN ban_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN ban_expires BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
+)sql"},
 };
 
 }  // namespace

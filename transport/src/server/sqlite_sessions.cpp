@@ -21,16 +21,15 @@ session_record session_from(const stmt& s) {
 }  // namespace
 
 result<session_use_result> find_live_session(sqlite_db& db, const std::string& token_hash, std::int64_t now) {
-    auto s = db.prepare(std::string("SELECT ") + session_columns +
-                        ", u.id, u.username, u.password_hash, u.created_at, u.name, u.email FROM sessions s "
-                        "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2");
+    auto s = db.prepare(std::string("SELECT ") + session_columns + ", " + user_columns +
+                        " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2");
     s.bind(1, token_hash).bind(2, now);
     const int rc = s.step();
     if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
     if (rc != SQLITE_ROW) return step_error(rc);
     session_use_result out;
     out.session = session_from(s);
-    out.user = {s.text(7), s.text(8), s.text(9), s.int64(10), s.text(11), s.text(12)};
+    out.user = user_from(s, 7);
     return out;
 }
 

@@ -56,6 +56,26 @@ public:
         return pool_.run<error_code>([this, name = std::move(name)] { return detail::delete_user(*db_, name); });
     }
 
+    asio::awaitable<error_code> set_user_role(std::string id, std::string role) override {
+        return pool_.run<error_code>(
+            [this, id = std::move(id), role = std::move(role)] { return detail::set_user_role(*db_, id, role); });
+    }
+    asio::awaitable<error_code> ban_user(std::string id, std::string reason, std::int64_t expires,
+                                         std::int64_t now) override {
+        return pool_.run<error_code>([this, id = std::move(id), reason = std::move(reason), expires, now] {
+            return detail::ban_user(*db_, id, reason, expires, now);
+        });
+    }
+    asio::awaitable<error_code> unban_user(std::string id) override {
+        return pool_.run<error_code>([this, id = std::move(id)] { return detail::unban_user(*db_, id); });
+    }
+    asio::awaitable<error_code> delete_user_sessions(std::string id) override {
+        return pool_.run<error_code>([this, id = std::move(id)] { return detail::delete_user_sessions(*db_, id); });
+    }
+    asio::awaitable<result<user_page>> page_users(std::int64_t limit, std::int64_t offset) override {
+        return pool_.run<result<user_page>>([this, limit, offset] { return detail::page_users(*db_, limit, offset); });
+    }
+
     asio::awaitable<error_code> put_signing_key(signing_key_record k) override {
         return pool_.run<error_code>([this, k = std::move(k)] { return detail::put_signing_key(*db_, k); });
     }

@@ -43,7 +43,8 @@ std::string redirect_with(std::string_view redirect_uri,
 boost::json::object id_token_claims(std::string_view issuer, std::string_view subject, std::string_view client_id,
                                     std::string_view nonce, std::int64_t now, std::int64_t lifetime);
 // The user's claims the granted `scope` releases (OIDC Core §5.4): `email` -> email;
-// `profile` -> name, preferred_username. Empty values are left out.
+// `profile` -> name, preferred_username and the platform `role` (Better Auth's user field;
+// the seed's `latch status` shows it). Empty values are left out.
 void add_user_claims(boost::json::object& claims, const user_record& user, std::string_view scope);
 
 }  // namespace latchkey::flows::server

@@ -45,6 +45,13 @@ struct user_record {
     std::int64_t created_at = 0;
     std::string name;   // display name (Better Auth's user.name, OIDC `name`); may be empty
     std::string email;  // OIDC `email`; may be empty
+    // Platform role and ban (Better Auth's admin plugin; roles.hpp): "user", "admin" or
+    // "platform-admin", or several joined by ','. A ban is in force while banned and
+    // ban_expires is 0 (never) or later than now.
+    std::string role = "user";
+    bool banned = false;
+    std::string ban_reason;
+    std::int64_t ban_expires = 0;
 };
 
 // An authorization code (RFC 6749 §4.1.2) as stored; single use.

@@ -35,13 +35,15 @@ struct access_token_params {
     std::string jti;        // fresh, unpredictable
     std::int64_t now = 0;
     std::int64_t lifetime = 3600;
+    std::string role = {};  // the user's platform role (roles.hpp); none for client_credentials
     // The grant it came from (a code's grant, a refresh family) as the private claim `gid`:
     // introspection and userinfo refuse the token once that grant is revoked (a replayed
     // code, a reused refresh token, RFC 7009 revocation). Empty: none (client_credentials).
     std::string grant_id = {};
 };
 
-// RFC 9068 §2.2 claims: iss, sub, aud, exp, iat, jti, client_id, scope (when not empty).
+// RFC 9068 §2.2 claims: iss, sub, aud, exp, iat, jti, client_id, scope (when not empty);
+// and `role` (the user's platform role) when not empty.
 boost::json::object access_token_claims(const access_token_params& p);
 
 // {"access_token", "token_type": "Bearer", "expires_in", "scope", "refresh_token"} (RFC 6749

@@ -49,6 +49,12 @@ struct session_use_result {
     bool extended = false;  // expires_at moved to now + ttl by this call (re-send the cookie)
 };
 
+// One page of users (Better Auth's admin list-users) and how many there are in all.
+struct user_page {
+    std::vector<records::user_record> users;
+    std::int64_t total = 0;
+};
+
 struct refresh_rotate_result {
     consume_status status = consume_status::unknown;
     records::refresh_record old_token;  // filled for consumed and replayed
@@ -79,6 +85,17 @@ public:
     virtual boost::asio::awaitable<result<records::user_record>> find_user_by_id(std::string id) = 0;
     virtual boost::asio::awaitable<result<std::vector<records::user_record>>> list_users() = 0;
     virtual boost::asio::awaitable<error_code> delete_user(std::string username) = 0;
+    // ---- platform roles and bans (Better Auth's admin plugin); not_found: no such user id
+    virtual boost::asio::awaitable<error_code> set_user_role(std::string user_id, std::string role) = 0;
+    // Bans the user until `expires` (0: no end) and, in the same transaction, deletes their
+    // sessions and sign-in challenges and revokes their refresh tokens (revoked_at = now).
+    virtual boost::asio::awaitable<error_code> ban_user(std::string user_id, std::string reason, std::int64_t expires,
+                                                        std::int64_t now) = 0;
+    virtual boost::asio::awaitable<error_code> unban_user(std::string user_id) = 0;
+    // Deletes every session of the user (none is fine).
+    virtual boost::asio::awaitable<error_code> delete_user_sessions(std::string user_id) = 0;
+    // Users by creation time (then id), `limit` from `offset`, and the total count.
+    virtual boost::asio::awaitable<result<user_page>> page_users(std::int64_t limit, std::int64_t offset) = 0;
 
     virtual boost::asio::awaitable<error_code> put_signing_key(records::signing_key_record k) = 0;
     // Active and retired keys, newest first.

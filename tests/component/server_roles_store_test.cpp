@@ -1,0 +1,112 @@
+// latch-idp platform roles and bans on SQLite (migration 7): role and ban round-trip with the
+// session's user (no extra query), a ban deletes the user's sessions and revokes their refresh
+// tokens in one call and leaves other users alone, unban, list-users pages.
+#include "support/lifecycle_run.hpp"
+#include "support/test_cert.hpp"
+
+#include <latchkey/flows/server/server_error.hpp>
+#include <latchkey/flows/server/token_hash.hpp>
+#include <latchkey/transport/server/sqlite_store.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace asio = boost::asio;
+using namespace latchkey;
+using namespace latchkey::transport::server;
+using latchkey::flows::server::hash_token;
+using latchkey::flows::server::server_errc;
+namespace records = latchkey::flows::server;
+
+TEST_CASE("SQLite store: roles, bans revoke sessions and refresh tokens, unban, paged users",
+          "[component][server][store][roles]") {
+    test::temp_dir dir;
+    asio::io_context io;
+    diagnostics diag;
+    auto opened = open_sqlite_store((dir.path() / "idp.db").string(), diag);
+    REQUIRE(opened.has_value());
+    auto& st = **opened;
+    constexpr std::int64_t t0 = 1'000'000, ttl = 7 * 86400;
+    // Named values only around co_await (GCC 12 destroys some co_await temporaries twice).
+    const std::string ha = hash_token("a"), hb = hash_token("b"), ra = hash_token("ra"), rb = hash_token("rb");
+    const std::string u1 = "u1", u2 = "u2", nobody = "nobody", admin = "admin", reason = "spam";
+    const std::vector<std::string> ids{"u1", "u2", "u3"};
+    const std::vector<std::pair<std::string, std::string>> owned{{ha, u1}, {hb, u2}};
+    test::run_to_end(io, [&]() -> asio::awaitable<bool> {
+        for (const auto& id : ids) {
+            records::user_record rec{id, id + "@example.com", "h", t0 + (id[1] - '0')};
+            auto e = co_await st.put_user(rec);
+            REQUIRE_FALSE(e);
+        }
+        for (const auto& [hash, owner] : owned) {
+            records::session_record s{hash, owner, "127.0.0.1", "ua", t0, t0, t0 + ttl};
+            auto e = co_await st.put_session(s);
+            REQUIRE_FALSE(e);
+            records::refresh_record r{hash == ha ? ra : rb, "fam-" + owner, "cli", owner, "openid", t0 + ttl, 0, 0};
+            e = co_await st.put_refresh(r);
+            REQUIRE_FALSE(e);
+        }
+        auto e = co_await st.set_user_role(u1, admin);
+        REQUIRE_FALSE(e);
+        e = co_await st.set_user_role(nobody, admin);
+        CHECK(e == server_errc::not_found);
+        {
+            auto used = co_await st.use_session(ha, t0 + 1, 86400, ttl);
+            REQUIRE(used.has_value());
+            CHECK(used->user.role == "admin");
+            CHECK_FALSE(used->user.banned);
+        }
+        e = co_await st.ban_user(u2, reason, t0 + 3600, t0 + 5);
+        REQUIRE_FALSE(e);
+        {
+            auto gone = co_await st.use_session(hb, t0 + 6, 86400, ttl);
+            CHECK(gone.error() == server_errc::not_found);
+            auto kept = co_await st.use_session(ha, t0 + 6, 86400, ttl);
+            CHECK(kept.has_value());
+            auto revoked = co_await st.find_refresh(rb);
+            REQUIRE(revoked.has_value());
+            CHECK(revoked->revoked_at == t0 + 5);
+            auto live = co_await st.find_refresh(ra);
+            REQUIRE(live.has_value());
+            CHECK(live->revoked_at == 0);
+            auto banned = co_await st.find_user_by_id(u2);
+            REQUIRE(banned.has_value());
+            CHECK(banned->banned);
+            CHECK(banned->ban_reason == "spam");
+            CHECK(banned->ban_expires == t0 + 3600);
+            CHECK(banned->role == "user");
+        }
+        e = co_await st.ban_user(nobody, reason, 0, t0);
+        CHECK(e == server_errc::not_found);
+        e = co_await st.unban_user(u2);
+        REQUIRE_FALSE(e);
+        {
+            auto back = co_await st.find_user_by_id(u2);
+            REQUIRE(back.has_value());
+            CHECK_FALSE(back->banned);
+            CHECK(back->ban_reason.empty());
+            CHECK(back->ban_expires == 0);
+        }
+        e = co_await st.delete_user_sessions(u1);
+        REQUIRE_FALSE(e);
+        {
+            auto gone = co_await st.use_session(ha, t0 + 7, 86400, ttl);
+            CHECK(gone.error() == server_errc::not_found);
+        }
+        auto page = co_await st.page_users(2, 0);
+        REQUIRE(page.has_value());
+        CHECK(page->total == 3);
+        REQUIRE(page->users.size() == 2);
+        CHECK(page->users[0].id == "u1");
+        CHECK(page->users[1].id == "u2");
+        page = co_await st.page_users(2, 2);
+        REQUIRE(page.has_value());
+        REQUIRE(page->users.size() == 1);
+        CHECK(page->users[0].id == "u3");
+        co_return true;
+    }());
+}
