@@ -43,6 +43,20 @@ int load_failed(const error_code& ec, const diagnostics& diag) {
     return ec == client_errc::bad_input ? 2 : exit_code_for(ec);
 }
 
+// --no-auto-refresh with an expired access token and a live refresh token: `latch refresh`
+// fixes it, no new login is needed, so exit 1, not 77 (issue 17 #2).
+bool refresh_would_fix(const app& a, const stored_credentials& c) {
+    return a.global.no_auto_refresh && !c.expired && c.tokens.refresh_token &&
+           transport::renewal_for(c.method) == transport::renewal_kind::refresh;
+}
+
+int report_refresh_off(const std::string& ctx, const stored_credentials& c) {
+    print_error("the access token of context '" + ctx + "' expired" +
+                (c.tokens.expires_at ? " at " + format_time(*c.tokens.expires_at) : std::string{}) +
+                " and --no-auto-refresh is set; run `latch refresh`, or drop --no-auto-refresh");
+    return 1;
+}
+
 std::string not_logged_in(const std::string& ctx) {
     return "not logged in (context '" + ctx + "'); run `latch login`";
 }
@@ -122,6 +136,7 @@ asio::awaitable<int> run_status(app& a, status_options o) {
     const bool valid = !c.expired && c.tokens.valid_at(now);
     if (o.json) print_status_json(l->context, &c, valid);
     else print_status_text(c, now, valid);
+    if (!valid && refresh_would_fix(a, c)) co_return report_refresh_off(l->context, c);
     if (!valid) {
         print_error("session expired (context '" + l->context + "'); run `latch login`");
         co_return 77;
@@ -202,6 +217,8 @@ asio::awaitable<int> run_token(app& a) {
             co_await async_explain_machine_refusal(a, *l->creds, diag);
         co_return report_grant_error(a, method, tok.error(), diag, l->context);
     }
+    if (!tok && tok.error() == client_errc::session_expired && refresh_would_fix(a, *l->creds))
+        co_return report_refresh_off(l->context, *l->creds);
     if (!tok) co_return report_source_error(tok.error(), diag, l->context);
     if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     // The one place a whole secret is printed: this command exists to print it.

@@ -1,0 +1,75 @@
+// Regression tests for the rough edges a new user hit (issue 17, defects #2-#10), each on
+// what the user sees: the exit code and the message, against the test IdP (oidc-provider)
+// and a small identity-lookup server written here.  Needs LATCH_BIN.
+import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  SKIP_WITHOUT_LATCH, browserScript, cleanupTempDirs, devicePrompt, freshLatchHome, handedUrl,
+  killAllLatch, latch, readJson, runLatch, startIdp,
+} from './lib.mjs';
+
+const TEST_TIMEOUT = 60_000;
+const PASSWORD = 'correct horse';
+const userEnv = { LATCH_USERNAME: 'alice', LATCH_PASSWORD: PASSWORD };
+const credentialsPath = (home, ctx = 'default') => join(home, 'credentials', `${ctx}.json`);
+const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const epochOf = (text) => Math.floor(Date.parse(text) / 1000);
+
+// A tiny JSON server on a free loopback port: handler(req) -> [status, object].
+async function jsonServer(handler) {
+  const server = http.createServer((req, res) => {
+    const [status, obj] = handler(req);
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(obj));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return { url, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }) };
+}
+
+// Rewrites the stored credentials (mode kept: the file exists).
+function editCredentials(home, edit, ctx = 'default') {
+  const c = readJson(credentialsPath(home, ctx));
+  edit(c);
+  writeFileSync(credentialsPath(home, ctx), JSON.stringify(c));
+}
+
+describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
+  let idp;
+  const issuerArgs = () => ['--issuer', idp.issuer, '--client-id', 'latch-cli'];
+  const passwordLogin = (home, extra = [], env = userEnv) =>
+    latch(['login', '--password', ...issuerArgs(), ...extra], { home, env });
+  const refreshes = () => idp.log.filter((e) => e.route === 'token' && e.grant_type === 'refresh_token');
+
+  // Access tokens live 240 s: below the CLI's 5-minute refresh window (defect #6).
+  before(async () => { idp = await startIdp({ interval: 1, ttl: { AccessToken: 240 } }); });
+  after(async () => {
+    await killAllLatch();
+    await idp?.close();
+    cleanupTempDirs();
+  });
+
+  test('#2 --no-auto-refresh with an expired access token: run `latch refresh`, exit 1 (not 77)', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    assert.equal((await passwordLogin(home)).code, 0);
+    assert.ok(readJson(credentialsPath(home)).tokens.refresh_token);
+    editCredentials(home, (c) => { c.tokens.expires_at = iso(Date.now() - 60_000); });
+    const want = /^latch: the access token of context 'default' expired at \S+ and --no-auto-refresh is set; run `latch refresh`, or drop --no-auto-refresh\n$/;
+    const tok = await latch(['--no-auto-refresh', 'token'], { home });
+    assert.equal(tok.code, 1, tok.stderr);
+    assert.match(tok.stderr, want);
+    assert.equal(tok.stdout, '');
+    const status = await latch(['--no-auto-refresh', 'status'], { home });
+    assert.equal(status.code, 1, status.stderr);
+    assert.match(status.stderr, want);
+    // What it says works.
+    assert.equal((await latch(['refresh'], { home })).code, 0);
+    assert.equal((await latch(['--no-auto-refresh', 'token'], { home })).code, 0);
+  });
+
+});
+});
