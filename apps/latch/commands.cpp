@@ -31,13 +31,17 @@ result<loaded> load_current(app& a, diagnostics& diag) {
         diag.client_message = invalid_context_message(l.context);
         return client_errc::bad_input;
     }
+    if (auto typo = mistyped_context_message(a, *cfg, l.context); !typo.empty()) {
+        diag.client_message = std::move(typo);
+        return client_errc::bad_input;
+    }
     auto c = a.store.load(l.context, diag);
     if (!c) return c.error();
     l.creds = std::move(*c);
     return l;
 }
 
-// Printed; an invalid context name is a usage error (exit 2), as in every command.
+// Printed; an invalid or mistyped context name is a usage error (exit 2), as in every command.
 int load_failed(const error_code& ec, const diagnostics& diag) {
     print_error(describe(ec, diag));
     return ec == client_errc::bad_input ? 2 : exit_code_for(ec);

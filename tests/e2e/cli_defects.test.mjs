@@ -71,5 +71,24 @@ describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.equal((await latch(['--no-auto-refresh', 'token'], { home })).code, 0);
   });
 
+  test('#3 a mistyped context: no context named it, the known ones listed, exit 2', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    assert.equal((await latch(['--context', 'work', 'login', '--password', ...issuerArgs()], { home, env: userEnv })).code, 0);
+    const want = /^latch: no context named 'nope'; the contexts are: work \(see `latch context list`\)\n$/;
+    const status = await latch(['--context', 'nope', 'status'], { home });
+    assert.equal(status.code, 2, status.stderr);
+    assert.match(status.stderr, want);
+    const tok = await latch(['token'], { home, env: { LATCH_CONTEXT: 'nope' } });
+    assert.equal(tok.code, 2, tok.stderr);
+    assert.match(tok.stderr, want);
+    assert.equal(tok.stdout, '');
+    const fresh = await latch(['--context', 'nope', 'token'], { home: freshLatchHome() });
+    assert.equal(fresh.code, 2, fresh.stderr);
+    assert.match(fresh.stderr, /^latch: no context named 'nope' \(there are none yet: `latch login` or `latch context add` makes one\)\n$/);
+    // A known context that is not logged in is still "log in" (77).
+    assert.equal((await latch(['--context', 'work', 'logout'], { home })).code, 0);
+    assert.equal((await latch(['--context', 'work', 'status'], { home })).code, 77);
+  });
+
 });
 });
