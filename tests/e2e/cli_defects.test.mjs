@@ -90,5 +90,41 @@ describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.equal((await latch(['--context', 'work', 'status'], { home })).code, 77);
   });
 
+  test('#4 help, version, and a did-you-mean for an unknown command, with the usage', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    const typo = await latch(['logni'], { home });
+    assert.equal(typo.code, 2, typo.stderr);
+    assert.match(typo.stderr, /^latch: unknown command 'logni'; did you mean `latch login`\?\n/);
+    assert.match(typo.stderr, /Usage: latch /);
+    const nested = await latch(['--context', 'x', 'context', 'sett', 'a', 'b', 'c'], { home });
+    assert.equal(nested.code, 2, nested.stderr);
+    assert.match(nested.stderr, /^latch: unknown command 'sett'; did you mean `latch context set`\?\n/);
+    // A token typed where a command goes is not repeated (defect #1's rule).
+    const secretWord = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
+    const leaked = await latch([secretWord], { home });
+    assert.equal(leaked.code, 2);
+    assert.match(leaked.stderr, /^latch: unknown command \(not repeated: it does not look like one\)\n/);
+    assert.ok(!leaked.stderr.includes('c2lnbmF0dXJl'));
+    const none = await latch([], { home });
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /Usage: latch /);
+    const help = await latch(['help'], { home });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: latch /);
+    assert.match(help.stdout, /login/);
+    const helpLogin = await latch(['help', 'login'], { home });
+    assert.equal(helpLogin.code, 0, helpLogin.stderr);
+    assert.match(helpLogin.stdout, /--device/);
+    const helpNested = await latch(['help', 'context', 'set'], { home });
+    assert.equal(helpNested.code, 0, helpNested.stderr);
+    assert.match(helpNested.stdout, /NAME KEY VALUE/);
+    const helpTypo = await latch(['help', 'logn'], { home });
+    assert.equal(helpTypo.code, 2);
+    assert.match(helpTypo.stderr, /^latch: unknown command 'logn'; did you mean `latch login`\?\n/);
+    const version = await latch(['version'], { home });
+    assert.equal(version.code, 0, version.stderr);
+    assert.match(version.stdout, /^latch \d+\.\d+\.\d+\n$/);
+  });
+
 });
 });
