@@ -93,12 +93,16 @@ std::string escape_keeping_lines(std::string_view text) {
 }
 
 // Everything in a device-code prompt comes from the IdP. The flow validated it when it was
-// parsed; it is escaped here anyway, so no byte of it can act on the terminal.
+// parsed; it is escaped here anyway, so no byte of it can act on the terminal. In a hybrid
+// login the browser alternative leads the same block (issue 17 #5: one instruction).
 std::string device_code_block(const flows::show_user& what) {
-    std::string block = "To sign in, open this URL in a browser:\n  " +
-                        escape_untrusted(what.verification_uri, max_idp_url_length) +
-                        "\nand enter the code: " +
-                        escape_untrusted(what.user_code, max_user_code_length) + "\n";
+    std::string block = what.browser_alternative.empty()
+        ? "To sign in, open this URL in a browser:\n  "
+        : "To sign in, finish in the browser latch opened (if none opened, open this link:\n  " +
+              escape_terminal(what.browser_alternative) + ")\nor open this URL in a browser:\n  ";
+    block += escape_untrusted(what.verification_uri, max_idp_url_length) +
+             "\nand enter the code: " +
+             escape_untrusted(what.user_code, max_user_code_length) + "\n";
     if (!what.verification_uri_complete.empty())
         block += "  (or open " + escape_untrusted(what.verification_uri_complete, max_idp_url_length) +
                  ")\n";

@@ -126,5 +126,29 @@ describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.match(version.stdout, /^latch \d+\.\d+\.\d+\n$/);
   });
 
+  test('#5 --no-browser-open says "open this URL", never "Opening"', { timeout: TEST_TIMEOUT }, async () => {
+    const noOpen = await latch(['login', ...issuerArgs(), '--no-qr', '--browser', '--no-browser-open', '--timeout', '2'],
+      { home: freshLatchHome() });
+    assert.equal(noOpen.code, 1, noOpen.stderr);
+    assert.match(noOpen.stderr, /\nOpen this URL in a browser to sign in:\n {2}http:\/\/127\.0\.0\.1:\d+\/\S*auth\?\S+\n/);
+    assert.doesNotMatch(noOpen.stderr, /Opening this URL/);
+  });
+
+  test('#5 hybrid prints one block: the browser latch opened, or the code', { timeout: TEST_TIMEOUT }, async () => {
+    const b = browserScript();
+    const h = runLatch(['login', ...issuerArgs(), '--no-qr', '--timeout', '60'], { home: freshLatchHome(), env: { BROWSER: b.script } });
+    try {
+      const url = await handedUrl(b.out);
+      const prompt = await devicePrompt(h);
+      await h.waitForStderr(`To sign in, finish in the browser latch opened (if none opened, open this link:\n  ${url})\n`
+        + 'or open this URL in a browser:\n');
+      assert.ok(h.stderr.includes(`and enter the code: ${prompt.userCode}\n`), h.stderr);
+      assert.doesNotMatch(h.stderr, /Opening this URL/);
+    } finally {
+      h.kill('SIGINT');
+    }
+    assert.equal((await h.exit).code, 130);
+  });
+
 });
 });
