@@ -75,6 +75,8 @@ std::string to_json(const stored_credentials& c) {
     t["token_type"] = c.tokens.token_type;
     put_if(t, "scope", c.tokens.scope);
     if (c.tokens.expires_at) t["expires_at"] = format_time(*c.tokens.expires_at);
+    if (c.tokens.issued_at) t["issued_at"] = format_time(*c.tokens.issued_at);
+    if (c.tokens.expiry_assumed) t["expiry_assumed"] = true;
     o["tokens"] = std::move(t);
     if (c.gateway) {
         json::object g;
@@ -121,6 +123,10 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
             return client_errc::store_corrupt;
         }
     }
+    // Optional (added within schema version 1); an unreadable issued_at is only "unknown".
+    c.tokens.issued_at = parse_time(json_str(*t, "issued_at"));
+    if (auto it = t->find("expiry_assumed"); it != t->end() && it->value().is_bool())
+        c.tokens.expiry_assumed = it->value().as_bool();
     if (auto why = token_set_problem(c.tokens); !why.empty()) {
         diag.client_message = "credentials file: " + why;
         return client_errc::store_corrupt;

@@ -150,5 +150,24 @@ describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.equal((await h.exit).code, 130);
   });
 
+  test('#6 a 240 s access token is not refreshed at every `latch token`, only in its second half', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    assert.equal((await passwordLogin(home)).code, 0);
+    const creds = readJson(credentialsPath(home));
+    assert.ok(Math.abs(epochOf(creds.tokens.expires_at) - epochOf(creds.tokens.issued_at) - 240) <= 2,
+      `a 240 s token: ${JSON.stringify(creds.tokens)}`);
+    const before = refreshes().length;
+    for (let i = 0; i < 3; i++) assert.equal((await latch(['token'], { home })).code, 0);
+    assert.equal((await latch(['status'], { home })).code, 0);
+    assert.equal(refreshes().length, before, 'a fresh 240 s token was refreshed');
+    // 100 s of 240 left (less than half): refreshed.
+    editCredentials(home, (c) => {
+      c.tokens.issued_at = iso(Date.now() - 140_000);
+      c.tokens.expires_at = iso(Date.now() + 100_000);
+    });
+    assert.equal((await latch(['token'], { home })).code, 0);
+    assert.equal(refreshes().length, before + 1);
+  });
+
 });
 });

@@ -35,3 +35,21 @@ TEST_CASE("did you mean: edit distance with transpositions, close names first", 
     CHECK(closest_names("xyzzy", commands).empty());
     CHECK(closest_names("", commands).empty());
 }
+
+TEST_CASE("refresh window: at most half the token's lifetime", "[unit][token]") {
+    token_set t;
+    t.access_token = secret{"a"};
+    CHECK(t.refresh_margin(seconds{330}) == seconds{330});  // no expiry: the window
+    t.expires_at = now + seconds{240};
+    CHECK(t.refresh_margin(seconds{330}) == seconds{330});  // lifetime unknown (older file)
+    t.issued_at = now;
+    CHECK(t.refresh_margin(seconds{330}) == seconds{120});  // a 240 s token
+    t.expires_at = now + seconds{3600};
+    CHECK(t.refresh_margin(seconds{330}) == seconds{330});  // an hour: the window
+    t.expires_at = now - seconds{1};
+    CHECK(t.refresh_margin(seconds{330}) == seconds{330});  // nonsense: the window
+    // A fresh 240 s token is outside the CLI's window; 100 s before its end it is inside.
+    t.expires_at = now + seconds{240};
+    CHECK(t.valid_at(now, t.refresh_margin(seconds{330})));
+    CHECK_FALSE(t.valid_at(now + seconds{140}, t.refresh_margin(seconds{330})));
+}
