@@ -169,5 +169,41 @@ describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.equal(refreshes().length, before + 1);
   });
 
+  test('#7 context set / context add change one setting and keep the rest', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    const config = () => readJson(join(home, 'config.json')).contexts.p;
+    let r = await latch(['context', 'add', 'p', ...issuerArgs(), '--scope', 'openid', '--scope', 'email'], { home });
+    assert.equal(r.code, 0, r.stderr);
+    r = await latch(['context', 'set', 'p', 'lookup_url', 'http://127.0.0.1:9/who'], { home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^Set lookup_url of context 'p'\.\n$/);
+    r = await latch(['context', 'add', 'p', '--gateway', 'http://127.0.0.1:9/gw'], { home });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^Updated context 'p' \\(${idp.issuer}, client latch-cli\\)\\.\\n$`));
+    let p = config();
+    assert.deepEqual(p.scopes, ['openid', 'email']);
+    assert.equal(p.issuer, idp.issuer);
+    assert.equal(p.client_id, 'latch-cli');
+    assert.equal(p.lookup_url, 'http://127.0.0.1:9/who');
+    assert.equal(p.gateway_url, 'http://127.0.0.1:9/gw');
+    r = await latch(['context', 'set', 'p', 'scopes', 'openid profile'], { home });
+    assert.equal(r.code, 0, r.stderr);
+    r = await latch(['context', 'set', 'p', 'client-id', 'other'], { home });
+    assert.equal(r.code, 0, r.stderr);
+    p = config();
+    assert.deepEqual(p.scopes, ['openid', 'profile']);
+    assert.equal(p.client_id, 'other');
+    assert.equal(p.gateway_url, 'http://127.0.0.1:9/gw');
+    r = await latch(['context', 'set', 'p', 'colour', 'blue'], { home });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^latch: unknown context setting 'colour'; settings: issuer, client-id, scopes, /);
+    r = await latch(['context', 'set', 'nope', 'issuer', 'x'], { home });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no context named 'nope'/);
+    r = await latch(['context', 'add', 'q', '--scope', 'openid'], { home });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^latch: a new context needs --issuer URL and --client-id ID\n$/);
+  });
+
 });
 });
