@@ -37,6 +37,11 @@ result<loaded> load_current(app& a, diagnostics& diag) {
     }
     auto c = a.store.load(l.context, diag);
     if (!c) return c.error();
+    // Credentials others can read are used, with the fix (README "File permissions"); a
+    // machine key file is refused instead (machine_store.cpp).
+    if (*c) {
+        if (auto w = a.store.permission_warning(l.context); !w.empty()) print_error("warning: " + w);
+    }
     l.creds = std::move(*c);
     return l;
 }

@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -180,6 +181,17 @@ error_code credential_store::save(const stored_credentials& creds, diagnostics& 
     }
     if (auto ec = ensure_dirs(diag)) return ec;
     return write_file_atomic(credentials_path(creds.context), to_json(creds), 0600, diag);
+}
+
+std::string credential_store::permission_warning(std::string_view context) const {
+    const auto path = credentials_path(context);
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0)
+        return {};
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return path.string() + " has mode " + mode + ": other users can read the tokens in it; run "
+           "`chmod 600 " + path.string() + "`";
 }
 
 result<bool> credential_store::remove(std::string_view context, diagnostics& diag) const {

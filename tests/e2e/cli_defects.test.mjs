@@ -205,5 +205,19 @@ describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.match(r.stderr, /^latch: a new context needs --issuer URL and --client-id ID\n$/);
   });
 
+  test('#8 a credentials file others can read: used, with a warning naming `chmod 600`', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    assert.equal((await passwordLogin(home)).code, 0);
+    const file = credentialsPath(home);
+    const quiet = await latch(['token'], { home });
+    assert.equal(quiet.stderr, '');
+    chmodSync(file, 0o644);
+    for (const args of [['token'], ['status']]) {
+      const r = await latch(args, { home });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stderr.includes(`latch: warning: ${file} has mode 0644: other users can read the tokens in it; run \`chmod 600 ${file}\`\n`), r.stderr);
+    }
+  });
+
 });
 });

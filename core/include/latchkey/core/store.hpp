@@ -148,6 +148,11 @@ public:
     result<std::optional<stored_credentials>> load(std::string_view context,
                                                    diagnostics& diag) const;
     error_code save(const stored_credentials& creds, diagnostics& diag) const;
+    // A warning when the context's credentials file is readable or writable by group or
+    // others ("<file> has mode 0644: other users can read the tokens in it; run `chmod
+    // 600 <file>`"); empty when it is private or absent. Such a file is still used (a
+    // machine key file is refused instead: machine_store.hpp); README "File permissions".
+    std::string permission_warning(std::string_view context) const;
     // true when a file was removed. Removes the context's temp files too (issue 18 #8).
     result<bool> remove(std::string_view context, diagnostics& diag) const;
 
