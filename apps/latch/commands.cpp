@@ -77,12 +77,15 @@ void print_status_text(const stored_credentials& c, time_point now, bool valid) 
                 c.context.c_str());
     if (!c.who.subject.empty()) std::printf("  subject:  %s\n", escape_untrusted(c.who.subject, 120).c_str());
     if (!c.who.email.empty()) std::printf("  email:    %s\n", escape_untrusted(c.who.email, 120).c_str());
+    for (const auto& [k, v] : c.who.attributes)  // a lookup's platformId, role (seed 000)
+        std::printf("  %-9s %s\n", (escape_untrusted(k, 40) + ":").c_str(), escape_untrusted(v, 120).c_str());
     std::printf("  client:   %s\n", c.client_id.empty() ? "(none given)" : c.client_id.c_str());
     if (!c.tokens.scope.empty()) std::printf("  scopes:   %s\n", escape_untrusted(c.tokens.scope, 300).c_str());
     if (c.tokens.expires_at) {
         auto left = std::chrono::duration_cast<std::chrono::seconds>(*c.tokens.expires_at - now);
-        std::printf("  expires:  %s (%s %s)\n", format_time(*c.tokens.expires_at).c_str(),
-                    left.count() >= 0 ? "in" : "expired", format_duration(left.count() >= 0 ? left : -left).c_str());
+        std::printf("  expires:  %s (%s %s)%s\n", format_time(*c.tokens.expires_at).c_str(),
+                    left.count() >= 0 ? "in" : "expired", format_duration(left.count() >= 0 ? left : -left).c_str(),
+                    c.tokens.expiry_assumed ? ", assumed: the identity provider did not say when it expires" : "");
     } else {
         std::printf("  expires:  unknown (the identity provider gave no lifetime)\n");
     }
@@ -113,6 +116,10 @@ void print_status_json(const std::string& ctx, const stored_credentials* c, bool
         }
         o["scopes"] = std::move(scopes);
         o["expires_at"] = c->tokens.expires_at ? json::value(format_time(*c->tokens.expires_at)) : nullptr;
+        o["expiry_assumed"] = c->tokens.expiry_assumed;
+        json::object attrs;
+        for (const auto& [k, v] : c->who.attributes) attrs[k] = v;
+        o["attributes"] = std::move(attrs);
         o["login_method"] = to_string(c->method);
         o["status"] = c->expired ? "expired" : valid ? "active" : "access_token_expired";
         o["has_refresh_token"] = c->tokens.refresh_token.has_value();

@@ -67,6 +67,11 @@ std::string to_json(const stored_credentials& c) {
     put_if(who, "email", c.who.email);
     put_if(who, "name", c.who.name);
     put_if(who, "preferred_username", c.who.username);
+    if (!c.who.attributes.empty()) {
+        json::object attrs;
+        for (const auto& [k, v] : c.who.attributes) attrs[k] = v;
+        who["attributes"] = std::move(attrs);
+    }
     o["identity"] = std::move(who);
     json::object t;
     t["access_token"] = c.tokens.access_token.reveal();
@@ -105,6 +110,9 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
         c.who.email = json_str(*who, "email");
         c.who.name = json_str(*who, "name");
         c.who.username = json_str(*who, "preferred_username");
+        if (const auto* attrs = child(*who, "attributes"))
+            for (const auto& [k, v] : *attrs)
+                if (v.is_string()) c.who.attributes[std::string(k)] = std::string(v.as_string());
     }
     const auto* t = child(o, "tokens");
     if (!t || json_str(*t, "access_token").empty()) {

@@ -219,5 +219,51 @@ describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
     }
   });
 
+  test('#9 imports: a JWT named by its claims, platformId and role kept, a guessed expiry says "assumed"', { timeout: TEST_TIMEOUT }, async () => {
+    const res = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', client_id: 'latch-cli', username: 'alice', password: PASSWORD, scope: 'openid profile email' }),
+    });
+    const { access_token: opaque, id_token: jwt } = await res.json();
+    const down = 'http://127.0.0.1:9/down';
+
+    // A JWT, lookup unreachable: named after its email/name, not ci-user.
+    const home = freshLatchHome();
+    const r = await latch(['login', '--with-token', '--issuer', down, '--lookup-url', `${down}/who`], { home, stdin: jwt });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^latch: warning: could not look up whose token this is \(.*\); named it after the token's own claims, which were not verified$/m);
+    assert.match(r.stderr, /as Alice \(context 'default', imported token/);
+    assert.equal(readJson(credentialsPath(home)).identity.email, 'alice@example.com');
+
+    // The lookup's platformId and role, shown by status; its expiresAt is the expiry.
+    const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+    const lookup = await jsonServer(() => [200, { email: 'dev@acme.example', platformId: 'plat-7', role: 'admin', expiresAt }]);
+    try {
+      const home2 = freshLatchHome();
+      const imp = await latch(['login', '--with-token', '--issuer', down, '--lookup-url', `${lookup.url}/who`], { home: home2, stdin: opaque });
+      assert.equal(imp.code, 0, imp.stderr);
+      assert.match(imp.stderr, /\(the identity lookup's expiresAt\)/);
+      const status = await latch(['status'], { home: home2 });
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /^ {2}platformId: plat-7$/m);
+      assert.match(status.stdout, /^ {2}role: {5}admin$/m);
+      assert.match(status.stdout, /expires: {2}\S+ \(in 59m \d+s\)\n/);
+      assert.doesNotMatch(status.stdout, /assumed/);
+      const json = JSON.parse((await latch(['status', '--json'], { home: home2 })).stdout);
+      assert.deepEqual(json.attributes, { platformId: 'plat-7', role: 'admin' });
+      assert.equal(json.expiry_assumed, false);
+    } finally {
+      await lookup.close();
+    }
+
+    // An opaque token, nothing says when it expires: 30 days, "assumed".
+    const home3 = freshLatchHome();
+    assert.equal((await latch(['login', '--with-token', '--issuer', down], { home: home3, stdin: opaque })).code, 0);
+    const status3 = await latch(['status'], { home: home3 });
+    assert.equal(status3.code, 0, status3.stderr);
+    assert.match(status3.stdout, /expires: {2}\S+ \(in 29d 23h\), assumed: the identity provider did not say when it expires\n/);
+  });
+
 });
 });

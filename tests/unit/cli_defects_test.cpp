@@ -53,3 +53,52 @@ TEST_CASE("refresh window: at most half the token's lifetime", "[unit][token]") 
     CHECK(t.valid_at(now, t.refresh_margin(seconds{330})));
     CHECK_FALSE(t.valid_at(now + seconds{140}, t.refresh_margin(seconds{330})));
 }
+
+TEST_CASE("token endpoint replies record when they were issued; the store keeps it", "[unit][token][store]") {
+    diagnostics d;
+    http_response resp;
+    resp.status = 200;
+    resp.body = R"({"access_token":"at","token_type":"Bearer","expires_in":240})";
+    auto t = parse_token_response(resp, now, d);
+    REQUIRE(t.has_value());
+    REQUIRE(t->issued_at);
+    CHECK(*t->issued_at == now);
+    stored_credentials c;
+    c.tokens = *t;
+    c.tokens.expiry_assumed = true;
+    c.who.subject = "s";
+    c.who.attributes = {{"platformId", "plat-7"}, {"role", "admin"}};
+    auto back = credentials_from_json(to_json(c), d);
+    REQUIRE(back.has_value());
+    CHECK(back->tokens.issued_at == now);
+    CHECK(back->tokens.expiry_assumed);
+    CHECK(back->who.attributes == c.who.attributes);
+    // Files without the new members read as before.
+    auto old = credentials_from_json(R"({"version":1,"tokens":{"access_token":"a"}})", d);
+    REQUIRE(old.has_value());
+    CHECK_FALSE(old->tokens.issued_at);
+    CHECK_FALSE(old->tokens.expiry_assumed);
+    CHECK(old->who.attributes.empty());
+}
+
+TEST_CASE("lookup answers: platformId and role kept, expiresAt read", "[unit][import]") {
+    diagnostics d;
+    auto who = identity_from_json(R"({"email":"dev@acme.example","platformId":"plat-7","role":"admin","other":"x","expiresAt":"2026-11-30T07:00:00.000Z"})", d);
+    REQUIRE(who.has_value());
+    CHECK(who->email == "dev@acme.example");
+    CHECK(who->attributes == std::map<std::string, std::string>{{"platformId", "plat-7"}, {"role", "admin"}});
+    CHECK(lookup_expiry(R"({"expiresAt":"2026-11-30T07:00:00.000Z"})") == parse_time("2026-11-30T07:00:00Z"));
+    CHECK(lookup_expiry(R"({"expiresAt":"2026-11-30T07:00:00Z"})") == parse_time("2026-11-30T07:00:00Z"));
+    CHECK_FALSE(lookup_expiry(R"({"expiresAt":"soon"})"));
+    CHECK_FALSE(lookup_expiry(R"({"email":"a"})"));
+    CHECK_FALSE(lookup_expiry("[]"));
+}
+
+TEST_CASE("an imported JWT's own claims name it when no lookup could", "[unit][import]") {
+    auto who = identity_from_jwt_unverified(jwt_with(R"({"sub":"u1","email":"alice@example.com","name":"Alice","exp":1900000000})"));
+    REQUIRE(who);
+    CHECK(who->display() == "Alice");
+    CHECK(who->email == "alice@example.com");
+    CHECK_FALSE(identity_from_jwt_unverified(jwt_with(R"({"exp":1900000000})")));
+    CHECK_FALSE(identity_from_jwt_unverified("opaque-token"));
+}

@@ -31,6 +31,9 @@ struct identity {
     std::string email;
     std::string name;
     std::string username;  // preferred_username
+    // Further string attributes an identity lookup answered (seed 000: platformId, role;
+    // lookup_attribute_names in token_import.hpp), kept and shown by `latch status`.
+    std::map<std::string, std::string> attributes;
     // The best name to show a person: name, else email, else username, else sub.
     std::string display() const;
 };

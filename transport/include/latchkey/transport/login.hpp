@@ -124,6 +124,7 @@ boost::asio::awaitable<result<login_result>> async_login(client_services& client
 struct lookup_result {
     std::optional<identity> who;
     std::string why_not;  // when who is empty: what went wrong, printable
+    std::optional<time_point> expires_at;  // the answer's "expiresAt" (seed 000), if any
 };
 boost::asio::awaitable<lookup_result> async_lookup_identity(client_services& client,
                                                             std::string issuer,
