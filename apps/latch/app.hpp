@@ -49,6 +49,9 @@ struct login_options {
     std::optional<long long> expires_in_s;  // --expires-in (import)
     std::string lookup_url;           // --lookup-url (import; else LATCH_LOOKUP_URL, context)
     bool machine = false;             // --machine: silent login with a machine key (machine_login.cpp)
+    std::string machine_name;         // --machine NAME: id or name from `latch machine add`
+    std::string username;             // --username (password grant; else LATCH_USERNAME)
+    std::string audience;             // --audience: the `audience` request parameter
     std::string key_file;             // --key-file (else LATCH_MACHINE_KEY, else the local key)
     bool timeout_given = false;       // --timeout was passed (silent logins default to 120 s)
     std::string callback_url;         // --callback-url URL, or "-": read it from stdin

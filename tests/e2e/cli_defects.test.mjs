@@ -265,5 +265,40 @@ describe('issue 17: what a new user sees', { skip: SKIP_WITHOUT_LATCH }, () => {
     assert.match(status3.stdout, /expires: {2}\S+ \(in 29d 23h\), assumed: the identity provider did not say when it expires\n/);
   });
 
-});
+  test('#10 the seed spellings: machine add NAME, login --machine NAME, --username, --audience', { timeout: TEST_TIMEOUT }, async () => {
+    const home = freshLatchHome();
+    assert.equal((await passwordLogin(home)).code, 0);
+    const add = await latch(['machine', 'add', 'robot-1'], { home });
+    assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stderr, /Registered machine 'robot-1' at /);
+    const id = add.stdout.trim();
+    const silent = await latch(['--context', 'robot', 'login', '--machine', 'robot-1'], { home });
+    assert.equal(silent.code, 0, silent.stderr);
+    const robot = readJson(credentialsPath(home, 'robot'));
+    assert.equal(robot.login_method, 'machine');
+    assert.equal(robot.client_id, id);
+    const unknown = await latch(['--context', 'robot2', 'login', '--machine', 'robot-9'], { home });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^latch: no machine named 'robot-9' was added here; see `latch machine list`\n$/);
+
+    const home2 = freshLatchHome();
+    const seen = idp.log.length;
+    const pw = await latch(['login', '--password', '--username', 'alice', '--audience', 'https://api.example', ...issuerArgs()],
+      { home: home2, env: { LATCH_PASSWORD: PASSWORD } });
+    assert.equal(pw.code, 0, pw.stderr);
+    const grant = idp.log.slice(seen).find((e) => e.route === 'token' && e.grant_type === 'password');
+    assert.equal(grant.params.username, 'alice');
+    assert.equal(grant.params.audience, 'https://api.example');
+  });
+
+  test('#10 the device countdown shows the code\'s own expiry; a timeout says what to run', { timeout: TEST_TIMEOUT }, async () => {
+    const r = await latch(['login', ...issuerArgs(), '--device', '--no-qr', '--timeout', '3', '--audience', 'https://api.example'],
+      { home: freshLatchHome() });
+    assert.equal(r.code, 1, r.stderr);
+    // oidc-provider's device codes live 600 s; latch stops after 3.
+    assert.match(r.stderr, /Waiting for approval \(code expires in (10:00|9:59); latch gives up in 0:0[0-3], see --timeout\)\.\.\./);
+    assert.match(r.stderr, /^latch: login timed out after 3 s; run `latch login` again \(`--timeout SECONDS` waits longer\)\n$/m);
+    const asked = idp.log.find((e) => e.route === 'device_authorization' && e.params?.audience === 'https://api.example');
+    assert.ok(asked, 'the device authorization request carried no audience');
+  });
 });

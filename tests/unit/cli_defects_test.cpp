@@ -102,3 +102,11 @@ TEST_CASE("an imported JWT's own claims name it when no lookup could", "[unit][i
     CHECK_FALSE(identity_from_jwt_unverified(jwt_with(R"({"exp":1900000000})")));
     CHECK_FALSE(identity_from_jwt_unverified("opaque-token"));
 }
+
+TEST_CASE("device wait: the code's own expiry, and when latch gives up", "[unit][terminal]") {
+    using cli::device_wait_text;
+    CHECK(device_wait_text(now + seconds{600}, now + seconds{120}, now) ==
+          "code expires in 10:00; latch gives up in 2:00, see --timeout");
+    CHECK(device_wait_text(now + seconds{600}, now + seconds{600}, now) == "code expires in 10:00");
+    CHECK(device_wait_text(std::nullopt, now + seconds{300}, now) == "code expires in 5:00");
+}

@@ -103,6 +103,7 @@ asio::awaitable<error_code> device_side(login_env e, side_out& out) {
     dp.client_id = e.c.client_id;
     dp.scope = e.c.scope_string();
     dp.timeout = e.o.timeout;
+    if (!e.o.audience.empty()) dp.extra_params.emplace_back("audience", e.o.audience);
     flows::device_flow flow{std::move(dp)};
     out.method = login_method::device;
     device_user shown{e.p.user, e.hybrid};
@@ -127,6 +128,7 @@ flows::auth_code_params browser_params(const login_env& e, std::string redirect_
     ap.timeout = e.o.timeout;
     // OIDC Core §11: offline_access is only granted with prompt=consent.
     if (wants_offline(e.c)) ap.prompt = "consent";
+    if (!e.o.audience.empty()) ap.extra_auth_params.emplace_back("audience", e.o.audience);
     return ap;
 }
 

@@ -96,6 +96,9 @@ struct login_options {
     std::optional<secret> password;
     std::optional<secret> client_secret;  // client_credentials (required), password (optional)
     bool send_scope = true;               // client_credentials: send client.scopes as `scope`
+    // The `audience` parameter many IdPs (Auth0, Okta custom servers) need on the
+    // authorization, device and token requests; empty: not sent.
+    std::string audience;
     signing_key_ref key;                      // machine
     std::filesystem::path machine_home;   // machine: the store home, to explain invalid_client
 };
