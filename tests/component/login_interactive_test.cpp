@@ -212,23 +212,6 @@ TEST_CASE("login: hybrid shows one block, the device prompt carrying the browser
     for (const auto& s : r.user.shown) CHECK(s.message.find("Opening this URL") == std::string::npos);
 }
 
-// Issue 17 #5: with no browser to open (--no-browser-open), the notice tells the user to
-// open the URL, instead of claiming latch is opening it.
-TEST_CASE("login: --browser with no browser port says to open the URL", "[component][login]") {
-    rig r;
-    transport::login_options o;
-    o.way = login_way::browser;
-    o.timeout = seconds{5};
-    diagnostics diag;
-    auto got = r.login(o, {r.user}, diag);
-    REQUIRE_FALSE(got);
-    CHECK(got.error() == client_errc::timeout);
-    REQUIRE_FALSE(r.user.shown.empty());
-    const auto& notice = r.user.shown.front().message;
-    CHECK(notice.find("\nOpen this URL in a browser to sign in:\n  http") != std::string::npos);
-    CHECK(notice.find("Opening this URL") == std::string::npos);
-}
-
 // Issue 17 #10: --audience reaches the device authorization request.
 TEST_CASE("login: the audience goes on the device authorization request", "[component][login]") {
     rig r;
