@@ -1,7 +1,10 @@
 #include "app.hpp"
 
+#include <latchkey/core/untrusted.hpp>
+
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 namespace latchkey::cli {
 namespace asio = boost::asio;
@@ -36,7 +39,20 @@ std::string app::context_name(const config_file& cfg) const {
     return "default";
 }
 
-current_context load_current_context(app& a, diagnostics& diag) {
+std::string mistyped_context_message(const app& a, const config_file& cfg, const std::string& name) {
+    const char* env = std::getenv("LATCH_CONTEXT");
+    const bool given = !a.global.context.empty() || (env && *env);
+    if (!given || cfg.contexts.count(name) != 0) return {};
+    std::error_code ec;
+    if (std::filesystem::exists(a.store.credentials_path(name), ec)) return {};
+    std::string known;
+    for (const auto& [n, c] : cfg.contexts) known += (known.empty() ? "" : ", ") + n;
+    return "no context named '" + escape_terminal(name) + "'" +
+           (known.empty() ? " (there are none yet: `latch login` or `latch context add` makes one)"
+                          : "; the contexts are: " + known + " (see `latch context list`)");
+}
+
+current_context load_current_context(app& a, diagnostics& diag, bool known_only) {
     current_context cur;
     auto cfg = a.store.load_config(diag);
     if (!cfg) {
@@ -48,6 +64,10 @@ current_context load_current_context(app& a, diagnostics& diag) {
     cur.name = a.context_name(cur.cfg);
     if (!valid_context_name(cur.name)) {
         print_error(invalid_context_message(cur.name));
+        cur.exit_code = 2;
+    } else if (auto typo = known_only ? mistyped_context_message(a, cur.cfg, cur.name) : "";
+               !typo.empty()) {
+        print_error(typo);
         cur.exit_code = 2;
     }
     return cur;

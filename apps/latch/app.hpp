@@ -49,6 +49,9 @@ struct login_options {
     std::optional<long long> expires_in_s;  // --expires-in (import)
     std::string lookup_url;           // --lookup-url (import; else LATCH_LOOKUP_URL, context)
     bool machine = false;             // --machine: silent login with a machine key (machine_login.cpp)
+    std::string machine_name;         // --machine NAME: id or name from `latch machine add`
+    std::string username;             // --username (password grant; else LATCH_USERNAME)
+    std::string audience;             // --audience: the `audience` request parameter
     std::string key_file;             // --key-file (else LATCH_MACHINE_KEY, else the local key)
     bool timeout_given = false;       // --timeout was passed (silent logins default to 120 s)
     std::string callback_url;         // --callback-url URL, or "-": read it from stdin
@@ -85,13 +88,18 @@ public:
 
 // The config and the context this invocation acts on (app::context_name), for a command
 // that acts on one. On failure the error is printed and `exit_code` is what the command
-// returns: 1 when the config cannot be read, 2 for an invalid context name.
+// returns: 1 when the config cannot be read, 2 for an invalid context name and, with
+// `known_only` (commands that read a login, not login itself), for a mistyped one.
 struct current_context {
     config_file cfg;
     std::string name;
     int exit_code = 0;
 };
-current_context load_current_context(app& a, diagnostics& diag);
+current_context load_current_context(app& a, diagnostics& diag, bool known_only = false);
+// Issue 17 #3: "no context named 'nope'; the contexts are: a, b (...)" when `name` came
+// from --context or LATCH_CONTEXT and neither config.json nor a credentials file knows
+// it (a typo); empty otherwise. The name is escaped for the terminal.
+std::string mistyped_context_message(const app& a, const config_file& cfg, const std::string& name);
 
 // Saves what a login obtained under `ctx` (transport::async_save_login: under the lock),
 // says who is logged in, then runs the context's gateway exchange. Returns the exit code.

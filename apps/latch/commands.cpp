@@ -31,16 +31,39 @@ result<loaded> load_current(app& a, diagnostics& diag) {
         diag.client_message = invalid_context_message(l.context);
         return client_errc::bad_input;
     }
+    if (auto typo = mistyped_context_message(a, *cfg, l.context); !typo.empty()) {
+        diag.client_message = std::move(typo);
+        return client_errc::bad_input;
+    }
     auto c = a.store.load(l.context, diag);
     if (!c) return c.error();
+    // Credentials others can read are used, with the fix (README "File permissions"); a
+    // machine key file is refused instead (machine_store.cpp).
+    if (*c) {
+        if (auto w = a.store.permission_warning(l.context); !w.empty()) print_error("warning: " + w);
+    }
     l.creds = std::move(*c);
     return l;
 }
 
-// Printed; an invalid context name is a usage error (exit 2), as in every command.
+// Printed; an invalid or mistyped context name is a usage error (exit 2), as in every command.
 int load_failed(const error_code& ec, const diagnostics& diag) {
     print_error(describe(ec, diag));
     return ec == client_errc::bad_input ? 2 : exit_code_for(ec);
+}
+
+// --no-auto-refresh with an expired access token and a live refresh token: `latch refresh`
+// fixes it, no new login is needed, so exit 1, not 77 (issue 17 #2).
+bool refresh_would_fix(const app& a, const stored_credentials& c) {
+    return a.global.no_auto_refresh && !c.expired && c.tokens.refresh_token &&
+           transport::renewal_for(c.method) == transport::renewal_kind::refresh;
+}
+
+int report_refresh_off(const std::string& ctx, const stored_credentials& c) {
+    print_error("the access token of context '" + ctx + "' expired" +
+                (c.tokens.expires_at ? " at " + format_time(*c.tokens.expires_at) : std::string{}) +
+                " and --no-auto-refresh is set; run `latch refresh`, or drop --no-auto-refresh");
+    return 1;
 }
 
 std::string not_logged_in(const std::string& ctx) {
@@ -54,12 +77,15 @@ void print_status_text(const stored_credentials& c, time_point now, bool valid) 
                 c.context.c_str());
     if (!c.who.subject.empty()) std::printf("  subject:  %s\n", escape_untrusted(c.who.subject, 120).c_str());
     if (!c.who.email.empty()) std::printf("  email:    %s\n", escape_untrusted(c.who.email, 120).c_str());
+    for (const auto& [k, v] : c.who.attributes)  // a lookup's platformId, role (seed 000)
+        std::printf("  %-9s %s\n", (escape_untrusted(k, 40) + ":").c_str(), escape_untrusted(v, 120).c_str());
     std::printf("  client:   %s\n", c.client_id.empty() ? "(none given)" : c.client_id.c_str());
     if (!c.tokens.scope.empty()) std::printf("  scopes:   %s\n", escape_untrusted(c.tokens.scope, 300).c_str());
     if (c.tokens.expires_at) {
         auto left = std::chrono::duration_cast<std::chrono::seconds>(*c.tokens.expires_at - now);
-        std::printf("  expires:  %s (%s %s)\n", format_time(*c.tokens.expires_at).c_str(),
-                    left.count() >= 0 ? "in" : "expired", format_duration(left.count() >= 0 ? left : -left).c_str());
+        std::printf("  expires:  %s (%s %s)%s\n", format_time(*c.tokens.expires_at).c_str(),
+                    left.count() >= 0 ? "in" : "expired", format_duration(left.count() >= 0 ? left : -left).c_str(),
+                    c.tokens.expiry_assumed ? ", assumed: the identity provider did not say when it expires" : "");
     } else {
         std::printf("  expires:  unknown (the identity provider gave no lifetime)\n");
     }
@@ -90,6 +116,10 @@ void print_status_json(const std::string& ctx, const stored_credentials* c, bool
         }
         o["scopes"] = std::move(scopes);
         o["expires_at"] = c->tokens.expires_at ? json::value(format_time(*c->tokens.expires_at)) : nullptr;
+        o["expiry_assumed"] = c->tokens.expiry_assumed;
+        json::object attrs;
+        for (const auto& [k, v] : c->who.attributes) attrs[k] = v;
+        o["attributes"] = std::move(attrs);
         o["login_method"] = to_string(c->method);
         o["status"] = c->expired ? "expired" : valid ? "active" : "access_token_expired";
         o["has_refresh_token"] = c->tokens.refresh_token.has_value();
@@ -122,6 +152,7 @@ asio::awaitable<int> run_status(app& a, status_options o) {
     const bool valid = !c.expired && c.tokens.valid_at(now);
     if (o.json) print_status_json(l->context, &c, valid);
     else print_status_text(c, now, valid);
+    if (!valid && refresh_would_fix(a, c)) co_return report_refresh_off(l->context, c);
     if (!valid) {
         print_error("session expired (context '" + l->context + "'); run `latch login`");
         co_return 77;
@@ -202,6 +233,8 @@ asio::awaitable<int> run_token(app& a) {
             co_await async_explain_machine_refusal(a, *l->creds, diag);
         co_return report_grant_error(a, method, tok.error(), diag, l->context);
     }
+    if (!tok && tok.error() == client_errc::session_expired && refresh_would_fix(a, *l->creds))
+        co_return report_refresh_off(l->context, *l->creds);
     if (!tok) co_return report_source_error(tok.error(), diag, l->context);
     if (!diag.client_message.empty()) print_error("warning: " + diag.to_string());
     // The one place a whole secret is printed: this command exists to print it.

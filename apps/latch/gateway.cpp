@@ -75,7 +75,7 @@ asio::awaitable<int> run_token_gateway(app& a) {
         co_return 0;
     }
     diagnostics diag;
-    auto cur = load_current_context(a, diag);
+    auto cur = load_current_context(a, diag, true);
     if (cur.exit_code) co_return cur.exit_code;
     const auto& ctx = cur.name;
     const auto& cfg = cur.cfg;

@@ -3,6 +3,7 @@
 #include "cli_tools.hpp"
 #include "renewal_sources.hpp"
 
+#include <latchkey/core/machine_store.hpp>
 #include <latchkey/transport/line_reader.hpp>
 #include <latchkey/transport/login.hpp>
 
@@ -81,6 +82,7 @@ asio::awaitable<result<login_plan>> async_plan(app& a, const login_options& o,
     auto& lo = plan.lo;
     lo.timeout = std::chrono::seconds{o.timeout_s};
     lo.port = static_cast<std::uint16_t>(o.port);
+    lo.audience = o.audience;
     if (!o.callback_url.empty()) {
         auto text = co_await async_callback_text(a, o, diag);
         if (!text) co_return text.error();
@@ -94,7 +96,7 @@ asio::awaitable<result<login_plan>> async_plan(app& a, const login_options& o,
         if (!s) co_return s.error();
         lo.client_secret = std::move(*s);
         lo.send_scope = !o.scopes.empty();
-        lo.username = env_value("LATCH_USERNAME");
+        lo.username = !o.username.empty() ? std::optional(o.username) : env_value("LATCH_USERNAME");
         if (auto p = env_value("LATCH_PASSWORD")) lo.password = secret{std::move(*p)};
     } else {
         lo.way = o.device ? transport::login_way::device
@@ -120,6 +122,8 @@ int report_login_failure(const login_plan& plan, const error_code& ec,
                                                  : ": " + escape_untrusted(diag.server_message)));
     else if (interactive && ec == oauth_errc::expired_token)
         print_error("the device code expired before it was approved; run `latch login` again");
+    else if (interactive && ec == client_errc::timeout)  // seed 000: say what to run
+        print_error(describe(ec, diag) + "; run `latch login` again (`--timeout SECONDS` waits longer)");
     else print_error(describe(ec, diag));
     return ec == client_errc::bad_input ? plan.bad_input_exit : 1;
 }
@@ -144,6 +148,19 @@ void remember_port(std::map<std::string, std::string>& extra, const transport::l
         extra[std::string(port_key)] = std::to_string(got.loopback_port);
 }
 
+// --machine NAME (seed spelling): the id and issuer `latch machine add` kept for a machine
+// of that name or id fill in --client-id/--issuer when they are not given. Prints why not.
+bool resolve_machine(app& a, login_options& o) {
+    diagnostics diag;
+    auto known = machine_store(a.store.home()).find(o.machine_name, diag);
+    if (!known) print_error(describe(known.error(), diag));
+    else if (!*known) print_error("no machine named '" + o.machine_name + "' was added here; see `latch machine list`");
+    if (!known || !*known) return false;
+    if (o.client_id.empty()) o.client_id = (*known)->machine_id;
+    if (o.issuer.empty()) o.issuer = (*known)->issuer;
+    return true;
+}
+
 }  // namespace
 
 asio::awaitable<int> run_login(app& a, login_options o) {
@@ -153,6 +170,7 @@ asio::awaitable<int> run_login(app& a, login_options o) {
     const std::string ctx = cur.name;
     auto& cfg = cur.cfg;
     if (o.with_token) co_return co_await run_login_import(a, std::move(cfg), ctx, std::move(o));
+    if (!o.machine_name.empty() && !resolve_machine(a, o)) co_return 2;
     auto it = cfg.contexts.find(ctx);
     auto client = resolve_client(o, it == cfg.contexts.end() ? nullptr : &it->second, diag);
     if (!client) { print_error(describe(client.error(), diag)); co_return 2; }
@@ -221,10 +239,13 @@ void register_login(CLI::App& cli, command_fn& selected) {
     login->add_option("--client-secret-file", lo->client_secret_file, "File holding the client secret (else env LATCH_CLIENT_SECRET)");
     login->add_option("--callback-url", lo->callback_url, "Store the verified ID token of a callback URL with #id_token=... (`-`: read the URL from stdin)")->excludes(dev)->excludes(pw);
     register_import_options(*login, *lo);
-    login->add_flag("--machine", lo->machine, "Silent login as a machine: client credentials signed with its key (private_key_jwt; see `latch machine`)")->excludes(pw)->excludes("--client-credentials");
+    login->add_option("--machine", lo->machine_name, "Silent login as a machine (optionally the NAME or id `latch machine add` gave it): client credentials signed with its key (private_key_jwt; see `latch machine`)")->expected(0, 1)->excludes(pw)->excludes("--client-credentials");
+    login->add_option("--username", lo->username, "User name for --password (else env LATCH_USERNAME, else asked); the password is never taken from the command line")->needs(pw);
+    login->add_option("--audience", lo->audience, "The `audience` parameter some identity providers need (Auth0, Okta): sent on the authorization, device and token requests");
     login->add_option("--key-file", lo->key_file, "Machine private key PEM, mode 0600 (else env LATCH_MACHINE_KEY, else the key `latch machine add` stored)");
     login->callback([lo, login, &selected] {
         lo->timeout_given = login->count("--timeout") > 0;
+        lo->machine = login->count("--machine") > 0;
         selected = [lo](app& a) { return run_login(a, *lo); };
     });
 }

@@ -1,10 +1,11 @@
 // `latch login --with-token`: import a token obtained elsewhere (a CI secret, another tool;
 // seed 000). The token is read from stdin, never from argv (other users see argv in `ps`):
 // piped, or typed/pasted on a terminal with echo off. Its expiry is --expires-in, else the
-// JWT's `exp`, else 30 days. Whose token it is comes from the lookup URL (--lookup-url >
-// LATCH_LOOKUP_URL > the context's remembered one) or the issuer's userinfo endpoint; when
-// that cannot be asked, the token is stored anyway with the placeholder identity `ci-user`
-// and a warning, so an import works offline. There is no refresh token: `latch refresh`
+// JWT's `exp`, else the lookup answer's `expiresAt`, else 30 days ("assumed" in status).
+// Whose token it is comes from the lookup URL (--lookup-url > LATCH_LOOKUP_URL > the
+// context's remembered one) or the issuer's userinfo endpoint; when that cannot be asked,
+// the token is stored anyway, named after a JWT's own (unverified) claims or else with the
+// placeholder identity `ci-user`, and a warning, so an import works offline. There is no refresh token: `latch refresh`
 // says so, and an expired import needs a new import.
 #include "app.hpp"
 
@@ -88,6 +89,7 @@ const char* expiry_origin(expiry_source s) {
     switch (s) {
     case expiry_source::expires_in: return "--expires-in";
     case expiry_source::jwt_exp: return "the token's exp claim";
+    case expiry_source::lookup: return "the identity lookup's expiresAt";
     default: return "default lifetime of 30 days";
     }
 }
@@ -140,6 +142,21 @@ asio::awaitable<std::variant<secret, int>> async_token_from_stdin(app& a) {
     co_return token;
 }
 
+// Whose token it is: the lookup's answer, else the claims of a JWT (not verified; only a
+// name to show), else the placeholder `ci-user`; a warning when the lookup failed.
+identity imported_identity(transport::lookup_result& looked_up, const secret& token) {
+    if (looked_up.who) return std::move(*looked_up.who);
+    const std::string why = "warning: could not look up whose token this is (" + looked_up.why_not + "); ";
+    if (auto claimed = identity_from_jwt_unverified(token.reveal())) {
+        print_error(why + "named it after the token's own claims, which were not verified");
+        return std::move(*claimed);
+    }
+    print_error(why + "stored it with the placeholder identity '" + placeholder_subject + "'");
+    identity who;
+    who.subject = placeholder_subject;
+    return who;
+}
+
 }  // namespace
 
 asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, login_options o) {
@@ -156,7 +173,7 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
     const auto now = a.clock.now();
     std::optional<seconds> lifetime;
     if (o.expires_in_s) lifetime = seconds{*o.expires_in_s};
-    const auto expiry = imported_token_expiry(token.reveal(), lifetime, now);
+    auto expiry = imported_token_expiry(token.reveal(), lifetime, now);
     if (expiry.at <= now) {
         print_error("the token expired at " + format_time(expiry.at) + " (its exp claim); nothing was stored");
         co_return 1;
@@ -167,14 +184,13 @@ asio::awaitable<int> run_login_import(app& a, config_file cfg, std::string ctx, 
     login.method = login_method::token;
     login.obtained_at = now;
     login.tokens.access_token = token;
+    if (expiry.from == expiry_source::default_lifetime && looked_up.expires_at &&
+        *looked_up.expires_at > now)
+        expiry = {*looked_up.expires_at, expiry_source::lookup};
     login.tokens.expires_at = expiry.at;
-    if (looked_up.who) {
-        login.who = std::move(*looked_up.who);
-    } else {
-        login.who.subject = placeholder_subject;
-        print_error("warning: could not look up whose token this is (" + looked_up.why_not +
-                    "); stored it with the placeholder identity '" + placeholder_subject + "'");
-    }
+    // 30 days is a guess, not the issuer's word: `latch status` says "assumed".
+    login.tokens.expiry_assumed = expiry.from == expiry_source::default_lifetime;
+    login.who = imported_identity(looked_up, token);
     client_config client;
     client.issuer = set.issuer;
     client.client_id = set.client_id;

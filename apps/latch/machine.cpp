@@ -153,7 +153,7 @@ void register_machine_commands(CLI::App& cli, command_fn& selected) {
     const auto key_types = CLI::IsMember({"ec-p256", "rsa-2048"});
 
     auto* add = mc->add_subcommand("add", "Make a key pair and register this machine with the identity provider");
-    add->add_option("--name", o->name, "Machine name shown at the identity provider (default: the host name)");
+    add->add_option("name,--name", o->name, "Machine name shown at the identity provider (default: the host name)");
     add->add_option("--key-type", o->key_type, "ec-p256 (default) or rsa-2048")->check(key_types);
     add->add_option("--key-out", o->key_out, "Also write the private key to FILE (0600) for transfer to a CI runner");
     add->add_option("--issuer", o->issuer, "Issuer URL (env LATCH_ISSUER; default: the context's)");

@@ -124,15 +124,15 @@ int main(int argc, char** argv) {
     cli::register_context_commands(cli, selected);
     cli::register_machine_commands(cli, selected);
     cli::register_integration_commands(cli, selected);
+    cli::register_help_commands(cli);  // help [COMMAND...], version (usage_errors.cpp)
     for (auto* s : cli.get_subcommands({})) s->footer(cli::exit_codes_help);
     cli::register_cli_tools(cli);  // completion, help environment, --man; examples in --help
 
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0) return cli.exit(e);  // --help, --version
-        cli::print_error(cli::describe_usage_error(e, cli, argc, argv));
-        return 2;
+        if (e.get_exit_code() == 0) return cli.exit(e);  // --help, --version, help, version
+        return cli::report_usage_error(e, cli, argc, argv);
     }
     if (!selected) {
         cli::print_error("no command given; see `latch --help`");

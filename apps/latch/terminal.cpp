@@ -93,34 +93,51 @@ std::string escape_keeping_lines(std::string_view text) {
 }
 
 // Everything in a device-code prompt comes from the IdP. The flow validated it when it was
-// parsed; it is escaped here anyway, so no byte of it can act on the terminal.
+// parsed; it is escaped here anyway, so no byte of it can act on the terminal. In a hybrid
+// login the browser alternative leads the same block (issue 17 #5: one instruction).
 std::string device_code_block(const flows::show_user& what) {
-    std::string block = "To sign in, open this URL in a browser:\n  " +
-                        escape_untrusted(what.verification_uri, max_idp_url_length) +
-                        "\nand enter the code: " +
-                        escape_untrusted(what.user_code, max_user_code_length) + "\n";
+    std::string block = what.browser_alternative.empty()
+        ? "To sign in, open this URL in a browser:\n  "
+        : "To sign in, finish in the browser latch opened (if none opened, open this link:\n  " +
+              escape_terminal(what.browser_alternative) + ")\nor open this URL in a browser:\n  ";
+    block += escape_untrusted(what.verification_uri, max_idp_url_length) +
+             "\nand enter the code: " +
+             escape_untrusted(what.user_code, max_user_code_length) + "\n";
     if (!what.verification_uri_complete.empty())
         block += "  (or open " + escape_untrusted(what.verification_uri_complete, max_idp_url_length) +
                  ")\n";
     return block;
 }
 
+std::chrono::seconds left_until(std::optional<time_point> t, time_point now) {
+    return t ? std::chrono::duration_cast<std::chrono::seconds>(*t - now) : std::chrono::seconds{0};
+}
+
 }  // namespace
+
+// "code expires in 9:58" by the code's own expiry (issue 17 #10), and when latch stops
+// waiting earlier (--timeout), that too.
+std::string device_wait_text(std::optional<time_point> code_expires_at,
+                             std::optional<time_point> gives_up_at, time_point now) {
+    const auto code = code_expires_at ? code_expires_at : gives_up_at;
+    std::string text = "code expires in " + format_mmss(left_until(code, now));
+    if (gives_up_at && code && *gives_up_at < *code)
+        text += "; latch gives up in " + format_mmss(left_until(gives_up_at, now)) + ", see --timeout";
+    return text;
+}
 
 void terminal_user::show(const flows::show_user& what) {
     using kind = flows::show_user::kind;
     if (what.what == kind::device_code) {
         expires_at_ = what.expires_at;
+        code_expires_at_ = what.code_expires_at;
         std::string block = device_code_block(what);
         if (!what.verification_uri_complete.empty()) {
             if (opts_.qr) block += render_qr(what.verification_uri_complete);
         }
-        if (!opts_.interactive) {
-            auto left = what.expires_at ? std::chrono::duration_cast<std::chrono::seconds>(
-                                              *what.expires_at - sys_clock::now())
-                                        : std::chrono::seconds{0};
-            block += "Waiting for approval (code expires in " + format_mmss(left) + ")...\n";
-        }
+        if (!opts_.interactive)
+            block += "Waiting for approval (" +
+                     device_wait_text(what.code_expires_at, what.expires_at, sys_clock::now()) + ")...\n";
         std::fputs(block.c_str(), stderr);
     } else if (what.what == kind::browser_url) {
         std::fprintf(stderr, "Open this URL in a browser to sign in:\n  %s\n",
@@ -131,19 +148,26 @@ void terminal_user::show(const flows::show_user& what) {
     std::fflush(stderr);
 }
 
+// One countdown line, rewritten in place (on a terminal, while a device code is shown).
+// Kept out of the coroutine below: GCC 12 laid out that coroutine's frame wrong when its
+// loop built this text itself (it crashed reading `clock`; STYLE.md's coroutine trap).
+void terminal_user::print_countdown(time_point now) {
+    if (!opts_.interactive || !expires_at_) return;
+    const std::string text = device_wait_text(code_expires_at_, expires_at_, now);
+    std::fprintf(stderr, "\r%sWaiting for approval... %s%s\x1b[K", opts_.color ? "\x1b[2m" : "",
+                 text.c_str(), opts_.color ? "\x1b[0m" : "");
+    std::fflush(stderr);
+    countdown_line_ = true;
+}
+
 asio::awaitable<void> terminal_user::async_countdown(transport::clock_port& clock) {
     // Runs until cancelled by the flow it decorates finishing: it never ends the login
     // itself (the flow owns every deadline).
     for (;;) {
-        if (opts_.interactive && expires_at_) {
-            auto left = std::chrono::duration_cast<std::chrono::seconds>(*expires_at_ - clock.now());
-            std::fprintf(stderr, "\r%sWaiting for approval... code expires in %s%s\x1b[K",
-                         opts_.color ? "\x1b[2m" : "", format_mmss(left).c_str(),
-                         opts_.color ? "\x1b[0m" : "");
-            std::fflush(stderr);
-            countdown_line_ = true;
-        }
-        if (co_await clock.async_wait_until(clock.now() + std::chrono::seconds{1})) break;
+        const time_point now = clock.now();
+        print_countdown(now);
+        const time_point next = now + std::chrono::seconds{1};
+        if (co_await clock.async_wait_until(next)) break;
     }
     if (countdown_line_) std::fputs("\r\x1b[K", stderr);
     countdown_line_ = false;

@@ -36,8 +36,11 @@ public:
     boost::asio::awaitable<void> async_countdown(transport::clock_port& clock) override;
 
 private:
+    void print_countdown(time_point now);  // one countdown line, rewritten in place
+
     terminal_options opts_;
-    std::optional<time_point> expires_at_;
+    std::optional<time_point> expires_at_;       // when the login stops waiting
+    std::optional<time_point> code_expires_at_;  // the device code's own expiry
     bool countdown_line_ = false;
 };
 
@@ -64,7 +67,10 @@ std::string render_qr(const std::string& text);
 // 0 ok, 1 error, 77 log in again, 130 interrupted.
 int exit_code_for(const error_code& ec);
 
-std::string format_duration(std::chrono::seconds s);  // 59m 12s / 9:58 style helpers
+std::string format_duration(std::chrono::seconds s);
+// "code expires in 9:58", plus "; latch gives up in 4:58, see --timeout" when it stops earlier.
+std::string device_wait_text(std::optional<time_point> code_expires_at,
+                             std::optional<time_point> gives_up_at, time_point now);  // 59m 12s / 9:58 style helpers
 std::string format_mmss(std::chrono::seconds s);
 
 }  // namespace latchkey::cli

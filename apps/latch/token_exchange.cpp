@@ -44,7 +44,7 @@ flows::token_exchange_params exchange_params(const stored_credentials& c, secret
 
 asio::awaitable<int> run_token_exchange(app& a, token_options o) {
     diagnostics diag;
-    auto cur = load_current_context(a, diag);
+    auto cur = load_current_context(a, diag, true);
     if (cur.exit_code) co_return cur.exit_code;
     const auto& ctx = cur.name;
     auto creds = a.store.load(ctx, diag);

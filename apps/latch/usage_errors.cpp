@@ -1,8 +1,12 @@
 #include "usage_errors.hpp"
+#include "terminal.hpp"
+
+#include <latchkey/core/suggest.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cctype>
 #include <set>
 #include <string_view>
@@ -80,7 +84,117 @@ std::string mask(std::string text, const std::vector<std::string>& values) {
     return text;
 }
 
+const CLI::App* find_sub(const CLI::App& app, std::string_view name) {
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+        if (sub->get_name() == name) return sub;
+        const auto& al = sub->get_aliases();
+        if (std::find(al.begin(), al.end(), name) != al.end()) return sub;
+    }
+    return nullptr;
+}
+
+std::vector<std::string> sub_names(const CLI::App& app) {
+    std::vector<std::string> names;
+    for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+        names.push_back(sub->get_name());
+    return names;
+}
+
+// The command named by `words` (`context add`), or the first word that names none.
+struct located {
+    const CLI::App* app;
+    std::string unknown;  // empty: every word named a command
+};
+located locate(const CLI::App& root, const std::vector<std::string>& words) {
+    const CLI::App* at = &root;
+    for (const auto& w : words) {
+        const auto* sub = find_sub(*at, w);
+        if (!sub) return {at, w};
+        at = sub;
+    }
+    return {at, {}};
+}
+
+// "unknown command 'logni'; did you mean `latch login`?". A word that does not look like a
+// command name (it may be a token typed in the wrong place) is not repeated (defect #1).
+std::string unknown_command(const CLI::App& under, const std::string& word) {
+    const bool name_like = word.size() <= 24 && std::all_of(word.begin(), word.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+    if (!name_like) return "unknown command (not repeated: it does not look like one)";
+    const std::string prefix = under.get_parent() ? "latch " + under.get_name() + " " : "latch ";
+    std::string text = "unknown command '" + word + "'";
+    auto close = closest_names(word, sub_names(under));
+    if (!close.empty()) text += "; did you mean `" + prefix + close.front() + "`?";
+    return text;
+}
+
+// The words before the first option-shaped one that are not values of options: where a
+// command name would be. Skips the value of a global option (`--context X`).
+std::vector<std::string> command_words(const CLI::App& root, int argc, const char* const* argv) {
+    std::vector<std::string> words;
+    const CLI::App* at = &root;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        if (a.starts_with("-")) {
+            const auto* opt = a.find('=') == std::string_view::npos
+                                  ? at->get_option_no_throw(std::string(a)) : nullptr;
+            if (opt && opt->get_type_size_max() > 0) ++i;  // its value
+            continue;
+        }
+        const auto* sub = find_sub(*at, a);
+        if (!sub && at->get_subcommands([](const CLI::App*) { return true; }).empty()) break;
+        words.emplace_back(a);
+        if (!sub) break;
+        at = sub;
+    }
+    return words;
+}
+
+// CLI::Success / CLI::RuntimeError from a callback end the parse (CLI11 2.1).
+void run_help(const CLI::App& root, const std::vector<std::string>& words) {
+    auto where = locate(root, words);
+    if (!where.unknown.empty()) {
+        print_error(unknown_command(*where.app, where.unknown));
+        std::fputs(where.app->help().c_str(), stderr);
+        throw CLI::RuntimeError(2);
+    }
+    std::fputs(where.app->help().c_str(), stdout);
+    throw CLI::Success();
+}
+
 }  // namespace
+
+void register_help_commands(CLI::App& cli) {
+    auto words = std::make_shared<std::vector<std::string>>();
+    auto* help = cli.add_subcommand("help", "Show the help of latch or of a command: latch help [COMMAND...]");
+    help->add_option("command", *words, "Command, e.g. `login` or `context add`");
+    help->callback([words, &cli] { run_help(cli, *words); });
+    auto* version = cli.add_subcommand("version", "Print latch's version");
+    version->callback([] {
+        std::printf("latch %s\n", LATCH_VERSION);
+        throw CLI::Success();
+    });
+}
+
+int report_usage_error(const CLI::ParseError& e, const CLI::App& root, int argc,
+                       const char* const* argv) {
+    if (dynamic_cast<const CLI::RuntimeError*>(&e)) return e.get_exit_code();  // help said it
+    const auto words = command_words(root, argc, argv);
+    const auto where = locate(root, words);
+    if (!where.unknown.empty()) {
+        print_error(unknown_command(*where.app, where.unknown));
+        std::fputs(where.app->help().c_str(), stderr);
+        return 2;
+    }
+    print_error(describe_usage_error(e, root, argc, argv));
+    // A command that needs a subcommand and got none: show which there are.
+    if (where.app->get_require_subcommand_min() > 0 &&
+        where.app->get_subcommands([](const CLI::App* s) { return s->parsed(); }).empty() &&
+        std::string_view(e.what()).find("subcommand") != std::string_view::npos)
+        std::fputs(where.app->help().c_str(), stderr);
+    return 2;
+}
 
 std::string describe_usage_error(const CLI::ParseError& e, const CLI::App& root, int argc,
                                  const char* const* argv) {

@@ -15,4 +15,15 @@ namespace latchkey::cli {
 std::string describe_usage_error(const CLI::ParseError& e, const CLI::App& root, int argc,
                                  const char* const* argv);
 
+// `latch help [COMMAND...]` (the command's --help on stdout) and `latch version` (issue 17
+// #4). They end the parse with CLI::Success (exit 0), or CLI::RuntimeError(2) for an
+// unknown command after saying so.
+void register_help_commands(CLI::App& cli);
+
+// Prints a parse error and returns the exit code (2; help's own code when it already
+// printed). An unknown command gets "unknown command 'logni'; did you mean `latch
+// login`?" and the usage of the command it was typed under; no command at all, the usage.
+int report_usage_error(const CLI::ParseError& e, const CLI::App& root, int argc,
+                       const char* const* argv);
+
 }  // namespace latchkey::cli

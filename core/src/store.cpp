@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -223,6 +224,17 @@ result<std::optional<credential_store::set_aside_file>> credential_store::set_as
                                             "; it was kept as " + kept.string()}};
     }
     return io_error(diag, "cannot keep the unreadable credentials file as", base, EEXIST);
+}
+
+std::string credential_store::permission_warning(std::string_view context) const {
+    const auto path = credentials_path(context);
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) == 0)
+        return {};
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return path.string() + " has mode " + mode + ": other users can read the tokens in it; run "
+           "`chmod 600 " + path.string() + "`";
 }
 
 result<bool> credential_store::remove(std::string_view context, diagnostics& diag) const {

@@ -67,6 +67,11 @@ std::string to_json(const stored_credentials& c) {
     put_if(who, "email", c.who.email);
     put_if(who, "name", c.who.name);
     put_if(who, "preferred_username", c.who.username);
+    if (!c.who.attributes.empty()) {
+        json::object attrs;
+        for (const auto& [k, v] : c.who.attributes) attrs[k] = v;
+        who["attributes"] = std::move(attrs);
+    }
     o["identity"] = std::move(who);
     json::object t;
     t["access_token"] = c.tokens.access_token.reveal();
@@ -75,6 +80,8 @@ std::string to_json(const stored_credentials& c) {
     t["token_type"] = c.tokens.token_type;
     put_if(t, "scope", c.tokens.scope);
     if (c.tokens.expires_at) t["expires_at"] = format_time(*c.tokens.expires_at);
+    if (c.tokens.issued_at) t["issued_at"] = format_time(*c.tokens.issued_at);
+    if (c.tokens.expiry_assumed) t["expiry_assumed"] = true;
     o["tokens"] = std::move(t);
     if (c.gateway) {
         json::object g;
@@ -103,6 +110,9 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
         c.who.email = json_str(*who, "email");
         c.who.name = json_str(*who, "name");
         c.who.username = json_str(*who, "preferred_username");
+        if (const auto* attrs = child(*who, "attributes"))
+            for (const auto& [k, v] : *attrs)
+                if (v.is_string()) c.who.attributes[std::string(k)] = std::string(v.as_string());
     }
     const auto* t = child(o, "tokens");
     if (!t || json_str(*t, "access_token").empty()) {
@@ -121,6 +131,10 @@ result<stored_credentials> credentials_from_json(std::string_view text, diagnost
             return client_errc::store_corrupt;
         }
     }
+    // Optional (added within schema version 1); an unreadable issued_at is only "unknown".
+    c.tokens.issued_at = parse_time(json_str(*t, "issued_at"));
+    if (auto it = t->find("expiry_assumed"); it != t->end() && it->value().is_bool())
+        c.tokens.expiry_assumed = it->value().as_bool();
     if (auto why = token_set_problem(c.tokens); !why.empty()) {
         diag.client_message = "credentials file: " + why;
         return client_errc::store_corrupt;

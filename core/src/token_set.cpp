@@ -18,6 +18,12 @@ bool token_set::valid_at(time_point now, seconds margin) const {
     return *expires_at > now + margin;
 }
 
+seconds token_set::refresh_margin(seconds window) const {
+    if (!expires_at || !issued_at || *expires_at <= *issued_at) return window;
+    const auto half = std::chrono::duration_cast<seconds>(*expires_at - *issued_at) / 2;
+    return std::min(window, half);
+}
+
 namespace {
 
 std::optional<json::object> parse_object(std::string_view body) {
@@ -91,6 +97,7 @@ result<token_set> parse_token_response(const http_response& resp, time_point now
     }
     token_set t;
     t.access_token = secret{std::move(*access)};
+    t.issued_at = now;
     if (auto r = get_string(*obj, "refresh_token"); r && !r->empty()) t.refresh_token = secret{*r};
     if (auto i = get_string(*obj, "id_token"); i && !i->empty()) t.id_token = secret{*i};
     if (auto tt = get_string(*obj, "token_type")) t.token_type = *tt;

@@ -223,6 +223,7 @@ action device_flow::on_code_reply(const http_reply& r) {
     prompt_.verification_uri_complete = std::move(c.uri_complete);
     prompt_.user_code = std::move(c.user_code);
     prompt_.expires_at = deadline_;
+    if (c.expires_in) prompt_.code_expires_at = r.now + *c.expires_in;
     state_ = state::showing;
     return prompt_;
 }

@@ -193,3 +193,37 @@ TEST_CASE("login: --callback-url with an ID token is verified; with ?code= refus
     REQUIRE_FALSE(refused);
     CHECK(refused.error() == client_errc::bad_input);
 }
+
+// Issue 17 #5: a hybrid login prints one instruction block (the device prompt carries the
+// browser's URL as its alternative), and no "Opening this URL" beside it.
+TEST_CASE("login: hybrid shows one block, the device prompt carrying the browser's URL", "[component][login][race]") {
+    rig r;
+    std::string url;
+    r.browser.on_open = [&](const std::string& u) { url = u; };  // never comes back
+    diagnostics diag;
+    auto got = r.login({}, {r.user, &r.browser}, diag);
+    REQUIRE(got);
+    REQUIRE_FALSE(url.empty());
+    auto code = std::find_if(r.user.shown.begin(), r.user.shown.end(), [](const flows::show_user& s) {
+        return s.what == flows::show_user::kind::device_code;
+    });
+    REQUIRE(code != r.user.shown.end());
+    CHECK(code->browser_alternative == url);
+    for (const auto& s : r.user.shown) CHECK(s.message.find("Opening this URL") == std::string::npos);
+}
+
+// Issue 17 #10: --audience reaches the device authorization request.
+TEST_CASE("login: the audience goes on the device authorization request", "[component][login]") {
+    rig r;
+    transport::login_options o;
+    o.way = login_way::device;
+    o.audience = "https://api.example";
+    diagnostics diag;
+    REQUIRE(r.login(o, {r.user}, diag));
+    auto first = std::find_if(r.http.requests.begin(), r.http.requests.end(), [](const http_request& q) {
+        return q.body.find("client_id") != std::string::npos && !is_poll(q);
+    });
+    REQUIRE(first != r.http.requests.end());
+    CHECK(first->body.find("audience=https") != std::string::npos);
+    CHECK(first->body.find("api.example") != std::string::npos);
+}

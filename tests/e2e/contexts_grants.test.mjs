@@ -128,7 +128,8 @@ describe('password and client credentials grants', { skip: SKIP_WITHOUT_LATCH },
   });
 
   test('latch token re-obtains a client-credentials token near expiry (no refresh token)', { timeout: TEST_TIMEOUT }, async () => {
-    // 60 s is inside the CLI's 5-minute refresh window: every `latch token` re-obtains.
+    // A 60 s token with 25 s left, under half its life: `latch token` re-obtains it. (Before
+    // issue 17 #6 any token under 5 minutes was re-obtained at every use, fresh or not.)
     idp.setOption('ttl.ClientCredentials', 60);
     try {
       const home = freshLatchHome();
@@ -138,6 +139,14 @@ describe('password and client credentials grants', { skip: SKIP_WITHOUT_LATCH },
       assert.equal(login.code, 0, login.stderr);
       const first = readJson(credentialsPath(home)).tokens;
       assert.equal(first.refresh_token, undefined);
+      const isoAt = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const age = () => {
+        const aged = readJson(credentialsPath(home));
+        aged.tokens.issued_at = isoAt(Date.now() - 35_000);
+        aged.tokens.expires_at = isoAt(Date.now() + 25_000);
+        writeFileSync(credentialsPath(home), JSON.stringify(aged));
+      };
+      age();
 
       const token = await latch(['token'], { home, env });
       assert.equal(token.code, 0, token.stderr);
@@ -148,6 +157,7 @@ describe('password and client credentials grants', { skip: SKIP_WITHOUT_LATCH },
       assert.equal(readJson(credentialsPath(home)).login_method, 'client_credentials');
 
       // Without the secret it cannot: log in again (77), and says how.
+      age();
       const noSecret = await latch(['token'], { home });
       assert.equal(noSecret.code, 77, noSecret.stderr);
       assert.match(noSecret.stderr, /LATCH_CLIENT_SECRET/);

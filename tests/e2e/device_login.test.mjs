@@ -36,7 +36,7 @@ describe('latch login --device', { skip: SKIP_WITHOUT_LATCH }, () => {
     const home = freshLatchHome();
     const login = runLatch(loginArgs(idp), { home });
     const prompt = await devicePrompt(login);
-    await login.waitForStderr(/Waiting for approval \(code expires in \d+:\d\d\)\.\.\./);
+    await login.waitForStderr(/Waiting for approval \(code expires in \d+:\d\d[^)]*\)\.\.\./);
     await approveDevice({ url: prompt.url, userCode: prompt.userCode, login: 'alice' });
     const done = await login.exit;
     assert.equal(done.code, 0, `latch login failed:\n${done.stderr}`);

@@ -25,9 +25,21 @@ async function login(idp, home) {
   return readJson(credentialsPath(home));
 }
 
+// Moves a stored 200 s access token to 90 s before its end: under half its life, so inside
+// the CLI's refresh window (issue 17 #6: a fresh short-lived token is no longer refreshed
+// at every use, which these tests relied on).
+function ageIntoWindow(home) {
+  const c = readJson(credentialsPath(home));
+  const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  c.tokens.issued_at = iso(Date.now() - 110_000);
+  c.tokens.expires_at = iso(Date.now() + 90_000);
+  writeFileSync(credentialsPath(home), JSON.stringify(c));
+  return c;
+}
+
 describe('token lifecycle', { skip: SKIP_WITHOUT_LATCH }, () => {
   let idp;
-  // Access tokens live 200 s: inside the CLI's 5-minute refresh window from the start.
+  // Access tokens live 200 s; ageIntoWindow puts a stored one inside the refresh window.
   before(async () => { idp = await startIdp({ interval: 1, ttl: { AccessToken: 200 } }); });
   after(async () => {
     await killAllLatch();
@@ -38,7 +50,8 @@ describe('token lifecycle', { skip: SKIP_WITHOUT_LATCH }, () => {
 
   test('32 concurrent `latch token` processes refresh exactly once', { timeout: TEST_TIMEOUT }, async () => {
     const home = freshLatchHome();
-    const before = await login(idp, home);  // its access token is inside the window
+    await login(idp, home);
+    const before = ageIntoWindow(home);  // its access token is inside the window
     idp.setOption('ttl.AccessToken', 3600);  // the refreshed one will not be
     idp.clearLog();
     const runs = await Promise.all(Array.from({ length: 32 }, () => latch(['token'], { home })));
@@ -59,6 +72,7 @@ describe('token lifecycle', { skip: SKIP_WITHOUT_LATCH }, () => {
   test('invalid_grant exits 77, says so, and marks the store expired', { timeout: TEST_TIMEOUT }, async () => {
     const home = freshLatchHome();
     await login(idp, home);
+    ageIntoWindow(home);
     const file = credentialsPath(home);
     const stale = `${file}.stale`;
     copyFileSync(file, stale);

@@ -4,7 +4,7 @@
 // store `latch login` wrote. Needs LATCH_BIN and LATCH_BUILD_DIR.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -15,6 +15,19 @@ import {
 
 const server = process.env.LATCH_BUILD_DIR && join(process.env.LATCH_BUILD_DIR, 'apps/examples/token_server');
 const skip = SKIP_WITHOUT_LATCH || (!server || !existsSync(server) ? 'token_server not built' : false);
+
+// Moves the stored 30 s access token to 20 s before its end, with a 120 s lifetime: inside
+// the 60 s window (and half its life) and no longer usable, so the SDK refreshes. (Since
+// issue 17 #6 the window is at most half the token's lifetime, so a fresh 30 s token alone
+// would only be refreshed in its last 15 s.)
+function ageIntoWindow(home) {
+  const file = join(home, 'credentials', 'default.json');
+  const c = JSON.parse(readFileSync(file, 'utf8'));
+  const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  c.tokens.issued_at = iso(Date.now() - 100_000);
+  c.tokens.expires_at = iso(Date.now() + 20_000);
+  writeFileSync(file, JSON.stringify(c));
+}
 
 describe('SDK example server', { skip }, () => {
   let idp;
@@ -34,6 +47,7 @@ describe('SDK example server', { skip }, () => {
     const prompt = await devicePrompt(h);
     await approveDevice({ url: prompt.url, userCode: prompt.userCode });
     assert.equal((await h.exit).code, 0);
+    ageIntoWindow(home);
     idp.setOption('ttl.AccessToken', 3600);
     idp.clearLog();
 
@@ -67,6 +81,7 @@ describe('SDK example server', { skip }, () => {
     const prompt = await devicePrompt(h);
     await approveDevice({ url: prompt.url, userCode: prompt.userCode });
     assert.equal((await h.exit).code, 0);
+    ageIntoWindow(home);
     idp.setOption('ttl.AccessToken', 3600);
     idp.clearLog();
     const burst = join(process.env.LATCH_BUILD_DIR, 'apps/examples/token_burst');

@@ -88,3 +88,23 @@ TEST_CASE("terminal: browser URLs, notices and errors are written escaped",
     CHECK(out.find("latch: device authorization endpoint https://idp.example/X\\x1b]52") !=
           std::string::npos);
 }
+
+// Issue 17 #5: a hybrid login shows one instruction block (the browser first, the code as
+// the alternative), not two competing ones; the browser URL is escaped like the rest.
+TEST_CASE("terminal: the device prompt of a hybrid login is one block", "[unit][terminal]") {
+    flows::show_user s;
+    s.what = flows::show_user::kind::device_code;
+    s.user_code = "ABCD-EFGH";
+    s.verification_uri = "https://idp.example/device";
+    s.browser_alternative = "https://idp.example/auth?state=\x1b[31m";
+    s.expires_at = s.code_expires_at = sys_clock::now() + std::chrono::seconds{600};
+    cli::terminal_options o;
+    o.qr = false;
+    const auto out = capture_stderr([&] { cli::terminal_user(o).show(s); });
+    CHECK(terminal_safe(out));
+    CHECK(out.rfind("To sign in, finish in the browser latch opened (if none opened, open this link:\n"
+                    "  https://idp.example/auth?state=\\x1b[31m)\n"
+                    "or open this URL in a browser:\n  https://idp.example/device\n"
+                    "and enter the code: ABCD-EFGH\n"
+                    "Waiting for approval (code expires in ", 0) == 0);
+}

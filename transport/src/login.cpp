@@ -189,7 +189,7 @@ asio::awaitable<lookup_result> async_lookup_identity(client_services& client, st
                                                   std::to_string(resp.status)};
     auto who = identity_from_json(resp.body, diag);
     if (!who) co_return lookup_result{std::nullopt, diag.client_message + " (" + url + ")"};
-    co_return lookup_result{std::move(*who), {}};
+    co_return lookup_result{std::move(*who), {}, lookup_expiry(resp.body)};
 }
 
 token_set id_token_only(const std::string& id_token) {

@@ -107,6 +107,7 @@ asio::awaitable<result<flow_outcome>> async_grant_login(client_services& client,
         gp = std::move(*cc);
     }
     gp.token_endpoint = m.token_endpoint;
+    if (!o.audience.empty()) gp.fields.emplace_back("audience", o.audience);
     flows::grant_flow flow{std::move(gp)};
     silent_user user;
     auto tokens = co_await async_drive(flow, ports{client.http, client.clock, user}, diag);

@@ -33,6 +33,30 @@ private:
     user_port& t_;
 };
 
+// A hybrid login shows ONE block: "finish in the browser latch opened, or open this URL
+// and enter the code" (issue 17 #5). The browser side leaves its authorize URL here and
+// the device side's prompt carries it; whichever side speaks second knows the other did.
+struct hybrid_notice {
+    std::string authorize_url;
+    bool device_shown = false;
+};
+
+// The device side's prompts, with the browser alternative of a hybrid login added.
+class device_user final : public user_port {
+public:
+    device_user(user_port& t, hybrid_notice* h) : t_(t), h_(h) {}
+    void show(const flows::show_user& what) override {
+        if (!h_ || what.what != flows::show_user::kind::device_code) return t_.show(what);
+        flows::show_user with = what;
+        with.browser_alternative = h_->authorize_url;
+        h_->device_shown = true;
+        t_.show(with);
+    }
+private:
+    user_port& t_;
+    hybrid_notice* h_;
+};
+
 // What one side of a login obtained.
 struct side_out {
     token_set tokens;
@@ -48,6 +72,7 @@ struct login_env {
     const provider_metadata& m;
     const login_options& o;
     login_ports p;
+    hybrid_notice* hybrid = nullptr;  // set in a hybrid login
 };
 
 // Issue 18 #11: the port a login worked on is remembered because the IdP may accept only
@@ -89,9 +114,11 @@ asio::awaitable<error_code> device_side(login_env e, side_out& out) {
     dp.client_id = e.c.client_id;
     dp.scope = e.c.scope_string();
     dp.timeout = e.o.timeout;
+    if (!e.o.audience.empty()) dp.extra_params.emplace_back("audience", e.o.audience);
     flows::device_flow flow{std::move(dp)};
     out.method = login_method::device;
-    ports ps{e.client.http, e.client.clock, e.p.user};
+    device_user shown{e.p.user, e.hybrid};
+    ports ps{e.client.http, e.client.clock, shown};
     if (!e.p.user.wants_countdown()) co_return co_await async_drive_into(flow, ps, out);
     // The countdown only decorates the wait; whichever ends first ends the other.
     auto drive = async_drive_into(flow, ps, out);
@@ -113,26 +140,44 @@ flows::auth_code_params browser_params(const login_env& e, std::string redirect_
     ap.ephemeral_port = e.o.port == 0;
     // OIDC Core §11: offline_access is only granted with prompt=consent.
     if (wants_offline(e.c)) ap.prompt = "consent";
+    if (!e.o.audience.empty()) ap.extra_auth_params.emplace_back("audience", e.o.audience);
     return ap;
 }
 
-// Pre-flight notice (seed 001): the exact redirect URI the IdP must allow-list; then the
-// browser is opened (when a browser port is given).
+// Pre-flight notice (seed 001): the exact redirect URI the IdP must allow-list and the URL
+// to open, worded for what happens next (latch opens a browser, or the user must: with
+// --no-browser-open or no usable browser). In a hybrid login the URL goes into the device
+// prompt's single block instead. A plain function: no temporaries in a coroutine (GCC 12).
+std::string announce_text(const login_env& e, const std::string& redirect_uri,
+                          const std::string& url, bool launch, bool reads_paste) {
+    std::string text = "Browser login: redirect URI " + redirect_uri + " (client " +
+                       e.c.client_id + ") must be allowed at the identity provider.";
+    if (e.hybrid && !e.hybrid->device_shown) e.hybrid->authorize_url = url;
+    else if (e.hybrid)
+        text += "\nOr finish in the browser latch is opening (if none opens, open this link:\n  " + url + ")";
+    else if (launch)
+        text += "\nOpening this URL in your browser (open it yourself if nothing happens):\n  " + url;
+    else
+        text += "\nOpen this URL in a browser to sign in:\n  " + url;
+    if (reads_paste)
+        text += "\nIf the browser runs on another machine, paste the URL it lands on here.";
+    return text;
+}
+
+// The notice, then the browser is opened (when a browser port is given).
 asio::awaitable<void> async_announce(const login_env& e, const std::string& redirect_uri,
                                      const std::string& url, bool reads_paste) {
+    std::optional<browser_decision> d;
+    if (e.p.browser) d = e.p.browser->decide();
+    const bool launch = d && d->launch;
     flows::show_user notice;
-    notice.message = "Browser login: redirect URI " + redirect_uri + " (client " + e.c.client_id +
-                     ") must be allowed at the identity provider.\n";
+    notice.message = announce_text(e, redirect_uri, url, launch, reads_paste);
     if (e.o.port == 0)  // issue 18 #11: IdPs that compare the port need a fixed one
-        notice.message += "Note: " + flows::ephemeral_port_hint() + ".\n";
-    notice.message += "Opening this URL in your browser (open it yourself if nothing happens):\n  " + url;
-    if (reads_paste)
-        notice.message += "\nIf the browser runs on another machine, paste the URL it lands on here.";
+        notice.message += "\nNote: " + flows::ephemeral_port_hint() + ".";
     e.p.user.show(notice);
-    if (!e.p.browser) co_return;
+    if (!d) co_return;
     diagnostics bd;
-    auto d = e.p.browser->decide();
-    if (!d.launch) e.p.user.show({.message = "Not opening a browser: " + d.reason});
+    if (!launch) e.p.user.show({.message = "Not opening a browser: " + d->reason});
     else if (co_await e.p.browser->async_open(url, bd))
         e.p.user.show({.message = "Failed to open the browser (" + bd.to_string() + "); open the URL above yourself."});
 }
@@ -223,8 +268,13 @@ asio::awaitable<result<flow_outcome>> async_interactive_login(
     if (mode == login_mode::browser) co_return take(co_await browser_side(e, web), web, diag);
     // Hybrid: whichever side succeeds first wins; the other is cancelled at once (device
     // polling stops, the listener closes).
+    hybrid_notice notice;
+    e.hybrid = &notice;
     const lone_failure_fn still_waiting =
         [&](std::size_t side, const error_code& ec) {
+            if (side == 0 && !notice.device_shown && !notice.authorize_url.empty())
+                p.user.show({.message = "Finish in the browser latch opened (if none opened, open this link:\n  " +
+                                        notice.authorize_url + ")"});
             p.user.warn(std::string(side == 0 ? "device" : "browser") + " login ended (" +
                         describe(ec, side == 0 ? dev.diag : web.diag) +
                         "); still waiting for the other one");

@@ -70,9 +70,11 @@ struct token_source_state {
     bool usable(const token_set& t, time_point now) const {
         return t.valid_at(now, opts.clock_skew);
     }
-    // Outside the refresh window: no need to refresh yet.
+    // Outside the refresh window: no need to refresh yet. The window is at most half the
+    // token's lifetime (token_set::refresh_margin), so a short-lived token is not
+    // refreshed at every use.
     bool fresh(const token_set& t, time_point now) const {
-        return t.valid_at(now, opts.refresh_window + opts.clock_skew);
+        return t.valid_at(now, t.refresh_margin(opts.refresh_window + opts.clock_skew));
     }
 
     // The cached token set when it needs no refresh yet (token()'s memory-only path).

@@ -31,6 +31,9 @@ struct identity {
     std::string email;
     std::string name;
     std::string username;  // preferred_username
+    // Further string attributes an identity lookup answered (seed 000: platformId, role;
+    // lookup_attribute_names in token_import.hpp), kept and shown by `latch status`.
+    std::map<std::string, std::string> attributes;
     // The best name to show a person: name, else email, else username, else sub.
     std::string display() const;
 };
@@ -160,6 +163,11 @@ public:
     result<std::optional<set_aside_file>> set_aside_corrupt(std::string_view context,
                                                             time_point now,
                                                             diagnostics& diag) const;
+    // A warning when the context's credentials file is readable or writable by group or
+    // others ("<file> has mode 0644: other users can read the tokens in it; run `chmod
+    // 600 <file>`"); empty when it is private or absent. Such a file is still used (a
+    // machine key file is refused instead: machine_store.hpp); README "File permissions".
+    std::string permission_warning(std::string_view context) const;
     // true when a file was removed. Removes the context's temp files too (issue 18 #8).
     result<bool> remove(std::string_view context, diagnostics& diag) const;
 

@@ -22,7 +22,7 @@ inline constexpr const char* lookup_url_key = "lookup_url";
 // The token without surrounding whitespace (a pasted or piped token ends in a newline).
 std::string trim_token(std::string_view s);
 
-enum class expiry_source { expires_in, jwt_exp, default_lifetime };
+enum class expiry_source { expires_in, jwt_exp, lookup, default_lifetime };
 struct import_expiry {
     time_point at;
     expiry_source from;
@@ -33,9 +33,23 @@ struct import_expiry {
 import_expiry imported_token_expiry(std::string_view token, std::optional<seconds> expires_in,
                                     time_point now);
 
-// Claims (sub, email, name, preferred_username) from a userinfo-style JSON object.
+// Seed 000: what a lookup answer may say besides the OIDC claims; string values are kept in
+// identity::attributes and shown by `latch status`.
+inline constexpr const char* lookup_attribute_names[] = {"platformId", "role"};
+
+// Claims (sub, email, name, preferred_username) from a userinfo-style JSON object, and the
+// lookup_attribute_names it has.
 //   client_errc::bad_json       not a JSON object
 //   client_errc::missing_field  none of the four claims
 result<identity> identity_from_json(std::string_view body, diagnostics& diag);
+
+// Seed 000: the session's end a lookup answer gives as "expiresAt" (ISO 8601 UTC); nullopt
+// when absent or unreadable.
+std::optional<time_point> lookup_expiry(std::string_view body);
+
+// The sub, email, name and preferred_username claims of a JWT, NOT verified: only to name
+// the owner of an imported token no lookup could name (nullopt: not a JWT, or none of
+// the four claims).
+std::optional<identity> identity_from_jwt_unverified(std::string_view token);
 
 }  // namespace latchkey

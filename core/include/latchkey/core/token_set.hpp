@@ -23,10 +23,21 @@ struct token_set {
     std::string token_type = "Bearer";
     std::string scope;                    // as granted (space separated); may be empty
     std::optional<time_point> expires_at; // absent when the server sent no expires_in
+    // When the token endpoint answered (absent in files written before it was kept): with
+    // expires_at it gives the token's lifetime, which bounds the refresh window.
+    std::optional<time_point> issued_at;
+    // expires_at is latch's guess, not the issuer's word (an imported opaque token's 30
+    // days); `latch status` says "assumed".
+    bool expiry_assumed = false;
 
     // Valid at `now` with at least `margin` left (margin absorbs clock skew and the
     // auto-refresh window).
     bool valid_at(time_point now, seconds margin = seconds{0}) const;
+
+    // How long before expires_at a refresh is due: min(window, half the lifetime) when the
+    // lifetime is known, else `window`. So a 240 s token with a 300 s window is refreshed
+    // in its last 120 s, not at every use (issue 17 #6).
+    seconds refresh_margin(seconds window) const;
 };
 
 // Parses a token endpoint reply. 2xx with a token -> token_set (expires_at = now +

@@ -44,7 +44,13 @@ struct show_user {
     std::string user_code;                  // device flow
     std::string authorize_url;              // browser flow
     std::string redirect_uri;               // browser flow: what the IdP must allow-list
+    // Device flow: when the login stops waiting (the earlier of the code's expiry and the
+    // timeout); code_expires_at is the code's own expiry, when the IdP gave one.
     std::optional<time_point> expires_at;
+    std::optional<time_point> code_expires_at;
+    // Device flow in a hybrid login: the authorize URL of the browser side, so the user
+    // sees one block ("finish in the browser, or enter the code"); empty otherwise.
+    std::string browser_alternative;
     std::string message;                    // notice text (ours, safe to print)
 };
 

@@ -97,6 +97,9 @@ struct login_options {
     std::optional<secret> password;
     std::optional<secret> client_secret;  // client_credentials (required), password (optional)
     bool send_scope = true;               // client_credentials: send client.scopes as `scope`
+    // The `audience` parameter many IdPs (Auth0, Okta custom servers) need on the
+    // authorization, device and token requests; empty: not sent.
+    std::string audience;
     signing_key_ref key;                      // machine
     std::filesystem::path machine_home;   // machine: the store home, to explain invalid_client
 };
@@ -126,6 +129,7 @@ boost::asio::awaitable<result<login_result>> async_login(client_services& client
 struct lookup_result {
     std::optional<identity> who;
     std::string why_not;  // when who is empty: what went wrong, printable
+    std::optional<time_point> expires_at;  // the answer's "expiresAt" (seed 000), if any
 };
 boost::asio::awaitable<lookup_result> async_lookup_identity(client_services& client,
                                                             std::string issuer,

@@ -18,8 +18,10 @@
 //
 // * Windows and skew. An access token counts as expired `clock_skew` before its expires_at
 //   (our clock may be behind the IdP's). It is refreshed when it would count as expired
-//   within `refresh_window`, i.e. when less than refresh_window + clock_skew remain.
-//   Default window 60 s (embedders); the CLI uses 300 s.
+//   within `refresh_window`, i.e. when less than refresh_window + clock_skew remain, but
+//   never earlier than half its lifetime (token_set::refresh_margin, when the lifetime is
+//   known): a 240 s token under the CLI's 300 s window is refreshed in its last 120 s,
+//   not at every use. Default window 60 s (embedders); the CLI uses 300 s.
 // * Caching. The credentials are cached in memory; while the cached access token is
 //   outside the window, token() returns it without touching the disk. Once inside the
 //   window the file is re-read first (the CLI or another process may have refreshed it).
