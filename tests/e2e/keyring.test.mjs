@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -103,6 +103,11 @@ describe('refresh token in the Secret Service keyring', { skip: SKIP }, () => {
     const stored = keyring.lookup(home);
     assert.ok(stored && stored.length > 10, 'the keyring holds the refresh token');
 
+    // A fresh 200 s token is outside the refresh window (issue 17 #6: min(5 min, half its
+    // life)); move it to 90 s before its end, as lifecycle.test.mjs does.
+    const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    writeFileSync(credentialsPath(home), JSON.stringify({ ...creds, tokens: { ...creds.tokens,
+      issued_at: iso(Date.now() - 110_000), expires_at: iso(Date.now() + 90_000) } }));
     const before = refreshes(idp);
     const t = await latch(['token'], { home, env: keyring.env });
     assert.equal(t.code, 0, t.stderr);
