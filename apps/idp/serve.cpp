@@ -155,6 +155,10 @@ int serve(const serve_options& o) {
     if (!o.metrics_listen.empty()) metrics_server.start();
     std::cout << url << std::endl;  // one line: tests and scripts read the URL from here
     io.run();
+    // Drained: the signal_set is about to be destroyed, which restores the default action, and
+    // a repeated SIGTERM (a supervisor insisting) would then kill a clean exit. Ignore them.
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
     std::fprintf(stderr, "latch-idp: stopped\n");
     return 0;
 }
