@@ -121,6 +121,25 @@ boost::asio::awaitable<http_response> failed(idp_state& st, const ts::server_req
     co_return api_error(401, code, message);
 }
 
+// A TOTP code of `row`'s user, spent once: the verdict, then the compare-and-set on the
+// step (a concurrent submission of the same code loses it). false: wrong, replayed, lost.
+boost::asio::awaitable<result<bool>> spend_totp(idp_state& st, const fs::two_factor_record& row,
+                                                std::string_view key, std::string_view code, std::int64_t now) {
+    const auto match = fs::check_totp(key, code, now, row.last_step);
+    if (match.verdict != fs::totp_verdict::accepted) co_return false;
+    std::string uid = row.user_id;
+    co_return co_await st.store.accept_totp_step(std::move(uid), match.step, now);
+}
+
+// A backup code of `user_id`, spent once (one DELETE). false: malformed, unknown or used.
+boost::asio::awaitable<result<bool>> spend_backup_code(idp_state& st, const std::string& user_id,
+                                                       std::string_view code, std::int64_t now) {
+    const auto canonical = fs::canonical_backup_code(code);
+    if (!canonical) co_return false;
+    std::string uid = user_id, hash = backup_hash(st, user_id, *canonical);
+    co_return co_await st.store.consume_backup_code(std::move(uid), std::move(hash), now);
+}
+
 boost::asio::awaitable<http_response> verify_totp(idp_state& st, const ts::server_request& req,
                                                   const json::object& body) {
     auto v = co_await find_verifier(st, req);
@@ -138,14 +157,9 @@ boost::asio::awaitable<http_response> verify_totp(idp_state& st, const ts::serve
     auto key = fs::unseal(st.sealing_key, row->sealed_key, key_context(row->user_id));
     if (!key) co_return api_error(500, "INTERNAL_SERVER_ERROR", "The two-factor key cannot be read (wrong secret.key?)");
     const auto code = string_field(body, "code").value_or("");
-    const auto match = fs::check_totp(key->reveal(), code, now, row->last_step);
-    if (match.verdict != fs::totp_verdict::accepted)
-        co_return co_await failed(st, req, login_method::totp, row->user_id, "INVALID_CODE", "Invalid code");
-    std::string uid = row->user_id;
-    auto won = co_await st.store.accept_totp_step(std::move(uid), match.step, now);
+    auto won = co_await spend_totp(st, *row, key->reveal(), code, now);
     if (!won) co_return api_failure(won.error());
-    if (!*won)  // replayed concurrently
-        co_return co_await failed(st, req, login_method::totp, row->user_id, "INVALID_CODE", "Invalid code");
+    if (!*won) co_return co_await failed(st, req, login_method::totp, row->user_id, "INVALID_CODE", "Invalid code");
     note_sign_in(st, req, login_method::totp, true, row->user_id, {});
     co_return co_await passed(st, req, v, bool_field(body, "trustDevice", false));
 }
@@ -162,12 +176,8 @@ boost::asio::awaitable<http_response> verify_backup_code(idp_state& st, const ts
         note_sign_in(st, req, login_method::backup_code, false, row->user_id, {}, "locked");
         co_return locked();
     }
-    const auto canonical = fs::canonical_backup_code(string_field(body, "code").value_or(""));
-    if (!canonical)
-        co_return co_await failed(st, req, login_method::backup_code, row->user_id, "INVALID_BACKUP_CODE",
-                                  "Invalid backup code");
-    std::string uid = row->user_id, hash = backup_hash(st, row->user_id, *canonical);
-    auto spent = co_await st.store.consume_backup_code(std::move(uid), std::move(hash), now);
+    const auto code = string_field(body, "code").value_or("");
+    auto spent = co_await spend_backup_code(st, row->user_id, code, now);
     if (!spent) co_return api_failure(spent.error());
     if (!*spent)
         co_return co_await failed(st, req, login_method::backup_code, row->user_id, "INVALID_BACKUP_CODE",
@@ -263,23 +273,16 @@ boost::asio::awaitable<result<std::string>> page_second_factor(idp_state& st, co
     for (char c : typed)
         if (c != ' ') code += c;
     if (code.empty()) co_return std::string("Enter the 6-digit code from your authenticator app (or a backup code).");
-    bool ok = false;
+    // Six digits: a TOTP code; anything else: a backup code.
+    result<bool> ok = false;
     if (code.size() == 6) {
-        auto key = fs::unseal(st.sealing_key, row->sealed_key, key_context(row->user_id));
-        const auto match = key ? fs::check_totp(key->reveal(), code, now, row->last_step) : fs::totp_match{};
-        if (match.verdict == fs::totp_verdict::accepted) {
-            std::string uid = row->user_id;
-            auto won = co_await st.store.accept_totp_step(std::move(uid), match.step, now);
-            if (!won) co_return won.error();
-            ok = *won;
-        }
-    } else if (auto canonical = fs::canonical_backup_code(code)) {
-        std::string uid = row->user_id, hash = backup_hash(st, row->user_id, *canonical);
-        auto spent = co_await st.store.consume_backup_code(std::move(uid), std::move(hash), now);
-        if (!spent) co_return spent.error();
-        ok = *spent;
+        if (auto key = fs::unseal(st.sealing_key, row->sealed_key, key_context(row->user_id)))
+            ok = co_await spend_totp(st, *row, key->reveal(), code, now);
+    } else {
+        ok = co_await spend_backup_code(st, row->user_id, code, now);
     }
-    if (ok) co_return std::string();
+    if (!ok) co_return ok.error();
+    if (*ok) co_return std::string();
     std::string uid = row->user_id;
     auto after = co_await st.store.record_two_factor_failure(std::move(uid), now, lockout);
     if (!after) co_return after.error();

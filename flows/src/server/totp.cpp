@@ -1,5 +1,6 @@
 #include <latchkey/flows/server/totp.hpp>
 
+#include <latchkey/core/http.hpp>
 #include <latchkey/core/random.hpp>
 
 #include <openssl/evp.h>
@@ -16,21 +17,6 @@ constexpr std::string_view b32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 // Backup codes: no 0/O, 1/I/L, so a code read aloud or retyped is not mistaken.
 constexpr std::string_view backup_alphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 constexpr std::size_t backup_length = 10;
-
-std::string percent_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
     return a >= 0 ? a / b : -((-a + b - 1) / b);
@@ -110,8 +96,8 @@ totp_match check_totp(std::string_view key, std::string_view code, std::int64_t 
 
 std::string otpauth_uri(std::string_view issuer, std::string_view account, std::string_view key,
                         const totp_params& p) {
-    std::string label = percent_encode(issuer) + ":" + percent_encode(account);
-    return "otpauth://totp/" + label + "?secret=" + base32_encode(key) + "&issuer=" + percent_encode(issuer) +
+    std::string label = url_encode(issuer) + ":" + url_encode(account);
+    return "otpauth://totp/" + label + "?secret=" + base32_encode(key) + "&issuer=" + url_encode(issuer) +
            "&algorithm=SHA1&digits=" + std::to_string(p.digits) + "&period=" + std::to_string(p.period);
 }
 
