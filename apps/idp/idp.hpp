@@ -125,6 +125,7 @@ struct idp_state {
     bool https = false;  // the issuer is https: __Secure- cookie names, Secure attribute
     // Seals TOTP keys and keys backup-code hashes (DATA/secret.key, 0600, made at first start).
     std::string sealing_key;
+    std::string dummy_password_hash;  // argon2id of a fixed string: unknown names cost a verify too
     // RFC 7591 initial access token (hash), from serve --initial-access-token-file; empty: none.
     std::string initial_access_token_hash;
     // Operations (ops.hpp): counters and the audit log; the main listener (its connections

@@ -66,8 +66,15 @@ boost::asio::awaitable<result<std::optional<fs::user_record>>> check_password(id
                                                                            secret password) {
     auto user = co_await st.store.find_user(std::move(username));
     if (!user && user.error() != fs::server_errc::not_found) co_return user.error();
-    static const std::string dummy = ts::hash_password(secret("latch-idp-dummy")).value();
-    std::string stored_hash = user ? user->password_hash : dummy;
+    // An unknown name is checked against a dummy hash, made once on the hashing pool (not on
+    // the io thread: argon2id takes tens of milliseconds).
+    if (!user && st.dummy_password_hash.empty()) {
+        secret dummy_password("latch-idp-dummy");
+        auto made = co_await st.hasher.async_hash(std::move(dummy_password));
+        if (!made) co_return made.error();
+        st.dummy_password_hash = std::move(*made);
+    }
+    std::string stored_hash = user ? user->password_hash : st.dummy_password_hash;
     auto ok = co_await st.hasher.async_verify(std::move(stored_hash), std::move(password));
     if (!ok) co_return ok.error();
     if (!user || !*ok) co_return std::optional<fs::user_record>{};
