@@ -21,17 +21,30 @@ namespace json = boost::json;
 
 namespace {
 
-// The plugin's 403 for each operation (ADMIN_ERROR_CODES).
+// The plugin's 403 for each operation (ADMIN_ERROR_CODES); GET or POST; has-permission is
+// open to every signed-in user (it answers for the caller's own role).
 struct operation {
     std::string_view path, forbidden_code, forbidden_message;
+    bool get = false, any_user = false;
 };
 constexpr operation operations[] = {
-    {"/admin/list-users", "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS", "You are not allowed to list users"},
+    {"/admin/list-users", "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS", "You are not allowed to list users", true},
+    {"/admin/get-user", "YOU_ARE_NOT_ALLOWED_TO_GET_USER", "You are not allowed to get user", true},
     {"/admin/set-role", "YOU_ARE_NOT_ALLOWED_TO_CHANGE_USERS_ROLE", "You are not allowed to change users role"},
     {"/admin/ban-user", "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS", "You are not allowed to ban users"},
     {"/admin/unban-user", "YOU_ARE_NOT_ALLOWED_TO_BAN_USERS", "You are not allowed to ban users"},
     {"/admin/revoke-user-sessions", "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS",
      "You are not allowed to revoke users sessions"},
+    {"/admin/revoke-user-session", "YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS",
+     "You are not allowed to revoke users sessions"},
+    {"/admin/list-user-sessions", "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS",
+     "You are not allowed to list users sessions"},
+    {"/admin/create-user", "YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS", "You are not allowed to create users"},
+    {"/admin/update-user", "YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS", "You are not allowed to update users"},
+    {"/admin/remove-user", "YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS", "You are not allowed to delete users"},
+    {"/admin/set-user-password", "YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD",
+     "You are not allowed to set users password"},
+    {"/admin/has-permission", "", "", false, true},
 };
 
 const operation* find_operation(std::string_view path) {
@@ -65,24 +78,8 @@ boost::asio::awaitable<http_response> list_users(idp_state& st, const ts::server
                                          {"limit", page->limit}, {"offset", page->offset}});
 }
 
-// set-role {userId, role: "name" | ["name", ...]}.
-std::optional<std::string> role_field(const json::object& body) {
-    auto it = body.find("role");
-    if (it == body.end()) return std::nullopt;
-    std::vector<std::string> names;
-    if (it->value().is_string()) names.emplace_back(it->value().as_string());
-    if (it->value().is_array())
-        for (const auto& v : it->value().as_array()) {
-            if (!v.is_string()) return std::nullopt;
-            names.emplace_back(v.as_string());
-        }
-    auto joined = fs::join_roles(names);
-    if (!joined || !fs::valid_role(*joined)) return std::nullopt;
-    return joined;
-}
-
 boost::asio::awaitable<http_response> set_role(idp_state& st, const json::object& body, std::string user_id) {
-    auto role = role_field(body);
+    auto role = admin_role_field(body);
     if (!role)
         co_return api_error(400, "YOU_ARE_NOT_ALLOWED_TO_SET_NON_EXISTENT_VALUE",
                             "You are not allowed to set a non-existent role value");
@@ -133,14 +130,29 @@ boost::asio::awaitable<http_response> post_operation(idp_state& st, std::string_
 
 }  // namespace
 
+// set-role's and create-user's role: "name" | ["name", ...], known roles only.
+std::optional<std::string> admin_role_field(const json::object& body) {
+    auto it = body.find("role");
+    if (it == body.end()) return std::nullopt;
+    std::vector<std::string> names;
+    if (it->value().is_string()) names.emplace_back(it->value().as_string());
+    if (it->value().is_array())
+        for (const auto& v : it->value().as_array()) {
+            if (!v.is_string()) return std::nullopt;
+            names.emplace_back(v.as_string());
+        }
+    auto joined = fs::join_roles(names);
+    if (!joined || !fs::valid_role(*joined)) return std::nullopt;
+    return joined;
+}
+
 boost::asio::awaitable<http_response> admin_api(idp_state& st, const ts::server_request& req, std::string_view path) {
     const auto* op = find_operation(path);
     if (!op) co_return api_error(404, "NOT_FOUND", "Not found");
-    const bool list = path == "/admin/list-users";
-    if (list && req.method != http_method::get) co_return api_error(405, "METHOD_NOT_ALLOWED", "Use GET");
-    if (!list && req.method != http_method::post) co_return api_error(405, "METHOD_NOT_ALLOWED", "Use POST");
+    if (op->get && req.method != http_method::get) co_return api_error(405, "METHOD_NOT_ALLOWED", "Use GET");
+    if (!op->get && req.method != http_method::post) co_return api_error(405, "METHOD_NOT_ALLOWED", "Use POST");
     std::optional<json::object> body;
-    if (!list) {
+    if (!op->get) {
         if (auto refused = refuse_post(st, req)) co_return std::move(*refused);
         body = json_body(req);
         if (!body) co_return api_error(400, "INVALID_JSON", "The body is not a JSON object");
@@ -148,14 +160,21 @@ boost::asio::awaitable<http_response> admin_api(idp_state& st, const ts::server_
     auto s = co_await current_session(st, req);
     if (!s) co_return api_failure(s.error());
     if (!s->found) co_return api_error(401, "UNAUTHORIZED", "Unauthorized");
-    if (!fs::is_admin_role(s->found->user.role)) co_return api_error(403, op->forbidden_code, op->forbidden_message);
+    if (!op->any_user && !fs::is_admin_role(s->found->user.role))
+        co_return api_error(403, op->forbidden_code, op->forbidden_message);
     const fs::user_record admin = s->found->user;
+    const json::object no_body;
+    const json::object& args = body ? *body : no_body;
     // No co_await inside a conditional expression (GCC 12 coroutine bug).
     http_response answer;
-    if (list)
+    if (path == "/admin/list-users")
         answer = co_await list_users(st, req);
+    else if (path == "/admin/has-permission")
+        answer = has_permission(args, admin);
+    else if (auto done = co_await admin_user_operation(st, req, path, args, admin))
+        answer = std::move(*done);
     else
-        answer = co_await post_operation(st, path, *body, admin);
+        answer = co_await post_operation(st, path, args, admin);
     co_return with_cookie(std::move(answer), std::move(s->set_cookie));
 }
 

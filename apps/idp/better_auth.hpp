@@ -45,5 +45,19 @@ boost::asio::awaitable<http_response> two_factor_api(idp_state& st, const ts::se
 // ---- admin plugin (admin_plugin.cpp)
 // /api/auth/admin/* (`path` without the /api/auth prefix): an admin's session only.
 boost::asio::awaitable<http_response> admin_api(idp_state& st, const ts::server_request& req, std::string_view path);
+// set-role's / create-user's `role` (a name or a list of names, joined by ','); nullopt when
+// absent, malformed or naming an unknown role.
+std::optional<std::string> admin_role_field(const boost::json::object& body);
+// ---- admin plugin, user management (admin_users.cpp)
+// get-user, create-user, update-user, remove-user, set-user-password, list-user-sessions,
+// revoke-user-session for an admin; nullopt for other paths.
+boost::asio::awaitable<std::optional<http_response>> admin_user_operation(idp_state& st, const ts::server_request& req,
+                                                                          std::string_view path,
+                                                                          const boost::json::object& body,
+                                                                          const flows::server::user_record& admin);
+// has-permission: {"error": null, "success": bool} for the caller's role (Better Auth's
+// default statements: admins hold user.* and session.*, users nothing).
+http_response has_permission(const boost::json::object& body, const flows::server::user_record& user);
+bool admin_statement_allows(std::string_view resource, std::string_view action);
 
 }  // namespace latchkey::idp

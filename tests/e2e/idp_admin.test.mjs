@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createAuthClient } from 'better-auth/client';
 import { adminClient } from 'better-auth/client/plugins';
 import { cleanupTempDirs, freshLatchHome, latch, makeTempDir, readJson, SKIP_WITHOUT_LATCH } from './lib.mjs';
-import { cookieFetch, dbScalar, idpAdmin, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
+import { cookieFetch, dbQuery, dbScalar, idpAdmin, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 const ROOT = 'root@example.com';
@@ -224,4 +224,113 @@ describe('latch-idp: platform roles with better-auth/client and adminClient()', 
       const status = await latch(['status'], { home });
       assert.equal(status.code, 0, status.stderr);
     });
+  test('an admin manages users: create, get, update, set the password, list and revoke sessions, remove', async () => {
+    const { auth } = await signedIn(idp, ROOT);
+    const CAROL = 'carol@example.com';
+    const made = await auth.admin.createUser({ email: CAROL, password: PASSWORD, name: 'Carol', role: 'platform-admin' });
+    assert.equal(made.error, null, JSON.stringify(made.error));
+    const id = made.data.user.id;
+    assert.equal(made.data.user.role, 'platform-admin');
+    assert.equal(dbScalar(data, `SELECT username || '|' || role FROM users WHERE id = '${id}'`), `${CAROL}|platform-admin`);
+    assert.match(dbScalar(data, `SELECT password_hash FROM users WHERE id = '${id}'`), /^\$argon2id\$/, 'hashed');
+    const dup = await auth.admin.createUser({ email: CAROL, password: PASSWORD, name: 'Carol' });
+    assert.equal(dup.error.code, 'USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL');
+    const short = await auth.admin.createUser({ email: 'x@example.com', password: 'short', name: 'X' });
+    assert.equal(short.error.code, 'PASSWORD_TOO_SHORT');
+
+    const got = await auth.admin.getUser({ query: { id } });
+    assert.equal(got.error, null, JSON.stringify(got.error));
+    assert.equal(got.data.email, CAROL);
+    assert.equal((await auth.admin.getUser({ query: { id: 'nobody' } })).error.status, 404);
+
+    const upd = await auth.admin.updateUser({ userId: id, data: { name: 'Carol B', email: 'carol.b@example.com', role: 'user' } });
+    assert.equal(upd.error, null, JSON.stringify(upd.error));
+    assert.equal(upd.data.name, 'Carol B');
+    assert.equal(upd.data.role, 'user');
+    assert.equal(dbScalar(data, `SELECT username || '|' || email || '|' || name || '|' || role FROM users WHERE id = '${id}'`),
+      'carol.b@example.com|carol.b@example.com|Carol B|user');
+    const pwUpd = await auth.admin.updateUser({ userId: id, data: { password: 'x' } });
+    assert.equal(pwUpd.error.code, 'PASSWORD_CANNOT_BE_UPDATED_VIA_UPDATE_USER');
+    const taken = await auth.admin.updateUser({ userId: id, data: { email: ALICE } });
+    assert.equal(taken.error.code, 'USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL');
+
+    const carol = await signedIn(idp, 'carol.b@example.com');
+    const sessions = await auth.admin.listUserSessions({ userId: id });
+    assert.equal(sessions.error, null, JSON.stringify(sessions.error));
+    assert.equal(sessions.data.sessions.length, 1);
+    const revoked = await auth.admin.revokeUserSession({ sessionToken: sessions.data.sessions[0].token });
+    assert.deepEqual(revoked.data, { success: true });
+    assert.equal((await carol.auth.getSession()).data, null, 'that session is gone');
+
+    const NEW = 'a brand new passphrase';
+    const pw = await auth.admin.setUserPassword({ userId: id, newPassword: NEW });
+    assert.deepEqual(pw.data, { status: true });
+    const old = await client(idp).auth.signIn.email({ email: 'carol.b@example.com', password: PASSWORD });
+    assert.equal(old.error.code, 'INVALID_EMAIL_OR_PASSWORD');
+    const fresh = await client(idp).auth.signIn.email({ email: 'carol.b@example.com', password: NEW });
+    assert.equal(fresh.error, null, 'the new password works');
+
+    assert.equal((await auth.admin.removeUser({ userId: ids[ROOT] })).error.code, 'YOU_CANNOT_REMOVE_YOURSELF');
+    const gone = await auth.admin.removeUser({ userId: id });
+    assert.deepEqual(gone.data, { success: true });
+    assert.equal(dbScalar(data, `SELECT COUNT(*) FROM users WHERE id = '${id}'`), 0);
+    assert.equal(dbScalar(data, `SELECT COUNT(*) FROM sessions WHERE user_id = '${id}'`), 0);
+    assert.equal((await auth.admin.removeUser({ userId: id })).error.status, 404);
+  });
+
+  test('has-permission answers for the caller\'s role; a plain user may not manage users', async () => {
+    const root = (await signedIn(idp, ROOT)).auth;
+    const alice = (await signedIn(idp, ALICE)).auth;
+    const ask = { permissions: { user: ['create', 'delete'], session: ['revoke'] } };
+    assert.deepEqual((await root.admin.hasPermission(ask)).data, { error: null, success: true });
+    assert.deepEqual((await alice.admin.hasPermission(ask)).data, { error: null, success: false });
+    assert.equal((await root.admin.hasPermission({ permissions: { user: ['fly'] } })).data.success, false);
+    const refusals = [
+      [await alice.admin.createUser({ email: 'eve@example.com', password: PASSWORD, name: 'Eve' }), 'YOU_ARE_NOT_ALLOWED_TO_CREATE_USERS'],
+      [await alice.admin.getUser({ query: { id: ids[ROOT] } }), 'YOU_ARE_NOT_ALLOWED_TO_GET_USER'],
+      [await alice.admin.updateUser({ userId: ids[ROOT], data: { name: 'x' } }), 'YOU_ARE_NOT_ALLOWED_TO_UPDATE_USERS'],
+      [await alice.admin.removeUser({ userId: ids[ROOT] }), 'YOU_ARE_NOT_ALLOWED_TO_DELETE_USERS'],
+      [await alice.admin.setUserPassword({ userId: ids[ROOT], newPassword: 'owned owned owned' }), 'YOU_ARE_NOT_ALLOWED_TO_SET_USERS_PASSWORD'],
+      [await alice.admin.listUserSessions({ userId: ids[ROOT] }), 'YOU_ARE_NOT_ALLOWED_TO_LIST_USERS_SESSIONS'],
+      [await alice.admin.revokeUserSession({ sessionToken: 'x' }), 'YOU_ARE_NOT_ALLOWED_TO_REVOKE_USERS_SESSIONS'],
+    ];
+    for (const [r, code] of refusals) {
+      assert.equal(r.error?.status, 403, code);
+      assert.equal(r.error.code, code);
+    }
+    assert.equal(dbScalar(data, `SELECT COUNT(*) FROM users WHERE username = 'eve@example.com'`), 0);
+    await signedIn(idp, ROOT);  // root's password unchanged
+  });
+});
+
+// Regression: the server's second (reader) connection used to open and close the database
+// file, which drops every POSIX lock the process holds on it; an admin command run while the
+// server served then deleted the WAL on exit, and what the server committed afterwards was
+// invisible to other processes and gone after kill -9.
+describe('latch-idp: admin commands while the server runs lose nothing', { skip: SKIP_WITHOUT_IDP }, () => {
+  let idp;
+  after(async () => {
+    if (idp) await idp.stop('SIGKILL');
+    cleanupTempDirs();
+  });
+
+  test('a user added by the CLI mid-serve, then a sign-up over HTTP, both survive kill -9', async () => {
+    const data = join(makeTempDir('latch-idp-locks-'), 'data');
+    admin(['user', 'add', ROOT, '--data', data, '--role', 'admin']);
+    idp = await startLatchIdp({ data });
+    admin(['user', 'add', ALICE, '--data', data]);
+    admin(['user', 'set-role', ALICE, 'platform-admin', '--data', data]);
+    const up = await client(idp).auth.signUp.email({ email: BOB, password: PASSWORD, name: 'Bob' });
+    assert.equal(up.error, null, JSON.stringify(up.error));
+    assert.equal(dbScalar(data, `SELECT COUNT(*) FROM users WHERE username = '${BOB}'`), 1,
+      'another process sees the commit at once');
+    admin(['user', 'list', '--data', data]);
+    const carol = await client(idp).auth.signUp.email({ email: 'carol@example.com', password: PASSWORD, name: 'C' });
+    assert.equal(carol.error, null);
+    await idp.stop('SIGKILL');
+    idp = null;
+    assert.equal(dbScalar(data, 'SELECT COUNT(*) FROM users'), 4, 'every committed user is still there after kill -9');
+    assert.equal(dbScalar(data, `SELECT role FROM users WHERE username = '${ALICE}'`), 'platform-admin');
+    assert.equal(dbScalar(data, 'PRAGMA integrity_check'), 'ok');
+  });
 });

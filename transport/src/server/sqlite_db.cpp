@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -46,10 +47,16 @@ std::int64_t stmt::int64(int col) const {
 namespace {
 
 // Creates the file with mode 0600 before SQLite does (SQLite would use 0644 minus umask):
-// it holds password hashes and the signing keys.
+// it holds password hashes and the signing keys. An existing file is left alone, and never
+// opened here: closing any descriptor of a database file drops every POSIX lock this process
+// holds on it (fcntl semantics), so opening the second (reader) connection that way would
+// let another process (the admin CLI) believe it was the last connection and delete the WAL
+// under the server, whose later commits would then be lost.
 bool precreate_private(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) return false;
+    struct stat sb {};
+    if (::stat(path.c_str(), &sb) == 0) return true;
+    const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) return errno == EEXIST;  // made by another process meanwhile: SQLite opens it
     ::close(fd);
     return true;
 }

@@ -37,6 +37,7 @@ result<user_record> find_user(sqlite_db& db, const std::string& username);
 result<user_record> find_user_by_id(sqlite_db& db, const std::string& id);
 result<std::vector<user_record>> list_users(sqlite_db& db);
 error_code delete_user(sqlite_db& db, const std::string& username);
+error_code update_user(sqlite_db& db, const user_record& u);
 
 error_code put_signing_key(sqlite_db& db, const signing_key_record& k);
 result<std::vector<signing_key_record>> list_signing_keys(sqlite_db& db);

@@ -56,6 +56,9 @@ public:
         return pool_.run<error_code>([this, name = std::move(name)] { return detail::delete_user(*db_, name); });
     }
 
+    asio::awaitable<error_code> update_user(user_record u) override {
+        return pool_.run<error_code>([this, u = std::move(u)] { return detail::update_user(*db_, u); });
+    }
     asio::awaitable<error_code> set_user_role(std::string id, std::string role) override {
         return pool_.run<error_code>(
             [this, id = std::move(id), role = std::move(role)] { return detail::set_user_role(*db_, id, role); });

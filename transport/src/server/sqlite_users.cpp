@@ -30,6 +30,12 @@ error_code set_user_role(sqlite_db& db, const std::string& user_id, const std::s
     return one_changed(db, s);
 }
 
+error_code update_user(sqlite_db& db, const user_record& u) {
+    auto s = db.prepare("UPDATE users SET username = ?2, name = ?3, email = ?4, password_hash = ?5 WHERE id = ?1");
+    s.bind(1, u.id).bind(2, u.username).bind(3, u.name).bind(4, u.email).bind(5, u.password_hash);
+    return one_changed(db, s);
+}
+
 error_code ban_user(sqlite_db& db, const std::string& user_id, const std::string& reason, std::int64_t expires,
                     std::int64_t now) {
     transaction tx(db);

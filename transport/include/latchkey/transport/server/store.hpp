@@ -85,6 +85,9 @@ public:
     virtual boost::asio::awaitable<result<records::user_record>> find_user_by_id(std::string id) = 0;
     virtual boost::asio::awaitable<result<std::vector<records::user_record>>> list_users() = 0;
     virtual boost::asio::awaitable<error_code> delete_user(std::string username) = 0;
+    // Replaces the user's username, name, email and password hash (found by id); not_found,
+    // already_exists (the username is taken).
+    virtual boost::asio::awaitable<error_code> update_user(records::user_record u) = 0;
     // ---- platform roles and bans (Better Auth's admin plugin); not_found: no such user id
     virtual boost::asio::awaitable<error_code> set_user_role(std::string user_id, std::string role) = 0;
     // Bans the user until `expires` (0: no end) and, in the same transaction, deletes their
