@@ -221,8 +221,9 @@ boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::serve
     }
     if (path.rfind("/admin/", 0) == 0) co_return co_await admin_api(st, req, path);
     const bool two_factor = path.rfind("/two-factor/", 0) == 0;
+    const bool account = is_account_path(path);
     const bool known = path == "/sign-up/email" || path == "/sign-in/email" || path == "/sign-out" ||
-                       path == "/revoke-session" || two_factor;
+                       path == "/revoke-session" || two_factor || account;
     if (!known) co_return api_error(404, "NOT_FOUND", "Not found");
     if (!post) co_return api_error(405, "METHOD_NOT_ALLOWED", "Use POST");
     if (auto refused = refuse_post(st, req)) co_return std::move(*refused);
@@ -230,6 +231,7 @@ boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::serve
     if (!body) co_return api_error(400, "INVALID_JSON", "The body is not a JSON object");
     if (path == "/sign-out") co_return co_await sign_out(st, req);
     if (two_factor) co_return co_await two_factor_api(st, req, path, *body);
+    if (account) co_return co_await account_api(st, req, path, *body);
     if (path == "/revoke-session") {
         auto s = co_await current_session(st, req);
         if (!s) co_return api_failure(s.error());

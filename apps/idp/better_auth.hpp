@@ -42,6 +42,12 @@ boost::asio::awaitable<std::optional<http_response>> second_factor_gate(idp_stat
 boost::asio::awaitable<http_response> two_factor_api(idp_state& st, const ts::server_request& req,
                                                      std::string_view path, const boost::json::object& body);
 
+// ---- the signed-in user's own account (account.cpp): change-password, update-user,
+// revoke-sessions, revoke-other-sessions, delete-user; a POST that passed refuse_post.
+bool is_account_path(std::string_view path);
+boost::asio::awaitable<http_response> account_api(idp_state& st, const ts::server_request& req,
+                                                  std::string_view path, const boost::json::object& body);
+
 // ---- admin plugin (admin_plugin.cpp)
 // /api/auth/admin/* (`path` without the /api/auth prefix): an admin's session only.
 boost::asio::awaitable<http_response> admin_api(idp_state& st, const ts::server_request& req, std::string_view path);

@@ -98,6 +98,56 @@ describe('latch-idp: Better Auth core with better-auth/client', { skip: SKIP_WIT
     assert.equal((await laptop.auth.getSession()).data.user.email, 'dave@example.com');
   });
 
+  test('my account: update my name, change my password (ending my other sessions), revoke sessions, delete me', async () => {
+    const email = 'dora@example.com';
+    const a = client(idp);
+    assert.equal((await a.auth.signUp.email({ email, password: PASSWORD, name: 'Dora' })).error, null);
+    const b = client(idp);
+    assert.equal((await b.auth.signIn.email({ email, password: PASSWORD })).error, null);
+    const c = client(idp);
+    assert.equal((await c.auth.signIn.email({ email, password: PASSWORD })).error, null);
+
+    const named = await a.auth.updateUser({ name: 'Dora D' });
+    assert.equal(named.error, null, JSON.stringify(named.error));
+    assert.equal((await b.auth.getSession()).data.user.name, 'Dora D');
+
+    const NEW = 'a different passphrase';
+    const wrong = await a.auth.changePassword({ currentPassword: 'not it at all', newPassword: NEW });
+    assert.equal(wrong.error.status, 400);
+    assert.equal(wrong.error.code, 'INVALID_PASSWORD');
+    const short = await a.auth.changePassword({ currentPassword: PASSWORD, newPassword: 'short' });
+    assert.equal(short.error.code, 'PASSWORD_TOO_SHORT');
+    const changed = await a.auth.changePassword({ currentPassword: PASSWORD, newPassword: NEW, revokeOtherSessions: true });
+    assert.equal(changed.error, null, JSON.stringify(changed.error));
+    assert.ok((await a.auth.getSession()).data, 'this session stays');
+    assert.equal((await b.auth.getSession()).data, null, 'the other sessions end');
+    assert.equal((await c.auth.getSession()).data, null);
+    assert.equal((await client(idp).auth.signIn.email({ email, password: PASSWORD })).error.code, 'INVALID_EMAIL_OR_PASSWORD');
+
+    const d = client(idp);
+    assert.equal((await d.auth.signIn.email({ email, password: NEW })).error, null);
+    assert.deepEqual((await a.auth.revokeOtherSessions()).data, { status: true });
+    assert.equal((await d.auth.getSession()).data, null);
+    const e = client(idp);
+    assert.equal((await e.auth.signIn.email({ email, password: NEW })).error, null);
+    assert.deepEqual((await e.auth.revokeSessions()).data, { status: true });
+    assert.equal((await a.auth.getSession()).data, null, 'revoke-sessions ends every session, mine too');
+    assert.equal((await e.auth.getSession()).data, null);
+
+    const f = client(idp);
+    assert.equal((await f.auth.signIn.email({ email, password: NEW })).error, null);
+    const refused = await f.auth.deleteUser({ password: PASSWORD });
+    assert.equal(refused.error.code, 'INVALID_PASSWORD');
+    const gone = await f.auth.deleteUser({ password: NEW });
+    assert.equal(gone.error, null, JSON.stringify(gone.error));
+    assert.equal(gone.data.success, true);
+    assert.equal((await f.auth.getSession()).data, null);
+    const again = await client(idp).auth.signIn.email({ email, password: NEW });
+    assert.equal(again.error.code, 'INVALID_EMAIL_OR_PASSWORD', 'the account is gone');
+    const none = await client(idp).auth.changePassword({ currentPassword: NEW, newPassword: PASSWORD });
+    assert.equal(none.error.status, 401, 'signed out: 401');
+  });
+
   test('signed out: get-session answers null, the seed\'s /api/auth/session {"session": null}', async () => {
     const a = await fetch(`${idp.url}/api/auth/get-session`);
     assert.equal(a.status, 200);
