@@ -42,9 +42,6 @@ std::string url_host(const std::string& host) {
     return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
-namespace {
-
-// RFC 8628 §5.1: refuse limits under which a user code could be guessed (user_code.hpp).
 std::size_t checked_user_code_length(const flows::server::user_code_limits& limits) {
     auto len = flows::server::user_code_length(limits);
     if (!len) {
@@ -55,8 +52,6 @@ std::size_t checked_user_code_length(const flows::server::user_code_limits& limi
                  flows::server::log2_guess_probability(limits, *len));
     return *len;
 }
-
-}  // namespace
 
 bool open_served(served_data& out, const serve_options& o, const std::string& dir, ts::password_hasher& hasher,
                  const flows::server::user_code_limits& limits, std::size_t code_length, const std::string& what) {
@@ -167,6 +162,7 @@ int listeners::run(boost::asio::io_context& io, const serve_options& o, const st
     boost::asio::signal_set signals(io, SIGTERM, SIGINT);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
         if (ec) return;
+        if (on_drain) on_drain();
         std::fprintf(stderr, "latch-idp: draining (%zu connections open)\n", main.open_connections());
         main.drain(std::chrono::seconds(10));
         metrics.drain(std::chrono::seconds(1));
@@ -192,10 +188,10 @@ int serve(const serve_options& o) {
     if (o.tls_cert.empty() != o.tls_key.empty()) return fail("latch-idp: --tls-cert and --tls-key go together");
     if (!o.metrics_listen.empty() && !split_listen(o.metrics_listen, metrics_host, metrics_port))
         return fail("latch-idp: --metrics-listen wants ADDRESS:PORT, e.g. 127.0.0.1:9464");
-    if (auto platforms = list_platforms(o.data); !platforms.empty()) return serve_platforms(o, platforms);
     const flows::server::user_code_limits limits;
     const std::size_t code_length = checked_user_code_length(limits);
     if (code_length == 0) return 1;
+    if (auto platforms = list_platforms(o.data); !platforms.empty()) return serve_platforms(o, platforms, code_length);
 
     ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), hashing_capacity);
     served_data data;

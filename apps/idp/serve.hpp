@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,10 @@ bool open_served(served_data& out, const serve_options& o, const std::string& di
 // token. Prints the error and returns false when it cannot.
 bool finish_state(idp_state& st, const serve_options& o, std::string issuer, const std::string& what);
 
+// RFC 8628 §5.1: the user code length for these limits (printed), 0 when no length makes a
+// code unguessable (error printed).
+std::size_t checked_user_code_length(const flows::server::user_code_limits& limits);
+
 // "127.0.0.1:8080", "[::1]:0". false when malformed.
 bool split_listen(const std::string& s, std::string& host, std::uint16_t& port);
 std::string url_host(const std::string& host);
@@ -44,11 +49,12 @@ std::string url_host(const std::string& host);
 struct listeners {
     ts::http_server& main;
     ts::http_server& metrics;
+    std::function<void()> on_drain = {};  // called at SIGTERM/SIGINT, before draining
     std::string listen(const serve_options& o, std::uint16_t* bound_port);
     int run(boost::asio::io_context& io, const serve_options& o, const std::string& url);
 };
 
 // Serves every platform of DATA/platforms on one listener (serve_platforms.cpp).
-int serve_platforms(const serve_options& o, const std::vector<platform_info>& platforms);
+int serve_platforms(const serve_options& o, const std::vector<platform_info>& platforms, std::size_t code_length);
 
 }  // namespace latchkey::idp

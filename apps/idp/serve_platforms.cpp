@@ -2,15 +2,17 @@
 // database): one process, one io_context, one listener, one hashing pool, and one idp_state
 // per platform (its store, keys, sealing key, CSRF key, rate limits, counters). A request
 // reaches a platform by its Host header or under /p/NAME/ (flows/server/platform_route.hpp);
-// anything else is 404 and names no platform. Platforms are read at start: one added while
-// serving is served from the next start.
+// anything else is 404 and names no platform. Platforms are read at start and at SIGHUP (one
+// added since is opened and served, one removed is no longer served).
 #include "serve.hpp"
 
 #include <latchkey/flows/server/platform_route.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <thread>
 
@@ -21,10 +23,16 @@ namespace fs = latchkey::flows::server;
 namespace {
 
 struct platform_table {
-    std::vector<fs::platform_entry> entries;
-    std::vector<served_data> served;  // same order
+    const serve_options& o;
+    ts::password_hasher& hasher;
+    fs::user_code_limits limits;
+    std::size_t code_length = 0;
+    std::vector<fs::platform_entry> entries;  // a removed platform's: empty (never matched)
+    std::vector<served_data> served;          // same order
     std::vector<platform_metrics> metrics;
     const ts::http_server* server = nullptr;
+    std::string url;  // the listener's
+    unsigned port = 0;
 };
 
 http_response plain(int status, std::string body) {
@@ -34,6 +42,63 @@ http_response plain(int status, std::string body) {
     r.body = std::move(body);
     r.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
     return r;
+}
+
+// Opens platform `p` and appends it to the table (reachable once finish_platform ran).
+bool open_platform(platform_table& t, const platform_info& p) {
+    t.served.emplace_back();
+    const std::string what = "latch-idp: platform " + p.name + ": ";
+    if (!open_served(t.served.back(), t.o, platform_dir(t.o.data, p.name), t.hasher, t.limits, t.code_length, what)) {
+        t.served.pop_back();
+        return false;
+    }
+    auto& st = *t.served.back().state;
+    st.platform = p.name;
+    if (p.host.empty()) {  // under /p/NAME/: its own cookie names and Path
+        st.path_prefix = "/p/" + p.name;
+        st.cookies.prefix = "p-" + p.name;
+        st.cookies.path = st.path_prefix + "/";
+    }
+    t.entries.push_back({p.name, p.host});
+    t.metrics.push_back({st.platform, &t.served.back().ops->metrics});
+    return true;
+}
+
+// Its issuer, now that the listener is bound.
+bool finish_platform(platform_table& t, std::size_t i, const std::string& configured_issuer) {
+    auto& st = *t.served[i].state;
+    st.server = t.server;
+    const bool https = !t.o.tls_cert.empty();
+    const auto issuer = fs::platform_issuer(t.entries[i], configured_issuer, t.url, https, t.port);
+    if (!finish_state(st, t.o, issuer, "latch-idp: platform " + st.platform + ": ")) return false;
+    std::fprintf(stderr, "latch-idp: platform %s: issuer %s\n", st.platform.c_str(), st.config.issuer.c_str());
+    return true;
+}
+
+// SIGHUP: serves the platforms added since (opened on the io thread: a few ms) and stops
+// serving those removed. A platform that fails to open is reported and left out.
+void reload(platform_table& t) {
+    const auto now = list_platforms(t.o.data);
+    for (auto& e : t.entries) {
+        const bool kept = std::any_of(now.begin(), now.end(), [&](const platform_info& p) { return p.name == e.name; });
+        if (e.name.empty() || kept) continue;
+        std::fprintf(stderr, "latch-idp: platform %s: removed, no longer served\n", e.name.c_str());
+        e = {};
+    }
+    for (const auto& p : now) {
+        const bool served = std::any_of(t.entries.begin(), t.entries.end(), [&](const auto& e) { return e.name == p.name; });
+        if (served || !open_platform(t, p)) continue;
+        if (finish_platform(t, t.entries.size() - 1, p.issuer)) continue;
+        t.entries.back() = {};  // opened but not servable: never matched
+    }
+}
+
+void wait_for_hangup(boost::asio::signal_set& hup, platform_table& t) {
+    hup.async_wait([&hup, &t](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        reload(t);
+        wait_for_hangup(hup, t);
+    });
 }
 
 boost::asio::awaitable<http_response> handle_platforms(platform_table& t, ts::server_request req) {
@@ -49,17 +114,17 @@ boost::asio::awaitable<http_response> handle_platforms(platform_table& t, ts::se
 boost::asio::awaitable<http_response> handle_platforms_ops(platform_table& t, ts::server_request req) {
     const auto path = req.path();
     if (path == "/metrics" && req.method == http_method::get) {
-        auto& first = *t.served.front().state;
         std::size_t queued = 0;
         for (const auto& s : t.served) queued += s.store->queued();
-        ops_gauges g{first.hasher.in_flight(), hashing_capacity, queued, t.server ? t.server->open_connections() : 0};
+        ops_gauges g{t.hasher.in_flight(), hashing_capacity, queued, t.server ? t.server->open_connections() : 0};
         auto r = plain(200, render_metrics(t.metrics, g));
         r.content_type = "text/plain; version=0.0.4; charset=utf-8";
         co_return r;
     }
     if (path == "/readyz" && req.method == http_method::get) {
-        for (auto& s : t.served) {
-            auto ready = readyz(*s.state);
+        for (std::size_t i = 0; i < t.served.size(); ++i) {
+            if (t.entries[i].name.empty()) continue;
+            auto ready = readyz(*t.served[i].state);
             auto r = co_await std::move(ready);
             if (r.status != 200) co_return r;
         }
@@ -72,29 +137,13 @@ boost::asio::awaitable<http_response> handle_platforms_ops(platform_table& t, ts
 
 }  // namespace
 
-int serve_platforms(const serve_options& o, const std::vector<platform_info>& platforms) {
+int serve_platforms(const serve_options& o, const std::vector<platform_info>& platforms, std::size_t code_length) {
     if (!o.issuer.empty())
         return fail("latch-idp: --issuer is per platform when DATA has platforms (latch-idp platform add --issuer)");
-    const fs::user_code_limits limits;
-    const auto code_length = fs::user_code_length(limits);
-    if (!code_length) return fail("latch-idp: the device-flow limits allow too many guesses for any user code length");
     ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), hashing_capacity);
-    platform_table t;
-    t.served.resize(platforms.size());
-    for (std::size_t i = 0; i < platforms.size(); ++i) {
-        const auto& p = platforms[i];
-        t.entries.push_back({p.name, p.host});
-        const std::string what = "latch-idp: platform " + p.name + ": ";
-        if (!open_served(t.served[i], o, platform_dir(o.data, p.name), hasher, limits, *code_length, what)) return 1;
-        auto& st = *t.served[i].state;
-        st.platform = p.name;
-        if (p.host.empty()) {  // under /p/NAME/: its own cookie names and Path
-            st.path_prefix = "/p/" + p.name;
-            st.cookies.prefix = "p-" + p.name;
-            st.cookies.path = st.path_prefix + "/";
-        }
-        t.metrics.push_back({st.platform, &t.served[i].ops->metrics});
-    }
+    platform_table t{.o = o, .hasher = hasher, .limits = {}, .code_length = code_length};
+    for (const auto& p : platforms)
+        if (!open_platform(t, p)) return 1;
     boost::asio::io_context io(1);
     ts::http_server server(io.get_executor(), [&t](ts::server_request r) { return handle_platforms(t, std::move(r)); });
     ts::http_server metrics_server(io.get_executor(),
@@ -102,17 +151,15 @@ int serve_platforms(const serve_options& o, const std::vector<platform_info>& pl
     t.server = &server;
     listeners l{server, metrics_server};
     std::uint16_t port = 0;
-    const std::string url = l.listen(o, &port);
-    if (url.empty()) return 1;
-    const bool https = !o.tls_cert.empty();
-    for (std::size_t i = 0; i < platforms.size(); ++i) {
-        auto& st = *t.served[i].state;
-        st.server = &server;
-        const auto issuer = fs::platform_issuer(t.entries[i], platforms[i].issuer, url, https, port);
-        if (!finish_state(st, o, issuer, "latch-idp: platform " + platforms[i].name + ": ")) return 1;
-        std::fprintf(stderr, "latch-idp: platform %s: issuer %s\n", platforms[i].name.c_str(), st.config.issuer.c_str());
-    }
-    return l.run(io, o, url);
+    t.url = l.listen(o, &port);
+    t.port = port;
+    if (t.url.empty()) return 1;
+    for (std::size_t i = 0; i < platforms.size(); ++i)
+        if (!finish_platform(t, i, platforms[i].issuer)) return 1;
+    boost::asio::signal_set hup(io, SIGHUP);
+    wait_for_hangup(hup, t);
+    l.on_drain = [&hup] { hup.cancel(); };
+    return l.run(io, o, t.url);
 }
 
 }  // namespace latchkey::idp

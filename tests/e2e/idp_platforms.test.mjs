@@ -364,3 +364,57 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
     assert.equal((await introspect('a', token.b)).active, false);
   });
 });
+
+describe('latch-idp: a platform by host name; platforms added and removed at SIGHUP', { skip: SKIP_WITHOUT_IDP }, () => {
+  let idp;
+  let data;
+  before(async () => {
+    data = join(makeTempDir('latch-idp-platforms-'), 'data');
+    admin(['platform', 'add', 'c', '--data', data, '--host', 'Auth.C.Example']);
+    admin(['platform', 'add', 'd', '--data', data]);
+    const dup = idpAdmin(['platform', 'add', 'x', '--data', data, '--host', 'auth.c.example:8443']);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /platform 'c' already has the host auth\.c\.example/);
+    idp = await startLatchIdp({ data });
+  });
+  after(async () => {
+    if (idp) await idp.stop();
+    cleanupTempDirs();
+  });
+  const discovery = async (path, host) => {
+    const r = await rawGet(idp.url, path, host ? { host } : {});
+    return r.status === 200 ? JSON.parse(r.body) : r.status;
+  };
+
+  test('the Host header picks the platform (any case and port); its paths are its own, not under /p/', async () => {
+    const port = new URL(idp.url).port;
+    const c = await discovery('/.well-known/openid-configuration', `auth.c.example:${port}`);
+    assert.equal(c.issuer, `http://auth.c.example:${port}`);
+    assert.equal(c.token_endpoint, `http://auth.c.example:${port}/oauth2/token`);
+    assert.equal((await discovery('/.well-known/openid-configuration', 'AUTH.C.EXAMPLE')).issuer, c.issuer);
+    assert.equal(await discovery('/p/c/.well-known/openid-configuration'), 404, 'a host platform is not under /p/');
+    assert.equal(await discovery('/.well-known/openid-configuration', 'auth.d.example'), 404);
+    assert.equal(await discovery('/.well-known/openid-configuration', 'evil.auth.c.example'), 404);
+    const d = await discovery('/p/d/.well-known/openid-configuration');
+    assert.equal(d.issuer, `${idp.url}/p/d`);
+    const jwks = async (path, host) => JSON.parse((await rawGet(idp.url, path, host ? { host } : {})).body).keys.map((k) => k.kid);
+    const kc = await jwks('/.well-known/jwks.json', 'auth.c.example');
+    const kd = await jwks('/p/d/.well-known/jwks.json');
+    assert.deepEqual(kc.filter((k) => kd.includes(k)), []);
+  });
+
+  test('SIGHUP: a platform added while serving is served, one removed is not', { timeout: 60_000 }, async () => {
+    const path = (p) => `/p/${p}/.well-known/openid-configuration`;
+    assert.equal(await discovery(path('e')), 404);
+    admin(['platform', 'add', 'e', '--data', data]);
+    admin(['platform', 'rm', 'd', '--data', data, '--yes']);
+    assert.equal(await discovery(path('e')), 404, 'not before the signal');
+    idp.child.kill('SIGHUP');
+    const deadline = Date.now() + 15_000;
+    while ((await discovery(path('e'))) === 404 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await discovery(path('e'))).issuer, `${idp.url}/p/e`);
+    assert.equal(await discovery(path('d')), 404);
+    assert.match(idp.stderr(), /platform d: removed, no longer served/);
+    assert.equal(idp.child.exitCode, null, 'still running');
+  });
+});
