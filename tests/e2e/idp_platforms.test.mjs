@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   cleanupTempDirs, closeBrowser, freshLatchHome, latch, makeTempDir, newPage, readJson, SKIP_WITHOUT_LATCH,
@@ -53,6 +53,7 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
   let rp;
   let RP;
   let data;
+  let audit;
   const P = {};  // name -> { issuer, dir }
   const db = (p, sql) => dbQuery(P[p].dir, sql);
   const count = (p, sql) => dbScalar(P[p].dir, `SELECT count(*) FROM ${sql}`);
@@ -76,7 +77,8 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
         '--data', data, '--platform', p]);
       admin(['client', 'add', 'rs', '--confidential', '--secret-file', secretFile, '--data', data, '--platform', p]);
     }
-    idp = await startLatchIdp({ data, extraArgs: ['--metrics-listen', '127.0.0.1:0'] });
+    audit = join(dir, 'audit.jsonl');
+    idp = await startLatchIdp({ data, extraArgs: ['--metrics-listen', '127.0.0.1:0', '--audit-log', audit] });
     for (const p of ['a', 'b']) P[p] = { issuer: `${idp.url}/p/${p}`, dir: join(data, 'platforms', p) };
   });
   after(async () => {
@@ -330,7 +332,7 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
     assert.equal(r.status, 200, 'an unknown Host still reaches the path prefixes');
   });
 
-  test('metrics: one page, each sample labelled with its platform', async () => {
+  test('metrics and audit: one page, each sample labelled with its platform; audit lines name theirs', async () => {
     const m = /metrics on (http:\/\/\S+)/.exec(idp.stderr());
     assert.ok(m, idp.stderr());
     const text = await fetch(m[1]).then((r) => r.text());
@@ -338,6 +340,19 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
     assert.match(text, /latch_idp_http_requests_total\{platform="b",route="token",code="4xx"\} \d+/);
     assert.match(text, /latch_idp_logins_total\{platform="a",method="password_grant"\} [1-9]/);
     assert.equal(text.match(/^# TYPE latch_idp_http_requests_total /gm).length, 1, 'each family once');
+    const lines = readFileSync(audit, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(lines.some((l) => l.event === 'sign_up' && l.platform === 'a' && l.username === 'carol@example.com'));
+    assert.ok(lines.some((l) => l.event === 'sign_in' && l.outcome === 'failure' && l.platform === 'b'));
+    assert.ok(lines.every((l) => l.platform === 'a' || l.platform === 'b'));
+  });
+
+  test('keys rotate --platform b: a new key in b\'s database only', () => {
+    const before = { a: count('a', 'signing_keys'), b: count('b', 'signing_keys') };
+    const r = admin(['keys', 'rotate', '--data', data, '--platform', 'b']);
+    const kid = r.stdout.trim();
+    assert.equal(count('b', `signing_keys WHERE kid = '${kid}'`), 1);
+    assert.equal(count('b', 'signing_keys'), before.b + 1);
+    assert.equal(count('a', 'signing_keys'), before.a);
   });
 
   test('latch login against a and b from one latch home as two contexts: both work, tokens differ', { timeout: 120_000 }, async () => {
