@@ -122,7 +122,7 @@ void render_requests(fs::prometheus_text& t, std::span<const platform_metrics> m
     });
 }
 
-// A family of one counter per platform, or of one counter per login method.
+// A counter family: one sample per platform; by login method: one per method and platform.
 void render_counter(fs::prometheus_text& t, std::span<const platform_metrics> ms, std::string_view name,
                     std::string_view help, const idp_metrics::counter idp_metrics::*c) {
     t.family(name, "counter", help);

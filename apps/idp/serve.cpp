@@ -132,8 +132,7 @@ std::string listeners::listen(const serve_options& o, std::uint16_t* bound_port)
     std::uint16_t port = 0, metrics_port = 0;
     diagnostics diag;
     split_listen(o.listen, host, port);  // checked by serve()
-    if (!o.tls_cert.empty() && main.enable_tls(o.tls_cert, o.tls_key, diag))
-        {
+    if (!o.tls_cert.empty() && main.enable_tls(o.tls_cert, o.tls_key, diag)) {
         fail("latch-idp: " + diag.client_message);
         return {};
     }
@@ -147,9 +146,9 @@ std::string listeners::listen(const serve_options& o, std::uint16_t* bound_port)
         split_listen(o.metrics_listen, metrics_host, metrics_port);
         auto mbound = metrics.listen(metrics_host, metrics_port, diag);
         if (!mbound) {
-        fail("latch-idp: --metrics-listen: " + diag.client_message);
-        return {};
-    }
+            fail("latch-idp: --metrics-listen: " + diag.client_message);
+            return {};
+        }
         std::fprintf(stderr, "latch-idp: metrics on http://%s:%u/metrics\n", url_host(metrics_host).c_str(),
                      static_cast<unsigned>(*mbound));
     }

@@ -387,10 +387,11 @@ describe('latch-idp: a platform by host name; platforms added and removed at SIG
     data = join(makeTempDir('latch-idp-platforms-'), 'data');
     admin(['platform', 'add', 'c', '--data', data, '--host', 'Auth.C.Example']);
     admin(['platform', 'add', 'd', '--data', data]);
+    admin(['platform', 'add', 'f', '--data', data]);
     const dup = idpAdmin(['platform', 'add', 'x', '--data', data, '--host', 'auth.c.example:8443']);
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /platform 'c' already has the host auth\.c\.example/);
-    idp = await startLatchIdp({ data });
+    idp = await startLatchIdp({ data, extraArgs: ['--sign-in-limit', '3'] });
   });
   after(async () => {
     if (idp) await idp.stop();
@@ -416,6 +417,17 @@ describe('latch-idp: a platform by host name; platforms added and removed at SIG
     const kc = await jwks('/.well-known/jwks.json', 'auth.c.example');
     const kd = await jwks('/p/d/.well-known/jwks.json');
     assert.deepEqual(kc.filter((k) => kd.includes(k)), []);
+  });
+
+  test('rate limits are per platform: d\'s sign-in limit spent, f still answers', async () => {
+    const signIn = (p) => fetch(`${idp.url}/p/${p}/api/auth/sign-in/email`, {
+      method: 'POST', headers: { 'content-type': 'application/json', origin: idp.url },
+      body: JSON.stringify({ email: 'nobody@example.com', password: 'wrong password' }),
+    }).then((r) => r.status);
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) statuses.push(await signIn('d'));
+    assert.deepEqual(statuses, [401, 401, 401, 429]);
+    assert.equal(await signIn('f'), 401, 'f has its own limiter');
   });
 
   test('SIGHUP: a platform added while serving is served, one removed is not', { timeout: 60_000 }, async () => {
