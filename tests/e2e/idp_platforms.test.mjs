@@ -6,6 +6,7 @@
 // HTTP answer and the rows of both databases, read with sqlite3 -readonly).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -14,12 +15,24 @@ import {
   cleanupTempDirs, closeBrowser, freshLatchHome, latch, makeTempDir, newPage, readJson, SKIP_WITHOUT_LATCH,
 } from './lib.mjs';
 import { dbQuery, dbScalar, idpAdmin, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
+import { createAuthClient } from 'better-auth/client';
+import { twoFactorClient } from 'better-auth/client/plugins';
 
 const skip = SKIP_WITHOUT_IDP || SKIP_WITHOUT_LATCH;
 const PASSWORD = 'correct horse battery staple';
 const RS_SECRET = 'the-same-resource-server-secret-on-both';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const SUB = 'alice-sub';
+
+const HAVE_OATHTOOL = spawnSync('oathtool', ['--version']).status === 0;
+
+// The TOTP code for `base32` at now + offsetSeconds (Debian's oathtool).
+function oathtool(base32, offsetSeconds = 0) {
+  const now = new Date(Date.now() + offsetSeconds * 1000).toISOString().replace('T', ' ').replace(/\..*/, ' UTC');
+  const r = spawnSync('oathtool', ['--totp', '-b', '--now', now, base32], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
 
 const sha = (s) => createHash('sha256').update(s).digest('base64url');
 const form = (fields) => ({
@@ -225,6 +238,15 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
     });
     assert.equal(approve.status, 400);
     assert.match(await approve.text(), /That code is unknown or has expired/);
+    // a's CSRF pair (its page's cookie and field) is no good on b's form: each platform its key.
+    const pageA = await fetch(`${P.a.issuer}/device`);
+    const csrfA = /name="csrf" value="([^"]+)"/.exec(await pageA.text())[1];
+    const cookieA = pageA.headers.getSetCookie()[0].split(';')[0].split('=')[1];
+    const crossed = await fetch(`${P.b.issuer}/device`, {
+      ...form({ csrf: csrfA, user_code: d.user_code, username: 'alice', password: PASSWORD, action: 'approve' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `p-b.latch_idp_csrf=${cookieA}` },
+    });
+    assert.equal(crossed.status, 403);
     assert.deepEqual(db('a', `SELECT status, user_id FROM device_codes WHERE device_code_hash = '${sha(d.device_code)}'`),
       [{ status: 'pending', user_id: '' }]);
     assert.equal(count('b', 'device_codes'), 0);
@@ -317,6 +339,45 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
     assert.equal(signIn.status, 401);
     const listed = admin(['user', 'list', '--data', data, '--platform', 'b']);
     assert.doesNotMatch(listed.stdout, /carol/);
+  });
+
+  test("Better Auth's client with two-factor on platform a (baseURL under /p/a/): a's cookies under /p/a/, b knows nothing", { skip: HAVE_OATHTOOL ? false : 'needs Debian oathtool' }, async () => {
+    const jar = new Map();
+    const seen = [];
+    const customFetchImpl = async (input, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (jar.size) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+      if ((init.method ?? 'GET').toUpperCase() !== 'GET') headers.set('origin', idp.url);
+      const res = await fetch(input, { ...init, headers });
+      for (const line of res.headers.getSetCookie()) {
+        seen.push(line);
+        const [pair] = line.split(';');
+        const [name, value] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
+        if (value === '' || /max-age=0/i.test(line)) jar.delete(name); else jar.set(name, value);
+      }
+      return res;
+    };
+    // A baseURL with a path is taken whole by Better Auth's client: name the auth route too.
+    const auth = createAuthClient({ baseURL: `${P.a.issuer}/api/auth`, plugins: [twoFactorClient()], fetchOptions: { customFetchImpl } });
+    const up = await auth.signUp.email({ email: 'dora@example.com', password: PASSWORD, name: 'Dora' });
+    assert.equal(up.error, null, JSON.stringify(up.error));
+    const en = await auth.twoFactor.enable({ password: PASSWORD });
+    assert.equal(en.error, null, JSON.stringify(en.error));
+    const secret = new URL(en.data.totpURI).searchParams.get('secret');
+    assert.equal((await auth.twoFactor.verifyTotp({ code: oathtool(secret) })).error, null);
+    assert.equal((await auth.signOut()).error, null);
+    const signIn = await auth.signIn.email({ email: 'dora@example.com', password: PASSWORD });
+    assert.equal(signIn.data?.twoFactorRedirect, true, JSON.stringify(signIn));
+    assert.ok(seen.some((c) => /^p-a\.two_factor=[^;]+; Max-Age=600; Path=\/p\/a\/;/.test(c)), seen.join('\n'));
+    assert.equal((await auth.twoFactor.verifyTotp({ code: oathtool(secret, 30) })).error, null);
+    assert.equal((await auth.getSession()).data?.user.email, 'dora@example.com');
+    assert.ok(seen.every((c) => c.startsWith('p-a.') && /; Path=\/p\/a\//.test(c)), seen.join('\n'));
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    assert.equal(await getSession('b', cookie), null);
+    const id = up.data.user.id;
+    assert.equal(count('a', `two_factor WHERE user_id = '${id}'`), 1);
+    assert.equal(count('b', `two_factor WHERE user_id = '${id}'`), 0);
+    assert.equal(count('b', "users WHERE username = 'dora@example.com'"), 0);
   });
 
   test('unknown prefixes, hostile paths and the bare root: 404 naming no platform', async () => {
