@@ -1,6 +1,7 @@
 // Helpers for the latch-idp end-to-end tests: start the built latch-idp on a free port in a
 // temp data dir, run its admin commands, stop it.
 import { spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { makeTempDir } from './lib.mjs';
 
@@ -87,4 +88,18 @@ export function cookieFetch(origin) {
     return res;
   };
   return { fetch: f, jar, seen };
+}
+
+// A raw GET whose path fetch() would not normalise: { status, body }.
+export function rawGet(url, path, headers = {}) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, headers, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
 }
