@@ -96,19 +96,19 @@ bool open_served(served_data& out, const serve_options& o, const std::string& di
     return true;
 }
 
-bool finish_state(idp_state& state, const serve_options& o, std::string issuer, const std::string& what) {
+bool finish_state(idp_state& state, const serve_options& o, std::string issuer, const std::string& iat_file,
+                  const std::string& what) {
     state.config.issuer = std::move(issuer);
     while (state.config.issuer.size() > 1 && state.config.issuer.back() == '/') state.config.issuer.pop_back();
     state.config.access_token_ttl = o.access_token_ttl;
     state.config.device_interval = o.device_interval;
     state.https = state.config.issuer.rfind("https://", 0) == 0;
     state.cookies.https = state.https;
-    if (!o.initial_access_token_file.empty()) {
-        std::ifstream in(o.initial_access_token_file);
+    if (!iat_file.empty()) {
+        std::ifstream in(iat_file);
         std::string token;
         if (!in || !std::getline(in, token) || token.size() < 16) {
-            fail(what + "--initial-access-token-file: cannot read a token of at least 16 characters from " +
-                 o.initial_access_token_file);
+            fail(what + "--initial-access-token-file: cannot read a token of at least 16 characters from " + iat_file);
             return false;
         }
         state.initial_access_token_hash = flows::server::hash_token(token);
@@ -158,20 +158,24 @@ std::string listeners::listen(const serve_options& o, std::uint16_t* bound_port)
 }
 
 int listeners::run(boost::asio::io_context& io, const serve_options& o, const std::string& url) {
-    boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-    signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (ec) return;
-        if (on_drain) on_drain();
-        std::fprintf(stderr, "latch-idp: draining (%zu connections open)\n", main.open_connections());
-        main.drain(std::chrono::seconds(10));
-        metrics.drain(std::chrono::seconds(1));
-    });
-    main.start();
-    if (!o.metrics_listen.empty()) metrics.start();
-    std::cout << url << std::endl;  // one line: tests and scripts read the URL from here
-    io.run();
-    // Drained: the signal_set is about to be destroyed, which restores the default action, and
-    // a repeated SIGTERM (a supervisor insisting) would then kill a clean exit. Ignore them.
+    {
+        boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+        signals.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            if (on_drain) on_drain();
+            std::fprintf(stderr, "latch-idp: draining (%zu connections open)\n", main.open_connections());
+            main.drain(std::chrono::seconds(10));
+            metrics.drain(std::chrono::seconds(1));
+        });
+        main.start();
+        if (!o.metrics_listen.empty()) metrics.start();
+        std::cout << url << std::endl;  // one line: tests and scripts read the URL from here
+        io.run();
+    }
+    // Drained. Destroying the signal_set has just put back the default action (asio's
+    // signal_set_service does so for the last registration), and a repeated SIGTERM (a
+    // supervisor insisting) would then kill a clean exit: ignore them from here on. Setting
+    // SIG_IGN before that destruction was undone by it (e2e idp_serve_options, 1 in 3).
     std::signal(SIGTERM, SIG_IGN);
     std::signal(SIGINT, SIG_IGN);
     std::fprintf(stderr, "latch-idp: stopped\n");
@@ -205,7 +209,8 @@ int serve(const serve_options& o) {
     listeners l{server, metrics_server};
     const std::string url = l.listen(o, nullptr);
     if (url.empty()) return 1;
-    if (!finish_state(state, o, o.issuer.empty() ? url : o.issuer, "latch-idp: ")) return 1;
+    const std::string issuer = o.issuer.empty() ? url : o.issuer;
+    if (!finish_state(state, o, issuer, o.initial_access_token_file, "latch-idp: ")) return 1;
     return l.run(io, o, url);
 }
 

@@ -31,8 +31,10 @@ struct served_data {
 bool open_served(served_data& out, const serve_options& o, const std::string& dir, ts::password_hasher& hasher,
                  const flows::server::user_code_limits& limits, std::size_t code_length, const std::string& what);
 // Completes a state once its issuer is known: discovery, trusted origins, the initial access
-// token. Prints the error and returns false when it cannot.
-bool finish_state(idp_state& st, const serve_options& o, std::string issuer, const std::string& what);
+// token (from `initial_access_token_file` when set). Prints the error and returns false when
+// it cannot.
+bool finish_state(idp_state& st, const serve_options& o, std::string issuer, const std::string& initial_access_token_file,
+                  const std::string& what);
 
 // RFC 8628 §5.1: the user code length for these limits (printed), 0 when no length makes a
 // code unguessable (error printed).

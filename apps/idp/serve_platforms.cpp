@@ -11,6 +11,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -70,7 +72,17 @@ bool finish_platform(platform_table& t, std::size_t i, const std::string& config
     st.server = t.server;
     const bool https = !t.o.tls_cert.empty();
     const auto issuer = fs::platform_issuer(t.entries[i], configured_issuer, t.url, https, t.port);
-    if (!finish_state(st, t.o, issuer, "latch-idp: platform " + st.platform + ": ")) return false;
+    const std::string what = "latch-idp: platform " + st.platform + ": ";
+    // RFC 7591 §3: the platform's own initial access token, if its directory holds one.
+    std::string iat_file = platform_dir(t.o.data, st.platform) + "/initial-access-token";
+    struct stat sb {};
+    if (::stat(iat_file.c_str(), &sb) != 0) {
+        iat_file.clear();
+    } else if ((sb.st_mode & 077) != 0) {
+        fail(what + iat_file + ": readable by others; run chmod 600 on it");
+        return false;
+    }
+    if (!finish_state(st, t.o, issuer, iat_file, what)) return false;
     std::fprintf(stderr, "latch-idp: platform %s: issuer %s\n", st.platform.c_str(), st.config.issuer.c_str());
     return true;
 }
@@ -140,6 +152,9 @@ boost::asio::awaitable<http_response> handle_platforms_ops(platform_table& t, ts
 int serve_platforms(const serve_options& o, const std::vector<platform_info>& platforms, std::size_t code_length) {
     if (!o.issuer.empty())
         return fail("latch-idp: --issuer is per platform when DATA has platforms (latch-idp platform add --issuer)");
+    if (!o.initial_access_token_file.empty())
+        return fail("latch-idp: --initial-access-token-file is per platform when DATA has platforms: put the token "
+                    "in DATA/platforms/NAME/initial-access-token (0600)");
     ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), hashing_capacity);
     platform_table t{.o = o, .hasher = hasher, .limits = {}, .code_length = code_length};
     for (const auto& p : platforms)

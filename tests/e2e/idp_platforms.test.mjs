@@ -23,6 +23,10 @@ const PASSWORD = 'correct horse battery staple';
 const RS_SECRET = 'the-same-resource-server-secret-on-both';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const SUB = 'alice-sub';
+const IAT = 'initial-access-token-of-platform-a';
+// An RFC 7591 registration of a machine (its public key).
+const MACHINE = { token_endpoint_auth_method: 'private_key_jwt', grant_types: ['client_credentials'],
+  jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }] } };
 
 const HAVE_OATHTOOL = spawnSync('oathtool', ['--version']).status === 0;
 
@@ -76,6 +80,7 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
         '--data', data, '--platform', p]);
       admin(['client', 'add', 'rs', '--confidential', '--secret-file', secretFile, '--data', data, '--platform', p]);
     }
+    writeFileSync(join(data, 'platforms', 'a', 'initial-access-token'), `${IAT}\n`, { mode: 0o600 });
     audit = join(dir, 'audit.jsonl');
     idp = await startLatchIdp({ data, extraArgs: ['--metrics-listen', '127.0.0.1:0', '--audit-log', audit] });
     for (const p of ['a', 'b']) P[p] = { issuer: `${idp.url}/p/${p}`, dir: join(data, 'platforms', p) };
@@ -146,6 +151,25 @@ describe('latch-idp: platforms in isolation', { skip }, () => {
     // The server's side: the grant is a's alone; b never heard of it.
     assert.equal(count('a', `refresh_tokens WHERE token_hash = '${sha(t.refresh_token)}'`), 1);
     assert.equal(count('b', 'refresh_tokens'), 0);
+  });
+
+  test("registration: a's initial access token and a user's access token of a register at a only", async () => {
+    const register = (p, bearer) => fetch(`${P[p].issuer}/oauth2/register`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
+      body: JSON.stringify(MACHINE),
+    });
+    const { access_token: userToken } = await passwordTokens('a');
+    const clientsOfB = count('b', 'clients');
+    assert.equal((await register('b', IAT)).status, 401);
+    assert.equal((await register('b', userToken)).status, 401);
+    assert.equal(count('b', 'clients'), clientsOfB);
+    for (const bearer of [IAT, userToken]) {
+      const r = await register('a', bearer);
+      assert.equal(r.status, 201);
+      const id = (await r.json()).client_id;
+      assert.equal(count('a', `clients WHERE client_id = '${id}'`), 1);
+      assert.equal(count('b', `clients WHERE client_id = '${id}'`), 0);
+    }
   });
 
   test("a's refresh token: refused at b's token endpoint, still good at a's", async () => {
