@@ -1,12 +1,13 @@
 // latch-idp platforms served by one process, the serving side: a platform reached by its
 // Host header (any case and port; not under /p/), rate limiters per platform, and platforms
-// added and removed while serving (SIGHUP). The isolation of tokens, codes, cookies and
+// added and removed while serving (SIGHUP), and platforms over TLS. The isolation of tokens, codes, cookies and
 // users is idp_platforms.test.mjs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupTempDirs, makeTempDir } from './lib.mjs';
-import { idpAdmin, rawGet, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
+import { cleanupTempDirs, freshLatchHome, latch, makeTempDir, readJson, SKIP_WITHOUT_LATCH } from './lib.mjs';
+import { httpsRequest, idpAdmin, rawGet, selfSigned, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
 
 function admin(args, env) {
   const r = idpAdmin(args, { env });
@@ -77,5 +78,50 @@ describe('latch-idp: a platform by host name; platforms added and removed at SIG
     assert.equal(await discovery(path('d')), 404);
     assert.match(idp.stderr(), /platform d: removed, no longer served/);
     assert.equal(idp.child.exitCode, null, 'still running');
+  });
+});
+
+describe('latch-idp: platforms over TLS', { skip: SKIP_WITHOUT_IDP || SKIP_WITHOUT_LATCH }, () => {
+  const PASSWORD = 'correct horse battery staple';
+  test('https issuers by prefix and by host; __Secure- cookies with the platform\'s name and Path; latch logs in', { timeout: 90_000 }, async () => {
+    const dir = makeTempDir('latch-idp-platforms-tls-');
+    const { cert, key } = selfSigned(dir, ['auth.h.example']);
+    const ca = readFileSync(cert);
+    const data = join(dir, 'data');
+    const secretFile = join(dir, 'svc.secret');
+    writeFileSync(secretFile, 'service-secret-0123456789\n', { mode: 0o600 });
+    admin(['platform', 'add', 'p', '--data', data]);
+    admin(['platform', 'add', 'h', '--data', data, '--host', 'auth.h.example']);
+    admin(['user', 'add', 'alice', '--data', data, '--platform', 'p'], { LATCH_IDP_PASSWORD: PASSWORD });
+    admin(['client', 'add', 'svc', '--confidential', '--data', data, '--platform', 'p', '--secret-file', secretFile, '--scope', 'api']);
+    const idp = await startLatchIdp({ data, extraArgs: ['--tls-cert', cert, '--tls-key', key] });
+    try {
+      const issuer = `${idp.url}/p/p`;
+      assert.match(issuer, /^https:\/\/127\.0\.0\.1:\d+\/p\/p$/);
+      const doc = JSON.parse((await httpsRequest(`${issuer}/.well-known/openid-configuration`, { ca })).body);
+      assert.equal(doc.issuer, issuer);
+      const byHost = await httpsRequest(`${idp.url}/.well-known/openid-configuration`, { ca, headers: { host: 'auth.h.example' } });
+      assert.equal(JSON.parse(byHost.body).issuer, 'https://auth.h.example', 'https: no port in a host platform\'s issuer');
+
+      const signIn = await httpsRequest(`${issuer}/api/auth/sign-in/email`, {
+        ca, method: 'POST', headers: { 'content-type': 'application/json', origin: idp.url },
+        body: JSON.stringify({ email: 'alice', password: PASSWORD }),
+      });
+      assert.equal(signIn.status, 200, signIn.body);
+      const session = signIn.headers['set-cookie'].find((c) => c.startsWith('__Secure-p-p.session_token='));
+      assert.match(session ?? '', /; Path=\/p\/p\/; HttpOnly; SameSite=Lax; Secure$/, signIn.headers['set-cookie'].join('\n'));
+      const form = await httpsRequest(`${issuer}/device`, { ca });
+      assert.match(form.headers['set-cookie'][0], /^__Secure-p-p\.latch_idp_csrf=[^;]+; Path=\/p\/p\/device; HttpOnly; SameSite=Strict; Secure$/);
+
+      const home = freshLatchHome();
+      const login = await latch(['login', '--client-credentials', '--issuer', issuer, '--client-id', 'svc',
+        '--client-secret-file', secretFile, '--ca-file', cert], { home });
+      assert.equal(login.code, 0, `${login.stderr}\nserver:\n${idp.stderr()}`);
+      assert.equal(readJson(join(home, 'credentials', 'default.json')).issuer, issuer);
+    } finally {
+      const r = await idp.stop();
+      assert.equal(r.code, 0, idp.stderr());
+      cleanupTempDirs();
+    }
   });
 });
