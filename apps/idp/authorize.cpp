@@ -30,7 +30,7 @@ http_response sign_in_form(idp_state& st, const fs::form& params, const std::str
     auto csrf = fs::make_csrf(st.csrf_key);
     auto r = page(status, "Sign in",
                   notice + "<p>" + fs::html_escape(std::string(params.value_or_empty("client_id"))) +
-                      " asks to sign you in.</p><form method=\"post\" action=\"/oauth2/authorize\">"
+                      " asks to sign you in.</p><form method=\"post\" action=\"" + local_path(st, "/oauth2/authorize") + "\">"
                       "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">" +
                       hidden_authorize_fields(params) +
                       "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"

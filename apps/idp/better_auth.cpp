@@ -170,13 +170,13 @@ boost::asio::awaitable<http_response> get_session(idp_state& st, const ts::serve
 }
 
 boost::asio::awaitable<http_response> sign_out(idp_state& st, const ts::server_request& req) {
-    const std::string token = cookie_value(req, fs::session_cookie_name(st.https));
+    const std::string token = cookie_value(req, fs::session_cookie_name(st.cookies));
     if (!token.empty()) {
         std::string hash = fs::hash_token(token), anyone;
         auto gone = co_await st.store.delete_session(std::move(hash), std::move(anyone));
         if (!gone) co_return api_failure(gone.error());
     }
-    co_return with_cookie(api_json(200, json::object{{"success", true}}), fs::session_clear_cookie(st.https));
+    co_return with_cookie(api_json(200, json::object{{"success", true}}), fs::session_clear_cookie(st.cookies));
 }
 
 boost::asio::awaitable<http_response> list_sessions(idp_state& st, const fs::user_record& user) {

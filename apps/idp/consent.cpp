@@ -28,7 +28,7 @@ http_response consent_page(idp_state& st, const fs::client_record& client, const
     auto r = page(200, "Allow access?",
                   "<p>You are signed in as <b>" + fs::html_escape(user.username) + "</b>.</p><p><b>" + who +
                       "</b> asks to:</p><ul>" + items + "</ul><form method=\"post\" action=\"" +
-                      std::string(consent_path) + "\"><input type=\"hidden\" name=\"csrf\" value=\"" +
+                      local_path(st, consent_path) + "\"><input type=\"hidden\" name=\"csrf\" value=\"" +
                       fs::html_escape(csrf.field) + "\">" + hidden_authorize_fields(params) +
                       "<p><button name=\"action\" value=\"allow\">Allow</button> "
                       "<button name=\"action\" value=\"deny\">Deny</button></p></form>",

@@ -44,7 +44,7 @@ std::string requester_block(const fs::device_record& d, const std::string& appro
 http_response device_form(idp_state& st, const std::string& user_code, const std::string& info) {
     auto csrf = fs::make_csrf(st.csrf_key);
     auto r = page(200, "Sign in a device",
-                  info + "<form method=\"post\" action=\"/device\">"
+                  info + "<form method=\"post\" action=\"" + local_path(st, "/device") + "\">"
                          "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">"
                          "<p><label>Code <input name=\"user_code\" value=\"" + fs::html_escape(user_code) + "\" autocomplete=\"off\"></label></p>"
                          "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"

@@ -10,6 +10,7 @@
 #include <latchkey/flows/server/form.hpp>
 #include <latchkey/flows/server/records.hpp>
 #include <latchkey/flows/server/page_guard.hpp>
+#include <latchkey/flows/server/session.hpp>
 #include <latchkey/flows/server/user_code.hpp>
 #include <latchkey/transport/server/http_server.hpp>
 #include <latchkey/transport/server/password_hasher.hpp>
@@ -133,7 +134,17 @@ struct idp_state {
     ops_state* ops = nullptr;
     const ts::http_server* server = nullptr;
     std::size_t hashing_capacity = 0;
+    // A platform (platforms.hpp) served under /p/NAME: the prefix of its pages' paths
+    // ("/p/NAME"; empty otherwise) and its cookies' names and Path. `cookies.https` follows
+    // `https`.
+    std::string path_prefix;
+    flows::server::cookie_scope cookies;
+    std::string platform;  // its name; empty in single-platform mode
 };
+// A path of ours as the browser must ask for it (under the platform's prefix).
+inline std::string local_path(const idp_state& st, std::string_view path) {
+    return st.path_prefix + std::string(path);
+}
 // The router: every request of the server goes through here (timed and counted).
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
 // The --metrics-listen listener's router: /metrics, /healthz, /readyz (timed and counted).
@@ -238,6 +249,27 @@ http_response json_response(int status, std::string body);
 http_response oauth_error(error_code ec, std::string_view description);
 http_response storage_error(error_code ec);
 http_response token_response(const boost::json::object& body);  // 200, no-store  // busy: 503 + Retry-After; else 500
+
+// ---- platforms (platforms.cpp): DATA/platforms/NAME, each a whole data directory
+struct platform_info {
+    std::string name;
+    std::string host;    // canonical --host (lowercase, maybe :PORT); empty: served under /p/NAME/
+    std::string issuer;  // --issuer; empty: derived at serve time (flows/server/platform_route.hpp)
+};
+std::string platforms_dir(const std::string& data);
+std::string platform_dir(const std::string& data, const std::string& name);
+// The platform NAME of DATA, when it exists (provisioned: its idp.db is there).
+std::optional<platform_info> read_platform(const std::string& data, const std::string& name);
+std::vector<platform_info> list_platforms(const std::string& data);  // by name
+// `--platform NAME` of an admin command: `data` becomes the platform's directory. false
+// (message printed) when there is no such platform; true and `data` unchanged when empty.
+bool use_platform(std::string& data, const std::string& platform);
+struct platform_add_options {
+    std::string data, name, host, issuer;
+};
+int platform_add(const platform_add_options& o);
+int platform_list(const std::string& data);
+int platform_rm(const std::string& data, const std::string& name, bool yes);
 
 // ---- serve (serve.cpp)
 struct serve_options {

@@ -45,7 +45,7 @@ http_response confirm_page(idp_state& st, const fs::logout_request& r, std::stri
     const std::string who = r.client ? " from " + fs::html_escape(r.client->name) : "";
     auto p = page(200, "Sign out?",
                   "<p>A request" + who + " asks to sign you out of this server.</p><form method=\"post\" action=\"" +
-                      std::string(logout_path) + "\">" + hidden +
+                      local_path(st, logout_path) + "\">" + hidden +
                       "<p><button name=\"action\" value=\"confirm\">Sign out</button> "
                       "<button name=\"action\" value=\"cancel\">Stay signed in</button></p></form>",
                   origin_of(r.redirect_uri));
@@ -56,7 +56,7 @@ http_response confirm_page(idp_state& st, const fs::logout_request& r, std::stri
 // Ends the request's session (if any) and answers with the redirect or our page.
 boost::asio::awaitable<http_response> sign_out(idp_state& st, const ts::server_request& req,
                                                const fs::logout_request& r, std::string_view state) {
-    const std::string token = cookie_value(req, fs::session_cookie_name(st.https));
+    const std::string token = cookie_value(req, fs::session_cookie_name(st.cookies));
     if (!token.empty()) {
         std::string hash = fs::hash_token(token);
         std::string any_user;
@@ -69,7 +69,7 @@ boost::asio::awaitable<http_response> sign_out(idp_state& st, const ts::server_r
         if (!state.empty()) p.emplace_back("state", std::string(state));
         out = redirect_to(fs::redirect_with(r.redirect_uri, p));
     }
-    out.headers.emplace_back("Set-Cookie", fs::session_clear_cookie(st.https));
+    out.headers.emplace_back("Set-Cookie", fs::session_clear_cookie(st.cookies));
     co_return out;
 }
 

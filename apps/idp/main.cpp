@@ -9,6 +9,8 @@
 //                           [--grant GRANT]... [--scope "a b"] [--name NAME]
 //   latch-idp client list|rm ...
 //   latch-idp keys rotate --data DIR [--alg ES256|RS256]
+//   latch-idp platform add NAME --data DIR [--host HOST] [--issuer URL]; platform list|rm ...
+//   (user, client and keys commands take --platform NAME to act on one platform's data)
 // Secrets never come from argv: passwords from a file or the environment; a confidential
 // client's secret is generated, printed once on stdout and stored hashed.
 #include "idp.hpp"
@@ -22,8 +24,13 @@ namespace {
 
 using namespace latchkey::idp;
 
+// `--platform NAME` on an admin command: act on that platform's data (DATA/platforms/NAME).
+void platform_option(CLI::App* cmd, std::string& platform) {
+    cmd->add_option("--platform", platform, "act on this platform's data (latch-idp platform add)");
+}
+
 void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, std::string& name,
-                       std::function<int()>& run) {
+                       std::string& platform, std::function<int()>& run) {
     auto* user = app.add_subcommand("user", "manage users")->require_subcommand(1);
     auto* add = user->add_subcommand("add", "add a user (password from --password-file or $LATCH_IDP_PASSWORD)");
     add->add_option("username", ua.username)->required();
@@ -33,23 +40,24 @@ void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, s
     add->add_option("--email", ua.email, "email address (the `email` claim)");
     add->add_option("--name", ua.name, "display name (the `name` claim)");
     add->add_option("--role", ua.role, "platform role: user (default), admin or platform-admin");
-    add->callback([&] { run = [&] { return user_add(ua); }; });
+    add->callback([&] { run = [&] { return use_platform(ua.data, platform) ? user_add(ua) : 1; }; });
     auto* list = user->add_subcommand("list", "list users");
     list->add_option("--data", data)->required();
-    list->callback([&] { run = [&] { return user_list(data); }; });
+    list->callback([&] { run = [&] { return use_platform(data, platform) ? user_list(data) : 1; }; });
     auto* rm = user->add_subcommand("rm", "remove a user");
     rm->add_option("username", name)->required();
     rm->add_option("--data", data)->required();
-    rm->callback([&] { run = [&] { return user_rm(data, name); }; });
+    rm->callback([&] { run = [&] { return use_platform(data, platform) ? user_rm(data, name) : 1; }; });
     auto* set_role = user->add_subcommand("set-role", "set a user's platform role (user, admin, platform-admin)");
     set_role->add_option("username", name)->required();
     set_role->add_option("role", ua.role)->required();
     set_role->add_option("--data", data)->required();
-    set_role->callback([&] { run = [&] { return user_set_role(data, name, ua.role); }; });
+    set_role->callback([&] { run = [&] { return use_platform(data, platform) ? user_set_role(data, name, ua.role) : 1; }; });
+    for (auto* c : {add, list, rm, set_role}) platform_option(c, platform);
 }
 
 void add_client_commands(CLI::App& app, client_add_options& ca, std::string& data, std::string& name,
-                         std::function<int()>& run) {
+                         std::string& platform, std::function<int()>& run) {
     auto* client = app.add_subcommand("client", "manage OAuth clients")->require_subcommand(1);
     auto* add = client->add_subcommand("add", "register a client (a confidential client's secret is printed once)");
     add->add_option("client_id", ca.client_id)->required();
@@ -65,14 +73,37 @@ void add_client_commands(CLI::App& app, client_add_options& ca, std::string& dat
     add->add_option("--post-logout-redirect-uri", ca.post_logout_redirect_uris,
                     "where RP-initiated logout may send the browser back (exact, repeatable)");
     add->add_option("--secret-file", ca.secret_file, "a confidential client's secret (first line of FILE); default: generated, printed once");
-    add->callback([&] { run = [&] { return client_add(ca); }; });
+    add->callback([&] { run = [&] { return use_platform(ca.data, platform) ? client_add(ca) : 1; }; });
     auto* list = client->add_subcommand("list", "list clients");
     list->add_option("--data", data)->required();
-    list->callback([&] { run = [&] { return client_list(data); }; });
+    list->callback([&] { run = [&] { return use_platform(data, platform) ? client_list(data) : 1; }; });
     auto* rm = client->add_subcommand("rm", "remove a client");
     rm->add_option("client_id", name)->required();
     rm->add_option("--data", data)->required();
-    rm->callback([&] { run = [&] { return client_rm(data, name); }; });
+    rm->callback([&] { run = [&] { return use_platform(data, platform) ? client_rm(data, name) : 1; }; });
+    for (auto* c : {add, list, rm}) platform_option(c, platform);
+}
+
+void add_platform_commands(CLI::App& app, platform_add_options& pa, bool& yes, std::function<int()>& run) {
+    auto* platform = app.add_subcommand("platform", "manage platforms: one process serves each with its own "
+                                                    "database, keys and users")->require_subcommand(1);
+    auto* add = platform->add_subcommand("add", "provision a platform (DATA/platforms/NAME: its database with "
+                                                "the migrations run, its keys)");
+    add->add_option("name", pa.name, "lowercase letters, digits and '-', at most 32")->required();
+    add->add_option("--data", pa.data, "data directory")->required();
+    add->add_option("--host", pa.host, "serve it to requests for this host name (e.g. auth.acme.example); "
+                                       "default: under the path /p/NAME/");
+    add->add_option("--issuer", pa.issuer, "its issuer URL (default: https://HOST, http://HOST:PORT, or "
+                                           "the listener's URL + /p/NAME)");
+    add->callback([&] { run = [&] { return platform_add(pa); }; });
+    auto* list = platform->add_subcommand("list", "list platforms: name, host or path, issuer");
+    list->add_option("--data", pa.data, "data directory")->required();
+    list->callback([&] { run = [&] { return platform_list(pa.data); }; });
+    auto* rm = platform->add_subcommand("rm", "delete a platform and all its data (asks for --yes)");
+    rm->add_option("name", pa.name)->required();
+    rm->add_option("--data", pa.data, "data directory")->required();
+    rm->add_flag("--yes", yes, "yes, delete its database, keys, users and clients");
+    rm->callback([&] { run = [&] { return platform_rm(pa.data, pa.name, yes); }; });
 }
 
 // `serve --config FILE`: each key names a flag of `cmd` (without "--"), at the top level or
@@ -161,13 +192,20 @@ int main(int argc, char** argv) {
     rotate->add_option("--data", keys_data, "data directory")->required();
     rotate->add_option("--alg", keys_alg, "ES256 (default) or RS256")->check(CLI::IsMember({"ES256", "RS256"}));
     rotate->add_option("--audit-log", keys_audit, "append a key_rotate event to this audit log (JSON lines)");
-    rotate->callback([&] { run = [&] { return keys_rotate(keys_data, keys_alg, keys_audit); }; });
+    std::string platform;
+    platform_option(rotate, platform);
+    rotate->callback([&] {
+        run = [&] { return use_platform(keys_data, platform) ? keys_rotate(keys_data, keys_alg, keys_audit) : 1; };
+    });
 
     user_add_options ua;
     client_add_options ca;
     std::string data, name;
-    add_user_commands(app, ua, data, name, run);
-    add_client_commands(app, ca, data, name, run);
+    add_user_commands(app, ua, data, name, platform, run);
+    add_client_commands(app, ca, data, name, platform, run);
+    platform_add_options pa;
+    bool yes = false;
+    add_platform_commands(app, pa, yes, run);
 
     CLI11_PARSE(app, argc, argv);
     try {

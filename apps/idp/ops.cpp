@@ -89,48 +89,81 @@ std::uint64_t load(const std::atomic<std::uint64_t>& c) {
     return c.load(std::memory_order_relaxed);
 }
 
-void render_requests(fs::prometheus_text& t, const idp_metrics& m) {
-    static constexpr std::string_view classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
-    t.family("latch_idp_http_requests_total", "counter", "HTTP requests answered, by route and status class.");
-    for (std::size_t r = 0; r < route_count; ++r)
-        for (std::size_t c = 0; c < 5; ++c)
-            if (auto n = load(m.requests[r][c]))
-                t.sample("latch_idp_http_requests_total", {{"route", route_names[r]}, {"code", classes[c]}}, n);
-    t.family("latch_idp_http_request_duration_seconds", "histogram",
-             "Time from the request read to the response ready, by route.");
-    for (std::size_t r = 0; r < route_count; ++r) {
-        std::array<std::uint64_t, latency_bounds.size() + 1> counts{};
-        std::uint64_t total = 0;
-        for (std::size_t b = 0; b < counts.size(); ++b) total += counts[b] = load(m.latency[r][b]);
-        if (total == 0) continue;
-        t.histogram("latch_idp_http_request_duration_seconds", {{"route", route_names[r]}}, latency_bounds, counts,
-                    static_cast<double>(load(m.latency_micros[r])) / 1e6);
+// Each family once, then its samples for every platform (labelled when named).
+template <class F>
+void each_platform(fs::prometheus_text& t, std::span<const platform_metrics> ms, F f) {
+    for (const auto& pm : ms) {
+        t.set_common_label("platform", pm.platform);
+        f(*pm.metrics);
     }
+    t.set_common_label("platform", {});
 }
 
-void render_logins(fs::prometheus_text& t, const idp_metrics& m) {
-    t.family("latch_idp_logins_total", "counter", "Successful sign-ins (and second factors), by method.");
-    for (std::size_t i = 0; i < login_method_count; ++i)
-        t.sample("latch_idp_logins_total", {{"method", login_method_names[i]}}, load(m.logins[i]));
-    t.family("latch_idp_login_failures_total", "counter", "Refused sign-ins (and second factors), by method.");
-    for (std::size_t i = 0; i < login_method_count; ++i)
-        t.sample("latch_idp_login_failures_total", {{"method", login_method_names[i]}}, load(m.login_failures[i]));
-    t.family("latch_idp_sign_ups_total", "counter", "Accounts created through /api/auth/sign-up/email.");
-    t.sample("latch_idp_sign_ups_total", {}, load(m.sign_ups));
-    t.family("latch_idp_sign_up_failures_total", "counter", "Sign-ups refused (address taken, invalid input).");
-    t.sample("latch_idp_sign_up_failures_total", {}, load(m.sign_up_failures));
-    t.family("latch_idp_rate_limited_total", "counter", "Sign-in attempts answered 429 by the attempt limits.");
-    t.sample("latch_idp_rate_limited_total", {}, load(m.rate_limited));
-    t.family("latch_idp_audit_write_failures_total", "counter", "Audit lines that could not be written.");
-    t.sample("latch_idp_audit_write_failures_total", {}, load(m.audit_write_failures));
+void render_requests(fs::prometheus_text& t, std::span<const platform_metrics> ms) {
+    static constexpr std::string_view classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+    t.family("latch_idp_http_requests_total", "counter", "HTTP requests answered, by route and status class.");
+    each_platform(t, ms, [&](const idp_metrics& m) {
+        for (std::size_t r = 0; r < route_count; ++r)
+            for (std::size_t c = 0; c < 5; ++c)
+                if (auto n = load(m.requests[r][c]))
+                    t.sample("latch_idp_http_requests_total", {{"route", route_names[r]}, {"code", classes[c]}}, n);
+    });
+    t.family("latch_idp_http_request_duration_seconds", "histogram",
+             "Time from the request read to the response ready, by route.");
+    each_platform(t, ms, [&](const idp_metrics& m) {
+        for (std::size_t r = 0; r < route_count; ++r) {
+            std::array<std::uint64_t, latency_bounds.size() + 1> counts{};
+            std::uint64_t total = 0;
+            for (std::size_t b = 0; b < counts.size(); ++b) total += counts[b] = load(m.latency[r][b]);
+            if (total == 0) continue;
+            t.histogram("latch_idp_http_request_duration_seconds", {{"route", route_names[r]}}, latency_bounds, counts,
+                        static_cast<double>(load(m.latency_micros[r])) / 1e6);
+        }
+    });
+}
+
+// A counter family: one sample per platform; by login method: one per method and platform.
+void render_counter(fs::prometheus_text& t, std::span<const platform_metrics> ms, std::string_view name,
+                    std::string_view help, const idp_metrics::counter idp_metrics::*c) {
+    t.family(name, "counter", help);
+    each_platform(t, ms, [&](const idp_metrics& m) { t.sample(name, {}, load(m.*c)); });
+}
+
+void render_by_method(fs::prometheus_text& t, std::span<const platform_metrics> ms, std::string_view name,
+                      std::string_view help, const std::array<idp_metrics::counter, login_method_count> idp_metrics::*c) {
+    t.family(name, "counter", help);
+    each_platform(t, ms, [&](const idp_metrics& m) {
+        for (std::size_t i = 0; i < login_method_count; ++i)
+            t.sample(name, {{"method", login_method_names[i]}}, load((m.*c)[i]));
+    });
+}
+
+void render_logins(fs::prometheus_text& t, std::span<const platform_metrics> ms) {
+    render_by_method(t, ms, "latch_idp_logins_total", "Successful sign-ins (and second factors), by method.",
+                     &idp_metrics::logins);
+    render_by_method(t, ms, "latch_idp_login_failures_total", "Refused sign-ins (and second factors), by method.",
+                     &idp_metrics::login_failures);
+    render_counter(t, ms, "latch_idp_sign_ups_total", "Accounts created through /api/auth/sign-up/email.",
+                   &idp_metrics::sign_ups);
+    render_counter(t, ms, "latch_idp_sign_up_failures_total", "Sign-ups refused (address taken, invalid input).",
+                   &idp_metrics::sign_up_failures);
+    render_counter(t, ms, "latch_idp_rate_limited_total", "Sign-in attempts answered 429 by the attempt limits.",
+                   &idp_metrics::rate_limited);
+    render_counter(t, ms, "latch_idp_audit_write_failures_total", "Audit lines that could not be written.",
+                   &idp_metrics::audit_write_failures);
 }
 
 }  // namespace
 
 std::string render_metrics(const idp_metrics& m, const ops_gauges& g) {
+    const platform_metrics one[] = {{{}, &m}};
+    return render_metrics(one, g);
+}
+
+std::string render_metrics(std::span<const platform_metrics> ms, const ops_gauges& g) {
     fs::prometheus_text t;
-    render_requests(t, m);
-    render_logins(t, m);
+    render_requests(t, ms);
+    render_logins(t, ms);
     t.family("latch_idp_hashing_in_flight", "gauge", "Password hashes waiting or running on the argon2id pool.");
     t.sample("latch_idp_hashing_in_flight", {}, static_cast<std::uint64_t>(g.hashing_in_flight));
     t.family("latch_idp_hashing_capacity", "gauge", "Hashes the pool takes before answering 503.");

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,12 @@ struct ops_gauges {
     std::size_t hashing_in_flight = 0, hashing_capacity = 0, db_queued = 0, connections = 0;
 };
 std::string render_metrics(const idp_metrics& m, const ops_gauges& g);
+// Several platforms' counters on one page, each sample labelled platform="NAME".
+struct platform_metrics {
+    std::string_view platform;
+    const idp_metrics* metrics;
+};
+std::string render_metrics(std::span<const platform_metrics> ms, const ops_gauges& g);
 
 // `serve --audit-log FILE`: JSON lines, created 0600 (an existing file is made 0600),
 // appended to, one write(2) per event (no buffering in the process: a line is in the

@@ -49,8 +49,9 @@ asio::awaitable<void> run_probe(std::shared_ptr<db_probe> p, ts::store& store) {
     p->timer.cancel();
 }
 
-void write_audit(idp_state& st, const fs::audit_event& e) {
+void write_audit(idp_state& st, fs::audit_event e) {
     if (!st.ops || !st.ops->audit.enabled()) return;
+    e.platform = st.platform;
     if (!st.ops->audit.write(e)) st.ops->metrics.audit_write_failures.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -9,7 +9,11 @@ namespace latchkey::idp {
 namespace fs = latchkey::flows::server;
 
 namespace {
-std::string csrf_cookie(const idp_state& st) { return st.https ? "__Secure-latch_idp_csrf" : "latch_idp_csrf"; }
+// A platform under a path prefix has its own name (its cookie prefix), as for the session.
+std::string csrf_cookie(const idp_state& st) {
+    const std::string name = st.path_prefix.empty() ? "latch_idp_csrf" : st.cookies.prefix + ".latch_idp_csrf";
+    return st.https ? "__Secure-" + name : name;
+}
 }  // namespace
 
 std::string cookie_value(const ts::server_request& req, std::string_view name) {
@@ -49,7 +53,7 @@ http_response message_page(int status, const std::string& title, const std::stri
 }
 
 std::string csrf_set_cookie(const idp_state& st, const std::string& value, std::string_view path) {
-    return csrf_cookie(st) + "=" + value + "; Path=" + std::string(path) + "; HttpOnly; SameSite=Strict" +
+    return csrf_cookie(st) + "=" + value + "; Path=" + local_path(st, path) + "; HttpOnly; SameSite=Strict" +
            (st.https ? "; Secure" : "");
 }
 

@@ -1,12 +1,12 @@
 // `latch-idp serve`: opens the data directory, loads the keys, checks the configured limits,
 // listens, prints the URL (one line on stdout), serves until SIGTERM/SIGINT, then drains.
-#include "idp.hpp"
-
-#include <fstream>
-#include <latchkey/flows/server/token_hash.hpp>
+// With platforms in DATA/platforms (latch-idp platform add) it serves those instead
+// (serve_platforms.cpp).
+#include "serve.hpp"
 
 #include <latchkey/flows/server/session.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
+#include <latchkey/flows/server/token_hash.hpp>
 #include <latchkey/flows/server/user_code.hpp>
 
 #include <latchkey/core/random.hpp>
@@ -18,14 +18,11 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
-#include <thread>
 #include <iostream>
+#include <thread>
 
 namespace latchkey::idp {
 
-namespace {
-
-// "127.0.0.1:8080", "[::1]:0". false when malformed.
 bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) {
     const auto colon = s.rfind(':');
     if (colon == std::string::npos || colon + 1 == s.size()) return false;
@@ -45,7 +42,6 @@ std::string url_host(const std::string& host) {
     return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
-// RFC 8628 §5.1: refuse limits under which a user code could be guessed (user_code.hpp).
 std::size_t checked_user_code_length(const flows::server::user_code_limits& limits) {
     auto len = flows::server::user_code_length(limits);
     if (!len) {
@@ -57,110 +53,165 @@ std::size_t checked_user_code_length(const flows::server::user_code_limits& limi
     return *len;
 }
 
-}  // namespace
-
-int serve(const serve_options& o) {
-    std::string host;
-    std::uint16_t port = 0;
-    if (!split_listen(o.listen, host, port)) return fail("latch-idp: --listen wants ADDRESS:PORT, e.g. 127.0.0.1:0");
-    const flows::server::user_code_limits limits;
-    const std::size_t code_length = checked_user_code_length(limits);
-    if (code_length == 0) return 1;
+bool open_served(served_data& out, const serve_options& o, const std::string& dir, ts::password_hasher& hasher,
+                 const flows::server::user_code_limits& limits, std::size_t code_length, const std::string& what) {
     diagnostics diag;
-    auto store = open_data_dir(o.data, diag);
-    if (!store) return fail("latch-idp: " + diag.client_message);
-    auto sealing_key = load_or_create_sealing_key(o.data, diag);
-    if (!sealing_key) return fail("latch-idp: " + diag.client_message);
+    auto store = open_data_dir(dir, diag);
+    if (!store) {
+        fail(what + diag.client_message);
+        return false;
+    }
+    auto sealing_key = load_or_create_sealing_key(dir, diag);
+    if (!sealing_key) {
+        fail(what + diag.client_message);
+        return false;
+    }
     // The longest-lived token a key signs: access tokens or ID tokens (1 h).
-    if (!o.signing_alg.empty() && !known_signing_alg(o.signing_alg))
-        return fail("latch-idp: --signing-alg wants ES256 or RS256");
-    if (o.tls_cert.empty() != o.tls_key.empty()) return fail("latch-idp: --tls-cert and --tls-key go together");
     auto keys = await_sync(
         load_or_create_keys(**store, diag, std::max<std::int64_t>(o.access_token_ttl, 3600), o.signing_alg));
-    if (!keys) return fail("latch-idp: signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
-
-    ops_state ops;
-    if (!o.audit_log.empty() && ops.audit.open(o.audit_log, diag)) return fail("latch-idp: " + diag.client_message);
-    std::string metrics_host;
-    std::uint16_t metrics_port = 0;
-    if (!o.metrics_listen.empty() && !split_listen(o.metrics_listen, metrics_host, metrics_port))
-        return fail("latch-idp: --metrics-listen wants ADDRESS:PORT, e.g. 127.0.0.1:9464");
-
-    boost::asio::io_context io(1);
-    // Hashing: one thread per core, at most 64 sign-ins waiting (then 503 + Retry-After).
-    constexpr std::size_t hashing_capacity = 64;
-    ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), hashing_capacity);
-    idp_state state{.config = {},
-                    .store = **store,
-                    .keys = std::move(*keys),
-                    .hasher = hasher,
-                    .discovery = {},
-                    .jwks = {},
-                    .code_limits = limits,
-                    .user_code_length = code_length,
-                    .csrf_key = random_urlsafe(32),
-                    .code_attempts = flows::server::attempt_limiter(10, limits.max_attempts_per_minute)};
-    state.account_attempts = flows::server::attempt_limiter(o.sign_in_limit_per_ip, o.sign_in_limit_total);
-    ts::http_server server(io.get_executor(),
-                           [&state](ts::server_request r) { return handle(state, std::move(r)); });
-    state.ops = &ops;
-    state.server = &server;
-    state.hashing_capacity = hashing_capacity;
-    if (!o.tls_cert.empty() && server.enable_tls(o.tls_cert, o.tls_key, diag))
-        return fail("latch-idp: " + diag.client_message);
-    auto bound = server.listen(host, port, diag);
-    if (!bound) return fail("latch-idp: " + diag.client_message);
-    // /metrics on a listener of its own (plain HTTP): the operator chooses who reaches it.
-    ts::http_server metrics_server(io.get_executor(),
-                                   [&state](ts::server_request r) { return handle_ops(state, std::move(r)); });
-    if (!o.metrics_listen.empty()) {
-        auto mbound = metrics_server.listen(metrics_host, metrics_port, diag);
-        if (!mbound) return fail("latch-idp: --metrics-listen: " + diag.client_message);
-        std::fprintf(stderr, "latch-idp: metrics on http://%s:%u/metrics\n", url_host(metrics_host).c_str(),
-                     static_cast<unsigned>(*mbound));
+    if (!keys) {
+        fail(what + "signing keys: " + (diag.client_message.empty() ? keys.error().message() : diag.client_message));
+        return false;
     }
-    const std::string scheme = o.tls_cert.empty() ? "http://" : "https://";
-    const std::string url = scheme + url_host(host) + ":" + std::to_string(*bound);
-    state.config.issuer = o.issuer.empty() ? url : o.issuer;
+    if (!o.audit_log.empty() && out.ops->audit.open(o.audit_log, diag)) {
+        fail(what + diag.client_message);
+        return false;
+    }
+    out.store = std::move(*store);
+    out.state.reset(new idp_state{.config = {},
+                                  .store = *out.store,
+                                  .keys = std::move(*keys),
+                                  .hasher = hasher,
+                                  .discovery = {},
+                                  .jwks = {},
+                                  .code_limits = limits,
+                                  .user_code_length = code_length,
+                                  .csrf_key = random_urlsafe(32),
+                                  .code_attempts = flows::server::attempt_limiter(10, limits.max_attempts_per_minute)});
+    auto& state = *out.state;
+    state.account_attempts = flows::server::attempt_limiter(o.sign_in_limit_per_ip, o.sign_in_limit_total);
+    state.ops = out.ops.get();
+    state.hashing_capacity = hashing_capacity;
+    state.sealing_key = std::move(*sealing_key);
+    return true;
+}
+
+bool finish_state(idp_state& state, const serve_options& o, std::string issuer, const std::string& iat_file,
+                  const std::string& what) {
+    state.config.issuer = std::move(issuer);
     while (state.config.issuer.size() > 1 && state.config.issuer.back() == '/') state.config.issuer.pop_back();
     state.config.access_token_ttl = o.access_token_ttl;
     state.config.device_interval = o.device_interval;
     state.https = state.config.issuer.rfind("https://", 0) == 0;
-    state.sealing_key = std::move(*sealing_key);
-    if (!o.initial_access_token_file.empty()) {
-        std::ifstream in(o.initial_access_token_file);
+    state.cookies.https = state.https;
+    if (!iat_file.empty()) {
+        std::ifstream in(iat_file);
         std::string token;
-        if (!in || !std::getline(in, token) || token.size() < 16)
-            return fail("latch-idp: --initial-access-token-file: cannot read a token of at least 16 characters from " +
-                        o.initial_access_token_file);
+        if (!in || !std::getline(in, token) || token.size() < 16) {
+            fail(what + "--initial-access-token-file: cannot read a token of at least 16 characters from " + iat_file);
+            return false;
+        }
         state.initial_access_token_hash = flows::server::hash_token(token);
     }
     state.trusted_origins.push_back(flows::server::url_origin(state.config.issuer));
     for (const auto& origin : o.trusted_origins) {
         auto canonical = flows::server::url_origin(origin);
-        if (canonical.empty()) return fail("latch-idp: --trusted-origin wants an http(s) origin, e.g. https://app.example");
+        if (canonical.empty()) {
+            fail(what + "--trusted-origin wants an http(s) origin, e.g. https://app.example");
+            return false;
+        }
         state.trusted_origins.push_back(std::move(canonical));
     }
     state.discovery = flows::server::discovery_document(state.config.issuer, state.keys.algs);
     state.jwks = boost::json::serialize(state.keys.jwks);
+    return true;
+}
 
-    boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-    signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (ec) return;
-        std::fprintf(stderr, "latch-idp: draining (%zu connections open)\n", server.open_connections());
-        server.drain(std::chrono::seconds(10));
-        metrics_server.drain(std::chrono::seconds(1));
-    });
-    server.start();
-    if (!o.metrics_listen.empty()) metrics_server.start();
-    std::cout << url << std::endl;  // one line: tests and scripts read the URL from here
-    io.run();
-    // Drained: the signal_set is about to be destroyed, which restores the default action, and
-    // a repeated SIGTERM (a supervisor insisting) would then kill a clean exit. Ignore them.
+std::string listeners::listen(const serve_options& o, std::uint16_t* bound_port) {
+    std::string host, metrics_host;
+    std::uint16_t port = 0, metrics_port = 0;
+    diagnostics diag;
+    split_listen(o.listen, host, port);  // checked by serve()
+    if (!o.tls_cert.empty() && main.enable_tls(o.tls_cert, o.tls_key, diag)) {
+        fail("latch-idp: " + diag.client_message);
+        return {};
+    }
+    auto bound = main.listen(host, port, diag);
+    if (!bound) {
+        fail("latch-idp: " + diag.client_message);
+        return {};
+    }
+    // /metrics on a listener of its own (plain HTTP): the operator chooses who reaches it.
+    if (!o.metrics_listen.empty()) {
+        split_listen(o.metrics_listen, metrics_host, metrics_port);
+        auto mbound = metrics.listen(metrics_host, metrics_port, diag);
+        if (!mbound) {
+            fail("latch-idp: --metrics-listen: " + diag.client_message);
+            return {};
+        }
+        std::fprintf(stderr, "latch-idp: metrics on http://%s:%u/metrics\n", url_host(metrics_host).c_str(),
+                     static_cast<unsigned>(*mbound));
+    }
+    if (bound_port) *bound_port = *bound;
+    const std::string scheme = o.tls_cert.empty() ? "http://" : "https://";
+    return scheme + url_host(host) + ":" + std::to_string(*bound);
+}
+
+int listeners::run(boost::asio::io_context& io, const serve_options& o, const std::string& url) {
+    {
+        boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+        signals.async_wait([&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            if (on_drain) on_drain();
+            std::fprintf(stderr, "latch-idp: draining (%zu connections open)\n", main.open_connections());
+            main.drain(std::chrono::seconds(10));
+            metrics.drain(std::chrono::seconds(1));
+        });
+        main.start();
+        if (!o.metrics_listen.empty()) metrics.start();
+        std::cout << url << std::endl;  // one line: tests and scripts read the URL from here
+        io.run();
+    }
+    // Drained. Destroying the signal_set has just put back the default action (asio's
+    // signal_set_service does so for the last registration), and a repeated SIGTERM (a
+    // supervisor insisting) would then kill a clean exit: ignore them from here on. Setting
+    // SIG_IGN before that destruction was undone by it (e2e idp_serve_options, 1 in 3).
     std::signal(SIGTERM, SIG_IGN);
     std::signal(SIGINT, SIG_IGN);
     std::fprintf(stderr, "latch-idp: stopped\n");
     return 0;
+}
+
+int serve(const serve_options& o) {
+    std::string host, metrics_host;
+    std::uint16_t port = 0, metrics_port = 0;
+    if (!split_listen(o.listen, host, port)) return fail("latch-idp: --listen wants ADDRESS:PORT, e.g. 127.0.0.1:0");
+    if (!o.signing_alg.empty() && !known_signing_alg(o.signing_alg))
+        return fail("latch-idp: --signing-alg wants ES256 or RS256");
+    if (o.tls_cert.empty() != o.tls_key.empty()) return fail("latch-idp: --tls-cert and --tls-key go together");
+    if (!o.metrics_listen.empty() && !split_listen(o.metrics_listen, metrics_host, metrics_port))
+        return fail("latch-idp: --metrics-listen wants ADDRESS:PORT, e.g. 127.0.0.1:9464");
+    const flows::server::user_code_limits limits;
+    const std::size_t code_length = checked_user_code_length(limits);
+    if (code_length == 0) return 1;
+    if (auto platforms = list_platforms(o.data); !platforms.empty()) return serve_platforms(o, platforms, code_length);
+
+    ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), hashing_capacity);
+    served_data data;
+    if (!open_served(data, o, o.data, hasher, limits, code_length, "latch-idp: ")) return 1;
+    auto& state = *data.state;
+    boost::asio::io_context io(1);
+    ts::http_server server(io.get_executor(),
+                           [&state](ts::server_request r) { return handle(state, std::move(r)); });
+    ts::http_server metrics_server(io.get_executor(),
+                                   [&state](ts::server_request r) { return handle_ops(state, std::move(r)); });
+    state.server = &server;
+    listeners l{server, metrics_server};
+    const std::string url = l.listen(o, nullptr);
+    if (url.empty()) return 1;
+    const std::string issuer = o.issuer.empty() ? url : o.issuer;
+    if (!finish_state(state, o, issuer, o.initial_access_token_file, "latch-idp: ")) return 1;
+    return l.run(io, o, url);
 }
 
 }  // namespace latchkey::idp

@@ -14,7 +14,7 @@ namespace latchkey::idp {
 namespace fs = latchkey::flows::server;
 
 boost::asio::awaitable<result<session_found>> current_session(idp_state& st, const ts::server_request& req) {
-    const std::string token = cookie_value(req, fs::session_cookie_name(st.https));
+    const std::string token = cookie_value(req, fs::session_cookie_name(st.cookies));
     session_found out;
     if (token.empty()) co_return out;
     std::string hash = fs::hash_token(token);
@@ -24,7 +24,7 @@ boost::asio::awaitable<result<session_found>> current_session(idp_state& st, con
     if (!used) co_return used.error();
     // A ban deletes the user's sessions; this also covers one that a ban's race let through.
     if (fs::ban_in_force(used->user, now)) co_return out;
-    if (used->extended) out.set_cookie = fs::session_set_cookie(st.https, token, fs::session_ttl);
+    if (used->extended) out.set_cookie = fs::session_set_cookie(st.cookies, token, fs::session_ttl);
     out.found = std::move(*used);
     co_return out;
 }
@@ -38,7 +38,7 @@ boost::asio::awaitable<result<std::string>> start_session(idp_state& st, const t
     fs::session_record s{fs::hash_token(token.reveal()), user.id, req.peer_ip, std::move(ua), now, now,
                          now + fs::session_ttl};
     if (auto ec = co_await st.store.put_session(std::move(s))) co_return ec;
-    co_return fs::session_set_cookie(st.https, token.reveal(),
+    co_return fs::session_set_cookie(st.cookies, token.reveal(),
                                      remember ? std::optional<std::int64_t>(fs::session_ttl) : std::nullopt);
 }
 

@@ -64,7 +64,7 @@ boost::asio::awaitable<verifier> find_verifier(idp_state& st, const ts::server_r
         v.set_cookie = std::move(s->set_cookie);
         co_return v;
     }
-    const std::string raw = cookie_value(req, fs::auth_cookie_name(st.https, challenge_cookie));
+    const std::string raw = cookie_value(req, fs::auth_cookie_name(st.cookies, challenge_cookie));
     const auto invalid = api_error(401, "INVALID_TWO_FACTOR_COOKIE", "Invalid two factor cookie");
     if (raw.empty()) co_return verifier{.refusal = invalid};
     std::string hash = fs::hash_token(raw);
@@ -92,13 +92,13 @@ boost::asio::awaitable<http_response> passed(idp_state& st, const ts::server_req
     auto cookie = co_await start_session(st, req, *v.user, v.challenge->remember);
     if (!cookie) co_return api_failure(cookie.error());
     auto r = with_cookie(api_json(200, ok), std::move(*cookie));
-    r.headers.emplace_back("Set-Cookie", fs::auth_set_cookie(st.https, challenge_cookie, "", 0));
+    r.headers.emplace_back("Set-Cookie", fs::auth_set_cookie(st.cookies, challenge_cookie, "", 0));
     if (trust_device) {
         const secret token = fs::make_opaque_token();
         fs::two_factor_challenge trusted{fs::hash_token(token.reveal()), v.user->id, "trusted-device", true,
                                          unix_now() + trusted_ttl};
         if (auto ec = co_await st.store.put_challenge(std::move(trusted))) co_return api_failure(ec);
-        r.headers.emplace_back("Set-Cookie", fs::auth_set_cookie(st.https, trust_cookie, token.reveal(), trusted_ttl));
+        r.headers.emplace_back("Set-Cookie", fs::auth_set_cookie(st.cookies, trust_cookie, token.reveal(), trusted_ttl));
     }
     co_return r;
 }
@@ -297,7 +297,7 @@ boost::asio::awaitable<std::optional<http_response>> second_factor_gate(idp_stat
     if (!row && row.error() == fs::server_errc::not_found) co_return std::nullopt;
     if (!row) co_return api_failure(row.error());
     if (!row->verified) co_return std::nullopt;
-    const std::string trusted = cookie_value(req, fs::auth_cookie_name(st.https, trust_cookie));
+    const std::string trusted = cookie_value(req, fs::auth_cookie_name(st.cookies, trust_cookie));
     if (!trusted.empty()) {
         std::string hash = fs::hash_token(trusted);
         auto t = co_await st.store.find_challenge(std::move(hash), unix_now());
@@ -307,7 +307,7 @@ boost::asio::awaitable<std::optional<http_response>> second_factor_gate(idp_stat
     fs::two_factor_challenge c{fs::hash_token(token.reveal()), user.id, "sign-in", remember, unix_now() + challenge_ttl};
     if (auto ec = co_await st.store.put_challenge(std::move(c))) co_return api_failure(ec);
     auto r = api_json(200, json::object{{"twoFactorRedirect", true}, {"twoFactorMethods", json::array{"totp"}}});
-    r.headers.emplace_back("Set-Cookie", fs::auth_set_cookie(st.https, challenge_cookie, token.reveal(), challenge_ttl));
+    r.headers.emplace_back("Set-Cookie", fs::auth_set_cookie(st.cookies, challenge_cookie, token.reveal(), challenge_ttl));
     co_return r;
 }
 

@@ -1,6 +1,9 @@
 // Helpers for the latch-idp end-to-end tests: start the built latch-idp on a free port in a
 // temp data dir, run its admin commands, stop it.
 import { spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import https from 'node:https';
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { makeTempDir } from './lib.mjs';
 
@@ -87,4 +90,43 @@ export function cookieFetch(origin) {
     return res;
   };
   return { fetch: f, jar, seen };
+}
+
+// A raw GET whose path fetch() would not normalise: { status, body }.
+export function rawGet(url, path, headers = {}) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, headers, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// A self-signed certificate for 127.0.0.1 (the test's own CA), and for `dnsNames` too:
+// { cert, key } file paths.
+export function selfSigned(dir, dnsNames = []) {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', ['subjectAltName=IP:127.0.0.1', ...dnsNames.map((n) => `DNS:${n}`)].join(',')],
+  { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return { cert, key };
+}
+
+// One https request trusting `ca`: { status, headers, body }.
+export function httpsRequest(url, { ca, method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { ca, method, headers, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d) => { text += d; }).on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import { join } from 'node:path';
 import { cleanupTempDirs, freshLatchHome, killAllLatch, latch, makeTempDir, readJson, SKIP_WITHOUT_LATCH } from './lib.mjs';
-import { IDP_BIN, idpAdmin, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
+import { httpsRequest, IDP_BIN, idpAdmin, selfSigned, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
 
 const skip = SKIP_WITHOUT_LATCH || SKIP_WITHOUT_IDP;
 const PASSWORD = 'correct horse battery staple';
@@ -21,30 +20,6 @@ function admin(args, env) {
   const r = idpAdmin(args, { env });
   assert.equal(r.code, 0, r.stderr);
   return r;
-}
-
-// A self-signed certificate for 127.0.0.1 (the test's own CA): { cert, key } file paths.
-function selfSigned(dir) {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-  { encoding: 'utf8', timeout: 30_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return { cert, key };
-}
-
-// One https request trusting `ca`: { status, headers, body }.
-function httpsRequest(url, { ca, method = 'GET', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { ca, method, headers, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d) => { text += d; }).on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 // Sends plain HTTP to `port` and resolves with what came back before the server closed.

@@ -38,14 +38,20 @@ void prometheus_text::family(std::string_view name, std::string_view type, std::
     out_.append("# TYPE ").append(name).append(" ").append(type).append("\n");
 }
 
+void prometheus_text::set_common_label(std::string_view name, std::string_view value) {
+    common_.clear();
+    if (!value.empty()) common_.append(name).append("=\"").append(prometheus_label_escape(value)).append("\"");
+}
+
 void prometheus_text::head(std::string_view name, metric_labels labels, std::string_view le) {
     out_.append(name);
-    if (labels.size() == 0 && le.empty()) {
+    if (labels.size() == 0 && le.empty() && common_.empty()) {
         out_ += ' ';
         return;
     }
     out_ += '{';
-    bool first = true;
+    out_ += common_;
+    bool first = common_.empty();
     for (const auto& [k, v] : labels) {
         if (!first) out_ += ',';
         first = false;
@@ -127,7 +133,7 @@ std::string audit_line(const audit_event& e) {
     const std::pair<const char*, std::string_view> fields[] = {
         {"event", e.event},         {"outcome", e.outcome}, {"user_id", e.user_id}, {"username", e.username},
         {"client_id", e.client_id}, {"ip", e.ip},           {"method", e.method},   {"reason", e.reason},
-        {"key_id", e.key_id}};
+        {"key_id", e.key_id},       {"platform", e.platform}};
     for (const auto& [k, v] : fields)
         if (!v.empty()) o[k] = valid_utf8(v);
     return boost::json::serialize(o) + "\n";

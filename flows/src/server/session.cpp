@@ -18,30 +18,50 @@ std::string lower(std::string_view s) {
 }  // namespace
 
 std::string auth_cookie_name(bool https, std::string_view name) {
-    return std::string(https ? "__Secure-better-auth." : "better-auth.") + std::string(name);
+    return auth_cookie_name(cookie_scope{https}, name);
 }
 
 std::string auth_set_cookie(bool https, std::string_view name, std::string_view value, std::int64_t max_age) {
-    std::string c = auth_cookie_name(https, name) + "=" + std::string(value) + "; Max-Age=" + std::to_string(max_age) +
-                    "; Path=/; HttpOnly; SameSite=Lax";
-    if (https) c += "; Secure";
-    return c;
+    return auth_set_cookie(cookie_scope{https}, name, value, max_age);
 }
 
 std::string session_cookie_name(bool https) {
-    return auth_cookie_name(https, "session_token");
+    return session_cookie_name(cookie_scope{https});
 }
 
 std::string session_set_cookie(bool https, std::string_view token, std::optional<std::int64_t> max_age) {
-    std::string c = session_cookie_name(https) + "=" + std::string(token);
-    if (max_age) c += "; Max-Age=" + std::to_string(*max_age);
-    c += "; Path=/; HttpOnly; SameSite=Lax";
-    if (https) c += "; Secure";
-    return c;
+    return session_set_cookie(cookie_scope{https}, token, max_age);
 }
 
 std::string session_clear_cookie(bool https) {
-    return session_set_cookie(https, "", 0);
+    return session_clear_cookie(cookie_scope{https});
+}
+
+std::string auth_cookie_name(const cookie_scope& c, std::string_view name) {
+    return (c.https ? "__Secure-" : "") + c.prefix + "." + std::string(name);
+}
+
+std::string auth_set_cookie(const cookie_scope& c, std::string_view name, std::string_view value, std::int64_t max_age) {
+    std::string out = auth_cookie_name(c, name) + "=" + std::string(value) + "; Max-Age=" + std::to_string(max_age) +
+                      "; Path=" + c.path + "; HttpOnly; SameSite=Lax";
+    if (c.https) out += "; Secure";
+    return out;
+}
+
+std::string session_cookie_name(const cookie_scope& c) {
+    return auth_cookie_name(c, "session_token");
+}
+
+std::string session_set_cookie(const cookie_scope& c, std::string_view token, std::optional<std::int64_t> max_age) {
+    std::string out = session_cookie_name(c) + "=" + std::string(token);
+    if (max_age) out += "; Max-Age=" + std::to_string(*max_age);
+    out += "; Path=" + c.path + "; HttpOnly; SameSite=Lax";
+    if (c.https) out += "; Secure";
+    return out;
+}
+
+std::string session_clear_cookie(const cookie_scope& c) {
+    return session_set_cookie(c, "", 0);
 }
 
 std::string url_origin(std::string_view url) {

@@ -28,10 +28,14 @@ public:
     void histogram(std::string_view name, metric_labels labels, std::span<const double> bounds,
                    std::span<const std::uint64_t> counts, double sum);
     const std::string& text() const { return out_; }
+    // A label put first on every sample from now on (e.g. platform="acme"); an empty value
+    // removes it.
+    void set_common_label(std::string_view name, std::string_view value);
 
 private:
     void head(std::string_view name, metric_labels labels, std::string_view le);
     std::string out_;
+    std::string common_;  // `name="value"` or empty
 };
 
 std::string prometheus_label_escape(std::string_view v);
@@ -47,6 +51,7 @@ struct audit_event {
     std::string_view method;  // how: "password", "totp", "authorize_page", ...
     std::string_view reason;  // why it failed, a fixed word of ours
     std::string_view key_id;  // a signing key's kid (key_rotate)
+    std::string_view platform;  // the platform's name when serving several
 };
 // {"time":"2026-11-30T06:48:40Z","event":...}\n: one JSON object and a newline. Values go
 // through the JSON serializer (control bytes as \u00XX); bytes that are not UTF-8 become

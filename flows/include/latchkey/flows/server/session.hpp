@@ -29,6 +29,20 @@ std::string session_clear_cookie(bool https);
 std::string auth_cookie_name(bool https, std::string_view name);
 std::string auth_set_cookie(bool https, std::string_view name, std::string_view value, std::int64_t max_age);
 
+// The same cookies for a platform served under a path prefix (platform_route.hpp): Better
+// Auth's cookie prefix ("better-auth" above) and the Path, so that two platforms on one
+// host neither collide by name nor receive each other's cookies.
+struct cookie_scope {
+    bool https = false;
+    std::string prefix = "better-auth";
+    std::string path = "/";
+};
+std::string auth_cookie_name(const cookie_scope& c, std::string_view name);
+std::string auth_set_cookie(const cookie_scope& c, std::string_view name, std::string_view value, std::int64_t max_age);
+std::string session_cookie_name(const cookie_scope& c);
+std::string session_set_cookie(const cookie_scope& c, std::string_view token, std::optional<std::int64_t> max_age);
+std::string session_clear_cookie(const cookie_scope& c);
+
 // "scheme://host[:port]" of an absolute http(s) URL, lowercase scheme and host; empty when
 // it is not one.
 std::string url_origin(std::string_view url);
