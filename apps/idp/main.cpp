@@ -9,6 +9,8 @@
 //                           [--grant GRANT]... [--scope "a b"] [--name NAME]
 //   latch-idp client list|rm ...
 //   latch-idp keys rotate --data DIR [--alg ES256|RS256]
+//   latch-idp social add NAME --data DIR --issuer URL --client-id ID [--client-secret-file F] [--scope S]
+//   latch-idp social list|rm ...
 // Secrets never come from argv: passwords from a file or the environment; a confidential
 // client's secret is generated, printed once on stdout and stored hashed.
 #include "idp.hpp"
@@ -73,6 +75,28 @@ void add_client_commands(CLI::App& app, client_add_options& ca, std::string& dat
     rm->add_option("client_id", name)->required();
     rm->add_option("--data", data)->required();
     rm->callback([&] { run = [&] { return client_rm(data, name); }; });
+}
+
+void add_social_commands(CLI::App& app, social_add_options& so, std::string& data, std::string& name,
+                         std::function<int()>& run) {
+    auto* social = app.add_subcommand("social", "manage upstream OpenID Providers (\"Sign in with NAME\")")
+                       ->require_subcommand(1);
+    auto* add = social->add_subcommand("add", "add or replace a provider; register ISSUER/api/auth/callback/NAME there");
+    add->add_option("name", so.name, "the button's name, e.g. google ([a-z0-9_-])")->required();
+    add->add_option("--data", so.data, "data directory")->required();
+    add->add_option("--issuer", so.issuer, "the provider's issuer URL (discovery)")->required();
+    add->add_option("--client-id", so.client_id, "latch-idp's client id at the provider")->required();
+    add->add_option("--client-secret-file", so.secret_file,
+                    "file holding the client secret (first line; stored sealed). Without it: a public client");
+    add->add_option("--scope", so.scope, "scopes to ask for (default \"openid email profile\")");
+    add->callback([&] { run = [&] { return social_add(so); }; });
+    auto* list = social->add_subcommand("list", "list providers");
+    list->add_option("--data", data)->required();
+    list->callback([&] { run = [&] { return social_list(data); }; });
+    auto* rm = social->add_subcommand("rm", "remove a provider");
+    rm->add_option("name", name)->required();
+    rm->add_option("--data", data)->required();
+    rm->callback([&] { run = [&] { return social_rm(data, name); }; });
 }
 
 // `serve --config FILE`: each key names a flag of `cmd` (without "--"), at the top level or
@@ -168,6 +192,8 @@ int main(int argc, char** argv) {
     std::string data, name;
     add_user_commands(app, ua, data, name, run);
     add_client_commands(app, ca, data, name, run);
+    social_add_options sa;
+    add_social_commands(app, sa, data, name, run);
 
     CLI11_PARSE(app, argc, argv);
     try {

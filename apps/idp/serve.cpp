@@ -1,6 +1,7 @@
 // `latch-idp serve`: opens the data directory, loads the keys, checks the configured limits,
 // listens, prints the URL (one line on stdout), serves until SIGTERM/SIGINT, then drains.
 #include "idp.hpp"
+#include "social.hpp"
 
 #include <fstream>
 #include <latchkey/flows/server/token_hash.hpp>
@@ -103,6 +104,8 @@ int serve(const serve_options& o) {
     state.account_attempts = flows::server::attempt_limiter(o.sign_in_limit_per_ip, o.sign_in_limit_total);
     ts::http_server server(io.get_executor(),
                            [&state](ts::server_request r) { return handle(state, std::move(r)); });
+    social_hub social(io.get_executor());  // "Sign in with ..." clients, made on first use
+    state.social = &social;
     state.ops = &ops;
     state.server = &server;
     state.hashing_capacity = hashing_capacity;
