@@ -162,11 +162,13 @@ boost::asio::awaitable<std::string> social_buttons(idp_state& st, std::string re
     if (!st.social) co_return std::string();
     auto all = co_await st.store.list_social_providers();
     if (!all || all->empty()) co_return std::string();
+    // Links, not forms: a form's answer may only redirect where the page's CSP form-action
+    // allows, and the upstream's origin is not known to the page.
     std::string html = "<p>Or:</p>";
+    const std::string query = return_to.empty() ? std::string() : "?return_to=" + url_encode(return_to);
     for (const auto& p : *all)
-        html += "<form method=\"get\" action=\"/api/auth/sign-in/social/" + p.name +
-                "\"><input type=\"hidden\" name=\"return_to\" value=\"" + fs::html_escape(return_to) +
-                "\"><p><button class=\"social\">Sign in with " + fs::html_escape(p.name) + "</button></p></form>";
+        html += "<p><a class=\"social\" href=\"/api/auth/sign-in/social/" + p.name + fs::html_escape(query) +
+                "\">Sign in with " + fs::html_escape(p.name) + "</a></p>";
     co_return html;
 }
 

@@ -117,7 +117,8 @@ http_response second_factor_form(idp_state& st, const std::string& return_to, co
                            "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">"
                            "<input type=\"hidden\" name=\"return_to\" value=\"" + fs::html_escape(return_to) + "\">"
                            "<p><label>One-time code <input name=\"otp\" autocomplete=\"one-time-code\"></label></p>"
-                           "<p><button>Continue</button></p></form>");
+                           "<p><button>Continue</button></p></form>",
+                  origin_of(return_to));  // a callbackURL on a trusted origin
     r.headers.emplace_back("Set-Cookie", csrf_set_cookie(st, csrf.cookie, "/api/auth/social/second-factor"));
     return r;
 }

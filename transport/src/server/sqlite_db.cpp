@@ -46,8 +46,15 @@ std::int64_t stmt::int64(int col) const {
 namespace {
 
 // Creates the file with mode 0600 before SQLite does (SQLite would use 0644 minus umask):
-// it holds password hashes and the signing keys.
+// it holds password hashes and the signing keys. An existing file is not opened: closing
+// any descriptor of it drops every POSIX lock this process holds on it, including those of
+// a connection already open (the writer, when the reader connection is opened). Without
+// its SHARED lock, another process closing its connection (the admin CLI) believed itself
+// the last one, checkpointed and deleted the WAL, and the server went on committing into
+// the unlinked WAL file: invisible to other processes, lost at a kill -9.
 bool precreate_private(const std::string& path) {
+    struct stat sb {};
+    if (::stat(path.c_str(), &sb) == 0) return true;
     const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) return false;
     ::close(fd);
