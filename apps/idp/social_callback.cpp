@@ -48,8 +48,11 @@ fs::account_record new_account(const std::string& provider, const transport::web
 // A new user (and account) for `u`: named by the verified email, else provider:sub.
 boost::asio::awaitable<found_user> create_user(idp_state& st, const std::string& provider,
                                                const transport::web_user& u, const std::optional<std::string>& email) {
+    std::string display;  // the upstream's `name`, without control characters
+    for (char c : u.name.substr(0, 256))
+        if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) display += c;
     fs::user_record user{random_urlsafe(16), email ? *email : provider + ":" + u.subject, "", unix_now(),
-                         u.name.substr(0, 256), email.value_or("")};
+                         std::move(display), email.value_or("")};
     auto account = new_account(provider, u, user.id);
     std::optional<fs::user_record> made = user;  // named: no temporary in a co_await (GCC 12)
     auto ec = co_await st.store.link_account(std::move(account), std::move(made));

@@ -74,7 +74,7 @@ describe('latch-idp: sign in with an upstream OpenID Provider', { skip: SKIP_WIT
       assert.equal(u.code, 0, u.stderr);
     }
     const cli = idpAdmin(['client', 'add', 'cli', '--public', '--data', idp.data, '--redirect-uri', 'http://127.0.0.1/callback',
-      '--grant', 'authorization_code', '--grant', 'refresh_token', '--scope', 'openid profile email offline_access', '--skip-consent']);
+      '--grant', 'authorization_code', '--grant', 'refresh_token', '--grant', 'urn:ietf:params:oauth:grant-type:device_code', '--scope', 'openid profile email offline_access', '--skip-consent']);
     assert.equal(cli.code, 0, cli.stderr);
   });
   after(async () => {
@@ -212,6 +212,32 @@ describe('latch-idp: sign in with an upstream OpenID Provider', { skip: SKIP_WIT
     const alice = users(idp).find((u) => u.username === 'alice');
     const claims = JSON.parse(Buffer.from(creds.tokens.id_token.split('.')[1], 'base64url').toString());
     assert.equal(claims.sub, alice.id);
+  });
+
+  test('latch login --device: the verification page signs in with google and approves as that user', { timeout: 120_000 }, async () => {
+    const home = freshLatchHome();
+    const h = runLatch(['login', '--device', '--issuer', idp.issuer, '--client-id', 'cli', '--no-qr', '--timeout', '90'],
+      { home, timeoutMs: 120_000 });
+    const [, userCode] = await h.waitForStderr(/enter the code:\s*(\S+)/);
+    const { context, page } = await newPage();
+    try {
+      await page.goto(`${idp.url}/device?user_code=${encodeURIComponent(userCode)}`);
+      await Promise.all([page.waitForNavigation(), page.click('a.social >> text=Sign in with google')]);
+      await walkPages(page, { login: 'newbie', password: 'x' });
+      assert.match(page.url(), /\/device\?user_code=/);
+      assert.match(await page.innerText('body'), /Signed in as newbie@example\.com/);
+      assert.equal(await page.locator('input[name=password]').count(), 0);
+      await Promise.all([page.waitForNavigation(), page.click('button[value=approve]')]);
+      assert.match(await page.title(), /Device approved/);
+    } finally {
+      await context.close().catch(() => {});
+    }
+    const done = await h.exit;
+    assert.equal(done.code, 0, `${done.stderr}\nserver:\n${idp.stderr()}`);
+    const creds = readJson(join(home, 'credentials', 'default.json'));
+    const newbie = users(idp).find((u) => u.username === 'newbie@example.com');
+    const claims = JSON.parse(Buffer.from(creds.tokens.id_token.split('.')[1], 'base64url').toString());
+    assert.equal(claims.sub, newbie.id);
   });
 
   test('Better Auth client: signIn.social returns the upstream URL and sets the pending cookie', async () => {
