@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAuthClient } from 'better-auth/client';
 import { startIdp as startOidcProvider } from '../idp/idp.mjs';
@@ -48,8 +48,9 @@ const accounts = (idp) => dbQuery(idp.data, 'SELECT user_id, provider_id, accoun
 describe('latch-idp: sign in with an upstream OpenID Provider', { skip: SKIP_WITHOUT_LATCH || SKIP_WITHOUT_IDP }, () => {
   let idp;
   let upstream;
+  const auditLog = join(makeTempDir('latch-social-audit-'), 'audit.jsonl');
   before(async () => {
-    idp = await startLatchIdp();
+    idp = await startLatchIdp({ extraArgs: ['--audit-log', auditLog] });
     upstream = await startOidcProvider({
       clients: [{
         client_id: 'latch-idp',
@@ -288,5 +289,19 @@ describe('latch-idp: sign in with an upstream OpenID Provider', { skip: SKIP_WIT
     } finally {
       await context.close().catch(() => {});
     }
+  });
+
+  test('audit: social sign-ins, links and refusals, with the provider', () => {
+    const lines = readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const social = lines.filter((e) => e.method === 'social:google');
+    const has = (event, outcome, reason) => social.some((e) => e.event === event && e.outcome === outcome
+      && (reason === undefined || e.reason === reason));
+    assert.ok(has('sign_up', 'success'), 'a new user');
+    assert.ok(has('account_link', 'success'), 'alice linked');
+    assert.ok(has('account_link', 'failure', 'email_not_verified'), 'unverified-bob refused');
+    assert.ok(has('social_sign_in', 'failure', 'callback_refused'), 'forged callback');
+    assert.ok(has('social_sign_in', 'second_factor_required'), 'bob asked for the code');
+    assert.ok(has('social_sign_in', 'success'));
+    assert.ok(lines.some((e) => e.event === 'social_sign_in' && e.method === 'social:down' && e.reason === 'provider_unavailable'));
   });
 });
