@@ -69,6 +69,10 @@ boost::asio::awaitable<started> start(idp_state& st, std::string name, std::stri
 // GET /api/auth/sign-in/social/NAME?return_to=...: a page's button.
 boost::asio::awaitable<http_response> start_from_page(idp_state& st, const ts::server_request& req,
                                                       std::string name) {
+    // Each start holds a pending sign-in in memory (bounded, oldest evicted): counted like
+    // a sign-in attempt, so that one address cannot crowd out everyone's.
+    if (!st.account_attempts.allow(req.peer_ip, unix_now()))
+        co_return message_page(429, "Too many attempts", "Too many sign-in attempts. Wait a minute and try again.");
     auto q = fs::form::parse(req.query());
     auto context = safe_return_to(st, q ? q->value_or_empty("return_to") : std::string_view{});
     if (!context) co_return message_page(400, "Sign-in refused", "The page to return to is not on this site.");
