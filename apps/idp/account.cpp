@@ -99,7 +99,7 @@ boost::asio::awaitable<http_response> delete_self(idp_state& st, const ts::serve
     if (auto ec = co_await st.store.delete_user(std::move(name))) co_return api_failure(ec);
     note_event(st, &req, {.event = "user_delete", .user_id = s.user.id, .username = s.user.username});
     co_return with_cookie(api_json(200, json::object{{"success", true}, {"message", "User deleted"}}),
-                          fs::session_clear_cookie(st.https));
+                          fs::session_clear_cookie(st.cookies));
 }
 
 }  // namespace
@@ -130,7 +130,7 @@ boost::asio::awaitable<http_response> account_api(idp_state& st, const ts::serve
         note_event(st, &req, {.event = all ? "sessions_revoke" : "other_sessions_revoke", .user_id = me.user.id,
                               .username = me.user.username});
         answer = api_json(200, json::object{{"status", true}});
-        if (all) co_return with_cookie(std::move(answer), fs::session_clear_cookie(st.https));
+        if (all) co_return with_cookie(std::move(answer), fs::session_clear_cookie(st.cookies));
     }
     co_return with_cookie(std::move(answer), std::move(s->set_cookie));
 }

@@ -73,8 +73,7 @@ result<std::string> load_or_create_sealing_key(const std::string& dir, diagnosti
     return key;
 }
 
-namespace {
-
+// The data directory's store, or exit 1 with the reason.
 std::unique_ptr<ts::store> open_or_exit(const std::string& dir) {
     diagnostics diag;
     auto st = open_data_dir(dir, diag);
@@ -98,6 +97,8 @@ std::optional<secret> read_password(const std::string& file) {
     if (pw.empty()) return std::nullopt;
     return secret(std::move(pw));
 }
+
+namespace {
 
 const char* known_grants[] = {"authorization_code", "refresh_token", "client_credentials",
                               "urn:ietf:params:oauth:grant-type:device_code", "password"};

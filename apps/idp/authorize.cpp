@@ -3,7 +3,9 @@
 // redeemed once (store.hpp consume_code); a replayed code revokes what it issued.
 #include "authorize.hpp"
 #include "pages.hpp"
+#include "social.hpp"
 
+#include <latchkey/core/http.hpp>
 #include <latchkey/core/jws_sign.hpp>
 #include <latchkey/core/random.hpp>
 #include <latchkey/flows/server/authorize.hpp>
@@ -25,8 +27,21 @@ namespace {
 
 constexpr std::int64_t code_lifetime = 60;
 
-http_response sign_in_form(idp_state& st, const fs::form& params, const std::string& redirect_uri,
-                           const std::string& notice, int status) {
+// "/oauth2/authorize?..." with this request's fields: where a social sign-in continues.
+std::string authorize_return_to(const fs::form& params) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    for (auto* name : authorize_form_fields)
+        if (auto v = params.get(name)) fields.emplace_back(name, std::string(*v));
+    return "/oauth2/authorize?" + form_encode(fields);
+}
+
+// The sign-in page; `notice` is HTML the caller escaped. Its "Sign in with NAME" buttons
+// come back to this authorization request.
+boost::asio::awaitable<http_response> sign_in_form(idp_state& st, const fs::form& params,
+                                                   const std::string& redirect_uri, std::string notice,
+                                                   int status) {
+    std::string return_to = authorize_return_to(params);
+    auto social = co_await social_buttons(st, std::move(return_to));
     auto csrf = fs::make_csrf(st.csrf_key);
     auto r = page(status, "Sign in",
                   notice + "<p>" + fs::html_escape(std::string(params.value_or_empty("client_id"))) +
@@ -35,10 +50,10 @@ http_response sign_in_form(idp_state& st, const fs::form& params, const std::str
                       hidden_authorize_fields(params) +
                       "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"
                       "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>" +
-                      otp_field + "<p><button>Sign in</button></p></form>",
+                      otp_field + "<p><button>Sign in</button></p></form>" + social,
                   origin_of(redirect_uri));
     r.headers.emplace_back("Set-Cookie", csrf_set_cookie(st, csrf.cookie, "/oauth2/authorize"));
-    return r;
+    co_return r;
 }
 
 }  // namespace
@@ -107,7 +122,8 @@ boost::asio::awaitable<http_response> signed_in_or_form(idp_state& st, const ts:
     if (fs::has_word(prompt, "none"))
         co_return error_answer(st, {oauth_errc::login_required, "the user is not signed in", true}, a.redirect_uri,
                                a.state);
-    co_return sign_in_form(st, params, a.redirect_uri, "", 200);
+    std::string no_notice;
+    co_return co_await sign_in_form(st, params, a.redirect_uri, std::move(no_notice), 200);
 }
 
 }  // namespace
@@ -133,15 +149,19 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
     if (!user) co_return storage_error(user.error());
     if (!*user) {
         note_sign_in(st, req, login_method::authorize_page, false, {}, params->value_or_empty("username"), "bad_password");
-        co_return sign_in_form(st, *params, redirect_uri, "<p>Wrong user name or password.</p>", 401);
+        std::string notice = "<p>Wrong user name or password.</p>";
+        co_return co_await sign_in_form(st, *params, redirect_uri, std::move(notice), 401);
     }
-    if (fs::ban_in_force(**user, unix_now()))
-        co_return sign_in_form(st, *params, redirect_uri, "<p>" + fs::html_escape(fs::banned_message(**user)) + "</p>", 403);
+    if (fs::ban_in_force(**user, unix_now())) {
+        std::string notice = "<p>" + fs::html_escape(fs::banned_message(**user)) + "</p>";
+        co_return co_await sign_in_form(st, *params, redirect_uri, std::move(notice), 403);
+    }
     auto second = co_await page_second_factor(st, **user, params->value_or_empty("otp"));
     if (!second) co_return storage_error(second.error());
     if (!second->empty()) {
         note_sign_in(st, req, login_method::authorize_page, false, (*user)->id, (*user)->username, "second_factor");
-        co_return sign_in_form(st, *params, redirect_uri, "<p>" + fs::html_escape(*second) + "</p>", 401);
+        std::string notice = "<p>" + fs::html_escape(*second) + "</p>";
+        co_return co_await sign_in_form(st, *params, redirect_uri, std::move(notice), 401);
     }
     note_sign_in(st, req, login_method::authorize_page, true, (*user)->id, (*user)->username);
     // Signed in here: the same browser session Better Auth's /api/auth/* uses.

@@ -8,6 +8,7 @@
 #include "better_auth.hpp"
 #include "idp.hpp"
 #include "pages.hpp"
+#include "social.hpp"
 
 #include <latchkey/core/random.hpp>
 #include <latchkey/flows/server/roles.hpp>
@@ -220,6 +221,7 @@ boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::serve
         co_return with_cookie(std::move(listed), std::move(s->set_cookie));
     }
     if (path.rfind("/admin/", 0) == 0) co_return co_await admin_api(st, req, path);
+    if (is_social_path(path)) co_return co_await social_api(st, req, path);
     const bool two_factor = path.rfind("/two-factor/", 0) == 0;
     const bool account = is_account_path(path);
     const bool known = path == "/sign-up/email" || path == "/sign-in/email" || path == "/sign-out" ||

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace latchkey::idp {
 
@@ -31,6 +32,24 @@ std::optional<http_response> refuse_post(const idp_state& st, const ts::server_r
 http_response with_cookie(http_response r, std::string set_cookie);
 
 // ---- two-factor (two_factor.cpp)
+// After a first factor: nullopt when `user` has no verified second factor or this browser
+// is trusted; else a sign-in challenge is stored and its two_factor Set-Cookie value returned.
+boost::asio::awaitable<result<std::optional<std::string>>> begin_second_factor(idp_state& st,
+                                                                            const ts::server_request& req,
+                                                                            const flows::server::user_record& user,
+                                                                            bool remember);
+// A page completing the challenge of the two_factor cookie with the code typed (TOTP or
+// backup, spent once, failures counted): `user` empty when there is no live challenge;
+// `message` set when the code was refused (show it); else the challenge became a session
+// (once) and `set_cookies` holds its cookie and the two_factor cookie's removal.
+struct page_challenge_outcome {
+    std::optional<flows::server::user_record> user;
+    std::string message;
+    std::vector<std::string> set_cookies;
+};
+boost::asio::awaitable<result<page_challenge_outcome>> complete_page_challenge(idp_state& st,
+                                                                               const ts::server_request& req,
+                                                                               std::string_view typed);
 // After a correct password: nullopt when `user` has no verified second factor or this
 // browser is trusted (go on and start the session); else the answer that asks for the
 // second factor ({"twoFactorRedirect": true, ...} with the two_factor cookie).

@@ -2,6 +2,7 @@
 // and approve or deny, CSRF-protected, rate limited) and the device_code grant.
 #include "idp.hpp"
 #include "pages.hpp"
+#include "social.hpp"
 
 #include <latchkey/core/random.hpp>
 #include <latchkey/flows/server/device_grant.hpp>
@@ -41,17 +42,26 @@ std::string requester_block(const fs::device_record& d, const std::string& appro
     return b;
 }
 
-http_response device_form(idp_state& st, const std::string& user_code, const std::string& info) {
+// The page: the code, then either Approve/Deny for the signed-in user (`signed_in_as`),
+// or the user name, password and second factor (and the "Sign in with NAME" links, which
+// come back here signed in).
+http_response device_form(idp_state& st, const std::string& user_code, const std::string& info,
+                          const std::string& signed_in_as, const std::string& social) {
     auto csrf = fs::make_csrf(st.csrf_key);
+    const std::string credentials =
+        signed_in_as.empty()
+            ? "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"
+              "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>" +
+                  std::string(otp_field)
+            : "<p>Signed in as " + fs::html_escape(signed_in_as) + ".</p>";
     auto r = page(200, "Sign in a device",
                   info + "<form method=\"post\" action=\"" + local_path(st, "/device") + "\">"
                          "<input type=\"hidden\" name=\"csrf\" value=\"" + fs::html_escape(csrf.field) + "\">"
-                         "<p><label>Code <input name=\"user_code\" value=\"" + fs::html_escape(user_code) + "\" autocomplete=\"off\"></label></p>"
-                         "<p><label>User name <input name=\"username\" autocomplete=\"username\"></label></p>"
-                         "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>" +
-                         otp_field +
+                         "<p><label>Code <input name=\"user_code\" value=\"" + fs::html_escape(user_code) + "\" autocomplete=\"off\"></label></p>" +
+                         credentials +
                          "<p><button name=\"action\" value=\"approve\">Approve</button> "
-                         "<button name=\"action\" value=\"deny\">Deny</button></p></form>");
+                         "<button name=\"action\" value=\"deny\">Deny</button></p></form>" +
+                         (signed_in_as.empty() ? social : std::string()));
     r.headers.emplace_back("Set-Cookie", csrf_set_cookie(st, csrf.cookie, "/device"));
     return r;
 }
@@ -77,7 +87,45 @@ boost::asio::awaitable<http_response> show_form(idp_state& st, const ts::server_
             info = requester_block(*d, req.peer_ip, now);
         }
     }
-    co_return device_form(st, code.empty() ? std::string{} : fs::format_user_code(code), info);
+    auto session = co_await current_session(st, req);
+    if (!session) co_return storage_error(session.error());
+    const std::string signed_in_as = session->found ? session->found->user.username : std::string();
+    std::string return_to = code.empty() ? std::string("/device") : "/device?user_code=" + code;
+    auto social = co_await social_buttons(st, std::move(return_to));
+    auto r = device_form(st, code.empty() ? std::string{} : fs::format_user_code(code), info, signed_in_as, social);
+    if (!session->set_cookie.empty()) r.headers.emplace_back("Set-Cookie", std::move(session->set_cookie));
+    co_return r;
+}
+
+// Who approves: with no user name typed, the signed-in user of this browser (a session
+// passed its second factor already); else the name, password and second factor typed.
+struct approver {
+    std::optional<fs::user_record> user;
+    std::optional<http_response> refusal;
+};
+
+boost::asio::awaitable<approver> find_approver(idp_state& st, const ts::server_request& req, const fs::form& f,
+                                               std::int64_t now) {
+    if (f.value_or_empty("username").empty()) {
+        auto s = co_await current_session(st, req);
+        if (!s) co_return approver{{}, storage_error(s.error())};
+        if (s->found) co_return approver{s->found->user, {}};
+    }
+    auto user = co_await sign_in(st, f);
+    if (!user) co_return approver{{}, storage_error(user.error())};
+    if (!*user) {
+        note_sign_in(st, req, login_method::device_page, false, {}, f.value_or_empty("username"), "bad_password");
+        co_return approver{{}, message_page(401, "Sign-in failed", "Wrong user name or password.")};
+    }
+    if (fs::ban_in_force(**user, now)) co_return approver{{}, message_page(403, "Account banned", fs::banned_message(**user))};
+    auto second = co_await page_second_factor(st, **user, f.value_or_empty("otp"));
+    if (!second) co_return approver{{}, storage_error(second.error())};
+    if (!second->empty()) {
+        note_sign_in(st, req, login_method::device_page, false, (*user)->id, (*user)->username, "second_factor");
+        co_return approver{{}, message_page(401, "Second factor needed", *second + " Go back and try again.")};
+    }
+    note_sign_in(st, req, login_method::device_page, true, (*user)->id, (*user)->username);
+    co_return approver{std::move(**user), {}};
 }
 
 boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::server_request& req) {
@@ -92,22 +140,11 @@ boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::serve
     if (code.size() == st.user_code_length) device = co_await st.store.find_pending_device(code, now);
     if (!device && device.error() != fs::server_errc::not_found) co_return storage_error(device.error());
     if (!device) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");
-    auto user = co_await sign_in(st, *f);
-    if (!user) co_return storage_error(user.error());
-    if (!*user) {
-        note_sign_in(st, req, login_method::device_page, false, {}, f->value_or_empty("username"), "bad_password");
-        co_return message_page(401, "Sign-in failed", "Wrong user name or password.");
-    }
-    if (fs::ban_in_force(**user, now)) co_return message_page(403, "Account banned", fs::banned_message(**user));
-    auto second = co_await page_second_factor(st, **user, f->value_or_empty("otp"));
-    if (!second) co_return storage_error(second.error());
-    if (!second->empty()) {
-        note_sign_in(st, req, login_method::device_page, false, (*user)->id, (*user)->username, "second_factor");
-        co_return message_page(401, "Second factor needed", *second + " Go back and try again.");
-    }
-    note_sign_in(st, req, login_method::device_page, true, (*user)->id, (*user)->username);
+    auto who = co_await find_approver(st, req, *f, now);
+    if (who.refusal) co_return std::move(*who.refusal);
     const bool approve = f->value_or_empty("action") == "approve";
-    auto answered = co_await st.store.answer_device(code, (*user)->id, approve, now);
+    std::string user_id = who.user->id;
+    auto answered = co_await st.store.answer_device(code, std::move(user_id), approve, now);
     if (!answered) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");
     co_return approve ? message_page(200, "Device approved", "You can close this page and return to your device.")
                       : message_page(200, "Request denied", "The device was not signed in.");

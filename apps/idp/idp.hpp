@@ -32,6 +32,8 @@ namespace latchkey::idp {
 
 namespace ts = latchkey::transport::server;
 
+struct social_hub;  // social.hpp: the upstream providers' clients (one io_context, cached)
+
 // Exit codes: 0 ok, 1 bad input or a failed operation, 2 usage (CLI11).
 int fail(const std::string& message);
 
@@ -79,6 +81,20 @@ struct client_add_options {
     std::vector<std::string> redirect_uris, grants, post_logout_redirect_uris;
 };
 int client_add(const client_add_options& o);
+// The data directory's store, or exit 1 with the reason (admin commands).
+std::unique_ptr<ts::store> open_or_exit(const std::string& dir);
+// The first line of `file` (else, when `file` is empty, $LATCH_IDP_PASSWORD); nullopt when
+// unreadable or empty. Secrets never come from argv.
+std::optional<secret> read_password(const std::string& file);
+
+// `latch-idp social add|list|rm` (social_admin.cpp): upstream providers for "Sign in with NAME".
+struct social_add_options {
+    std::string data, name, issuer, client_id, secret_file;
+    std::string scope = "openid email profile";
+};
+int social_add(const social_add_options& o);
+int social_list(const std::string& data);
+int social_rm(const std::string& data, const std::string& name);
 int client_list(const std::string& data);
 int client_rm(const std::string& data, const std::string& client_id);
 
@@ -140,6 +156,7 @@ struct idp_state {
     std::string path_prefix;
     flows::server::cookie_scope cookies;
     std::string platform;  // its name; empty in single-platform mode
+    social_hub* social = nullptr;  // null: no social login (tests that build a bare state)
 };
 // A path of ours as the browser must ask for it (under the platform's prefix).
 inline std::string local_path(const idp_state& st, std::string_view path) {
@@ -167,6 +184,7 @@ struct account_event {
     bool ok = true;
     std::string_view outcome;  // instead of success/failure, e.g. "second_factor_required"
     std::string_view user_id, username, client_id, reason;
+    std::string_view method;  // how, e.g. "social:google"
 };
 void note_event(idp_state& st, const ts::server_request* req, const account_event& a);
 boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req);

@@ -11,6 +11,8 @@
 //   latch-idp keys rotate --data DIR [--alg ES256|RS256]
 //   latch-idp platform add NAME --data DIR [--host HOST] [--issuer URL]; platform list|rm ...
 //   (user, client and keys commands take --platform NAME to act on one platform's data)
+//   latch-idp social add NAME --data DIR --issuer URL --client-id ID [--client-secret-file F] [--scope S]
+//   latch-idp social list|rm ...   (social commands take --platform NAME too)
 // Secrets never come from argv: passwords from a file or the environment; a confidential
 // client's secret is generated, printed once on stdout and stored hashed.
 #include "idp.hpp"
@@ -104,6 +106,29 @@ void add_platform_commands(CLI::App& app, platform_add_options& pa, bool& yes, s
     rm->add_option("--data", pa.data, "data directory")->required();
     rm->add_flag("--yes", yes, "yes, delete its database, keys, users and clients");
     rm->callback([&] { run = [&] { return platform_rm(pa.data, pa.name, yes); }; });
+}
+
+void add_social_commands(CLI::App& app, social_add_options& so, std::string& data, std::string& name,
+                         std::string& platform, std::function<int()>& run) {
+    auto* social = app.add_subcommand("social", "manage upstream OpenID Providers (\"Sign in with NAME\")")
+                       ->require_subcommand(1);
+    auto* add = social->add_subcommand("add", "add or replace a provider; register ISSUER/api/auth/callback/NAME there");
+    add->add_option("name", so.name, "the button's name, e.g. google ([a-z0-9_-])")->required();
+    add->add_option("--data", so.data, "data directory")->required();
+    add->add_option("--issuer", so.issuer, "the provider's issuer URL (discovery)")->required();
+    add->add_option("--client-id", so.client_id, "latch-idp's client id at the provider")->required();
+    add->add_option("--client-secret-file", so.secret_file,
+                    "file holding the client secret (first line; stored sealed). Without it: a public client");
+    add->add_option("--scope", so.scope, "scopes to ask for (default \"openid email profile\")");
+    add->callback([&] { run = [&] { return use_platform(so.data, platform) ? social_add(so) : 1; }; });
+    auto* list = social->add_subcommand("list", "list providers");
+    list->add_option("--data", data)->required();
+    list->callback([&] { run = [&] { return use_platform(data, platform) ? social_list(data) : 1; }; });
+    auto* rm = social->add_subcommand("rm", "remove a provider");
+    rm->add_option("name", name)->required();
+    rm->add_option("--data", data)->required();
+    rm->callback([&] { run = [&] { return use_platform(data, platform) ? social_rm(data, name) : 1; }; });
+    for (auto* c : {add, list, rm}) platform_option(c, platform);
 }
 
 // `serve --config FILE`: each key names a flag of `cmd` (without "--"), at the top level or
@@ -206,6 +231,8 @@ int main(int argc, char** argv) {
     platform_add_options pa;
     bool yes = false;
     add_platform_commands(app, pa, yes, run);
+    social_add_options sa;
+    add_social_commands(app, sa, data, name, platform, run);
 
     CLI11_PARSE(app, argc, argv);
     try {

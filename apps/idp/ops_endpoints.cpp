@@ -126,6 +126,7 @@ void note_event(idp_state& st, const ts::server_request* req, const account_even
     e.client_id = a.client_id;
     e.ip = req ? std::string_view(req->peer_ip) : std::string_view{};
     e.reason = a.reason;
+    e.method = a.method;
     write_audit(st, e);
 }
 

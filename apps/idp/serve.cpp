@@ -182,6 +182,11 @@ int listeners::run(boost::asio::io_context& io, const serve_options& o, const st
     return 0;
 }
 
+void attach_social(served_data& d, boost::asio::any_io_executor ex) {
+    d.social = std::make_unique<social_hub>(std::move(ex));
+    d.state->social = d.social.get();
+}
+
 int serve(const serve_options& o) {
     std::string host, metrics_host;
     std::uint16_t port = 0, metrics_port = 0;
@@ -201,6 +206,7 @@ int serve(const serve_options& o) {
     if (!open_served(data, o, o.data, hasher, limits, code_length, "latch-idp: ")) return 1;
     auto& state = *data.state;
     boost::asio::io_context io(1);
+    attach_social(data, io.get_executor());
     ts::http_server server(io.get_executor(),
                            [&state](ts::server_request r) { return handle(state, std::move(r)); });
     ts::http_server metrics_server(io.get_executor(),

@@ -4,6 +4,7 @@
 
 #include "idp.hpp"
 #include "ops.hpp"
+#include "social.hpp"
 
 #include <latchkey/flows/server/user_code.hpp>
 
@@ -23,7 +24,10 @@ struct served_data {
     std::unique_ptr<ts::store> store;
     std::unique_ptr<ops_state> ops = std::make_unique<ops_state>();
     std::unique_ptr<idp_state> state;
+    std::unique_ptr<social_hub> social;  // its "Sign in with ..." clients (attach_social)
 };
+// Gives the served state its social-login clients, on the server's io_context.
+void attach_social(served_data& d, boost::asio::any_io_executor ex);
 
 // Opens `dir` (database, sealing key, signing keys; the audit log of --audit-log) and builds
 // its state, all but what depends on the listener (issuer, server). Prints the error and

@@ -33,6 +33,7 @@ struct platform_table {
     std::vector<served_data> served;          // same order
     std::vector<platform_metrics> metrics;
     const ts::http_server* server = nullptr;
+    boost::asio::any_io_executor ex;  // the io_context's (social login clients)
     std::string url;  // the listener's
     unsigned port = 0;
 };
@@ -54,6 +55,7 @@ bool open_platform(platform_table& t, const platform_info& p) {
         t.served.pop_back();
         return false;
     }
+    attach_social(t.served.back(), t.ex);
     auto& st = *t.served.back().state;
     st.platform = p.name;
     if (p.host.empty()) {  // under /p/NAME/: its own cookie names and Path
@@ -156,10 +158,10 @@ int serve_platforms(const serve_options& o, const std::vector<platform_info>& pl
         return fail("latch-idp: --initial-access-token-file is per platform when DATA has platforms: put the token "
                     "in DATA/platforms/NAME/initial-access-token (0600)");
     ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), hashing_capacity);
-    platform_table t{.o = o, .hasher = hasher, .limits = {}, .code_length = code_length};
+    boost::asio::io_context io(1);
+    platform_table t{.o = o, .hasher = hasher, .limits = {}, .code_length = code_length, .ex = io.get_executor()};
     for (const auto& p : platforms)
         if (!open_platform(t, p)) return 1;
-    boost::asio::io_context io(1);
     ts::http_server server(io.get_executor(), [&t](ts::server_request r) { return handle_platforms(t, std::move(r)); });
     ts::http_server metrics_server(io.get_executor(),
                                    [&t](ts::server_request r) { return handle_platforms_ops(t, std::move(r)); });

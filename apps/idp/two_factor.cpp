@@ -290,25 +290,70 @@ boost::asio::awaitable<result<std::string>> page_second_factor(idp_state& st, co
     co_return std::string("Wrong or already used code. Enter the current code from your authenticator app.");
 }
 
-boost::asio::awaitable<std::optional<http_response>> second_factor_gate(idp_state& st, const ts::server_request& req,
-                                                                         const fs::user_record& user, bool remember) {
+boost::asio::awaitable<result<std::optional<std::string>>> begin_second_factor(idp_state& st,
+                                                                            const ts::server_request& req,
+                                                                            const fs::user_record& user,
+                                                                            bool remember) {
     std::string id = user.id;
     auto row = co_await st.store.find_two_factor(std::move(id));
-    if (!row && row.error() == fs::server_errc::not_found) co_return std::nullopt;
-    if (!row) co_return api_failure(row.error());
-    if (!row->verified) co_return std::nullopt;
+    if (!row && row.error() == fs::server_errc::not_found) co_return std::optional<std::string>{};
+    if (!row) co_return row.error();
+    if (!row->verified) co_return std::optional<std::string>{};
     const std::string trusted = cookie_value(req, fs::auth_cookie_name(st.cookies, trust_cookie));
     if (!trusted.empty()) {
         std::string hash = fs::hash_token(trusted);
         auto t = co_await st.store.find_challenge(std::move(hash), unix_now());
-        if (t && t->kind == "trusted-device" && t->user_id == user.id) co_return std::nullopt;
+        if (t && t->kind == "trusted-device" && t->user_id == user.id) co_return std::optional<std::string>{};
     }
     const secret token = fs::make_opaque_token();
     fs::two_factor_challenge c{fs::hash_token(token.reveal()), user.id, "sign-in", remember, unix_now() + challenge_ttl};
-    if (auto ec = co_await st.store.put_challenge(std::move(c))) co_return api_failure(ec);
+    if (auto ec = co_await st.store.put_challenge(std::move(c))) co_return ec;
+    co_return std::optional<std::string>(fs::auth_set_cookie(st.cookies, challenge_cookie, token.reveal(), challenge_ttl));
+}
+
+boost::asio::awaitable<std::optional<http_response>> second_factor_gate(idp_state& st, const ts::server_request& req,
+                                                                         const fs::user_record& user, bool remember) {
+    auto cookie = co_await begin_second_factor(st, req, user, remember);
+    if (!cookie) co_return api_failure(cookie.error());
+    if (!*cookie) co_return std::nullopt;
     auto r = api_json(200, json::object{{"twoFactorRedirect", true}, {"twoFactorMethods", json::array{"totp"}}});
-    r.headers.emplace_back("Set-Cookie", fs::auth_set_cookie(st.cookies, challenge_cookie, token.reveal(), challenge_ttl));
+    r.headers.emplace_back("Set-Cookie", std::move(**cookie));
     co_return r;
+}
+
+boost::asio::awaitable<result<page_challenge_outcome>> complete_page_challenge(idp_state& st,
+                                                                               const ts::server_request& req,
+                                                                               std::string_view typed) {
+    page_challenge_outcome out;
+    const std::string raw = cookie_value(req, fs::auth_cookie_name(st.cookies, challenge_cookie));
+    if (raw.empty()) co_return out;
+    std::string hash = fs::hash_token(raw);
+    auto c = co_await st.store.find_challenge(std::move(hash), unix_now());
+    if (!c && c.error() != fs::server_errc::not_found) co_return c.error();
+    if (!c || c->kind != "sign-in") co_return out;
+    std::string id = c->user_id;
+    auto user = co_await st.store.find_user_by_id(std::move(id));
+    if (!user) co_return out;
+    auto message = co_await page_second_factor(st, *user, typed);
+    if (!message) co_return message.error();
+    out.user = *user;
+    if (!message->empty()) {
+        note_sign_in(st, req, login_method::totp, false, user->id, user->username, "second_factor");
+        out.message = std::move(*message);
+        co_return out;
+    }
+    std::string challenge_hash = c->token_hash;
+    auto won = co_await st.store.delete_challenge(std::move(challenge_hash));
+    if (!won) co_return won.error();
+    if (!*won) {
+        out.user.reset();
+        co_return out;
+    }
+    auto cookie = co_await start_session(st, req, *user, c->remember);
+    if (!cookie) co_return cookie.error();
+    note_sign_in(st, req, login_method::totp, true, user->id, user->username);
+    out.set_cookies = {std::move(*cookie), fs::auth_set_cookie(st.cookies, challenge_cookie, "", 0)};
+    co_return out;
 }
 
 boost::asio::awaitable<http_response> two_factor_api(idp_state& st, const ts::server_request& req,

@@ -22,13 +22,14 @@ namespace {
 
 const std::string issuer = "https://idp.example";
 
-std::string discovery_json() {
+std::string discovery_json(json::array auth_methods = {}) {
     json::object d{{"issuer", issuer},
                    {"authorization_endpoint", issuer + "/auth"},
                    {"token_endpoint", issuer + "/token"},
                    {"jwks_uri", issuer + "/jwks"},
                    {"revocation_endpoint", issuer + "/token/revocation"},
                    {"authorization_response_iss_parameter_supported", true}};
+    if (!auth_methods.empty()) d["token_endpoint_auth_methods_supported"] = std::move(auth_methods);
     return json::serialize(d);
 }
 
@@ -55,7 +56,7 @@ struct rig {
     EVP_PKEY* key = shared_key(key_type::ec_p256);
     std::optional<transport::web_login> login;
 
-    explicit rig(std::size_t max_pending = 16) {
+    explicit rig(std::size_t max_pending = 16, std::string discovery = discovery_json()) {
         transport::web_login_options o;
         o.issuer = issuer;
         o.client_id = "latch-cli";
@@ -64,14 +65,14 @@ struct rig {
         o.redirect_uri = "https://app.example/callback";
         o.max_pending = max_pending;
         login.emplace(http, clock, std::move(o));
-        http.push_json(200, discovery_json());
+        http.push_json(200, discovery);
         diagnostics diag;
         REQUIRE_FALSE(run_to_end(io, login->async_discover(diag)));
     }
 
-    transport::web_login_start begin() {
+    transport::web_login_start begin(std::string context = {}) {
         diagnostics diag;
-        auto s = login->begin(diag);
+        auto s = login->begin(diag, std::move(context));
         REQUIRE(s);
         return *s;
     }
@@ -140,6 +141,27 @@ TEST_CASE("web_login: a good callback exchanges the code with that login's verif
     REQUIRE_FALSE(again);
     CHECK(again.error() == client_errc::state_mismatch);
     CHECK(r.http.requests.size() == 3);
+}
+
+TEST_CASE("web_login: begin's context comes back with the sign-in; secret_post when the IdP lists only it",
+          "[component][web_login]") {
+    rig r(16, discovery_json(json::array{"client_secret_post", "private_key_jwt"}));
+    auto s = r.begin("https://idp.example/oauth2/authorize?client_id=web");
+    r.script_exchange(param(s.authorize_url, "nonce"));
+    diagnostics diag;
+    auto in = r.callback(good_target(s), cookie_of(s.set_cookie), diag);
+    REQUIRE(in);
+    CHECK(in->context == "https://idp.example/oauth2/authorize?client_id=web");
+    const auto& token = r.http.requests[1];
+    CHECK(param(token.body, "client_secret") == "s3cret");
+    for (auto& [k, v] : token.headers) CHECK(k != "Authorization");
+
+    // Listed with basic (or not listed: the default is basic): stays basic.
+    rig both(16, discovery_json(json::array{"client_secret_basic", "client_secret_post"}));
+    auto s2 = both.begin();
+    both.script_exchange(param(s2.authorize_url, "nonce"));
+    REQUIRE(both.callback(good_target(s2), cookie_of(s2.set_cookie), diag));
+    CHECK(param(both.http.requests[1].body, "client_secret").empty());
 }
 
 TEST_CASE("web_login: a forged state gets 400, sends nothing, and the login stays usable",

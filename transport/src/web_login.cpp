@@ -9,6 +9,7 @@
 #include "cookie_table.hpp"
 #include "loopback_pages.hpp"  // read_callback_target, equal_constant_time
 
+#include <boost/json/parse.hpp>
 #include <boost/url/parse.hpp>
 
 namespace latchkey::transport {
@@ -23,6 +24,7 @@ struct pending_login {
     flows::auth_code_flow flow;
     std::string state;
     std::string nonce;
+    std::string context;
 };
 
 // The flow builds a public client's token request (client_id in the body). A web server is
@@ -90,6 +92,24 @@ web_user user_from(json::object claims) {
     u.preferred_username = claim_string(claims, "preferred_username");
     u.claims = std::move(claims);
     return u;
+}
+
+// OIDC Discovery §3 token_endpoint_auth_methods_supported (default: client_secret_basic):
+// a secret_basic client moves to secret_post when only the latter is listed.
+void fit_auth_method(flows::client_auth& auth, const http_response& discovery) {
+    if (auth.how != flows::client_auth::method::secret_basic) return;
+    boost::system::error_code ec;
+    auto doc = json::parse(discovery.body, ec);
+    if (ec || !doc.is_object()) return;
+    const auto* methods = doc.as_object().if_contains("token_endpoint_auth_methods_supported");
+    if (!methods || !methods->is_array()) return;
+    bool basic = false, post = false;
+    for (const auto& m : methods->as_array()) {
+        if (!m.is_string()) continue;
+        basic = basic || m.as_string() == "client_secret_basic";
+        post = post || m.as_string() == "client_secret_post";
+    }
+    if (!basic && post) auth.how = flows::client_auth::method::secret_post;
 }
 
 std::string path_of(const std::string& url) {
@@ -162,12 +182,13 @@ asio::awaitable<error_code> web_login::async_discover(diagnostics& diag) {
                               "jwks_uri; it cannot sign users in with a browser";
         co_return client_errc::endpoint_missing;
     }
+    fit_auth_method(s.opts.auth, resp);
     s.meta = std::move(*m);
     s.discovered = true;
     co_return error_code{};
 }
 
-result<web_login_start> web_login::begin(diagnostics& diag) {
+result<web_login_start> web_login::begin(diagnostics& diag, std::string context) {
     auto& s = *impl_;
     if (!s.discovered) {
         diag.client_message = "sign-in is not available: the identity provider was not "
@@ -186,7 +207,7 @@ result<web_login_start> web_login::begin(diagnostics& diag) {
     std::string state = secrets.state, nonce = secrets.nonce;
     auto id = s.table.insert(
         pending_login{flows::auth_code_flow{std::move(params), std::move(secrets)},
-                      std::move(state), std::move(nonce)},
+                      std::move(state), std::move(nonce), std::move(context)},
         s.clock.now());
     out.set_cookie = detail::make_set_cookie(s.opts.cookie_name, id, s.callback_path,
                                              s.opts.pending_ttl, s.opts.secure_cookies);
@@ -234,7 +255,7 @@ asio::awaitable<result<web_sign_in>> web_login::async_complete(std::string targe
                                                  tokens->id_token->reveal(), login->nonce,
                                                  s.clock.now(), diag, s.jwks);
     if (!claims) co_return claims.error();
-    co_return web_sign_in{user_from(std::move(*claims)), std::move(*tokens)};
+    co_return web_sign_in{user_from(std::move(*claims)), std::move(*tokens), std::move(login->context)};
 }
 
 std::string web_login::clear_cookie() const {

@@ -89,6 +89,14 @@ error_code put_challenge(sqlite_db& db, const records::two_factor_challenge& c);
 result<records::two_factor_challenge> find_challenge(sqlite_db& db, const std::string& token_hash, std::int64_t now);
 result<bool> delete_challenge(sqlite_db& db, const std::string& token_hash);
 
+// Social login (sqlite_social.cpp).
+error_code put_social_provider(sqlite_db& db, const records::social_provider_record& p);
+result<std::vector<records::social_provider_record>> list_social_providers(sqlite_db& db);
+error_code delete_social_provider(sqlite_db& db, const std::string& name);
+result<account_user> find_account(sqlite_db& db, const std::string& provider_id, const std::string& account_id);
+result<user_record> find_user_by_email(sqlite_db& db, const std::string& email);
+error_code link_account(sqlite_db& db, const records::account_record& a, const std::optional<user_record>& new_user);
+
 // Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
 error_code step_error(int rc);
 

@@ -155,6 +155,29 @@ ALTER TABLE users ADD COLUMN ban_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN ban_expires BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
 )sql"},
+    // Social login (issue 14): the upstream OpenID Providers (secret sealed under
+    // DATA/secret.key) and Better Auth's account table, the users' upstream identities.
+    {9, R"sql(
+CREATE TABLE social_providers (
+    name          TEXT PRIMARY KEY,
+    issuer        TEXT NOT NULL,
+    client_id     TEXT NOT NULL,
+    sealed_secret TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE TABLE account (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    provider_id TEXT NOT NULL,
+    account_id  TEXT NOT NULL,
+    issuer      TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    UNIQUE (provider_id, account_id)
+);
+CREATE INDEX account_user ON account(user_id);
+CREATE INDEX users_email ON users(email);
+)sql"},
 };
 
 }  // namespace

@@ -219,6 +219,31 @@ public:
         return pool_.run<result<bool>>([this, hash = std::move(hash)] { return detail::delete_challenge(*db_, hash); });
     }
 
+    asio::awaitable<error_code> put_social_provider(social_provider_record p) override {
+        return pool_.run<error_code>([this, p = std::move(p)] { return detail::put_social_provider(*db_, p); });
+    }
+    asio::awaitable<result<std::vector<social_provider_record>>> list_social_providers() override {
+        return reads_.run<result<std::vector<social_provider_record>>>(
+            [this] { return detail::list_social_providers(*reader_); });
+    }
+    asio::awaitable<error_code> delete_social_provider(std::string name) override {
+        return pool_.run<error_code>([this, name = std::move(name)] { return detail::delete_social_provider(*db_, name); });
+    }
+    asio::awaitable<result<account_user>> find_account(std::string provider_id, std::string account_id) override {
+        return pool_.run<result<account_user>>([this, provider_id = std::move(provider_id),
+                                                account_id = std::move(account_id)] {
+            return detail::find_account(*db_, provider_id, account_id);
+        });
+    }
+    asio::awaitable<result<user_record>> find_user_by_email(std::string email) override {
+        return pool_.run<result<user_record>>([this, email = std::move(email)] { return detail::find_user_by_email(*db_, email); });
+    }
+    asio::awaitable<error_code> link_account(account_record a, std::optional<user_record> new_user) override {
+        return pool_.run<error_code>([this, a = std::move(a), new_user = std::move(new_user)] {
+            return detail::link_account(*db_, a, new_user);
+        });
+    }
+
     std::size_t queued() const override { return pool_.in_flight() + reads_.in_flight(); }
 
 private:

@@ -80,6 +80,7 @@ struct web_user {
 struct web_sign_in {
     web_user user;
     token_set tokens;  // for calling APIs as the user, and for revoking at logout
+    std::string context;  // what begin() was given (where to continue after the sign-in)
 };
 
 struct web_login_start {
@@ -96,17 +97,20 @@ public:
     web_login& operator=(const web_login&) = delete;
 
     // Fetches the issuer's discovery document (OIDC Discovery §4). Call once before
-    // begin(); call again to retry a failure. Errors: the transport error, bad_json,
+    // begin(); call again to retry a failure. A secret_basic client switches to
+    // secret_post when the IdP lists token_endpoint_auth_methods_supported without
+    // client_secret_basic but with client_secret_post. Errors: the transport error, bad_json,
     // issuer mismatch, or endpoint_missing (no authorization/token endpoint or jwks_uri),
     // with diag.client_message naming the problem.
     boost::asio::awaitable<error_code> async_discover(diagnostics& diag);
     const provider_metadata& metadata() const noexcept;
 
     // Starts a login: a new pending entry with fresh state/nonce/verifier (the oldest
-    // pending login is dropped when the table is full). Errors (HTTP 503):
+    // pending login is dropped when the table is full). `context` is kept server-side with
+    // it and handed back in web_sign_in (e.g. the page to continue on). Errors (HTTP 503):
     // endpoint_missing before a successful async_discover(), bad_url for an unusable
     // redirect_uri or authorization endpoint.
-    result<web_login_start> begin(diagnostics& diag);
+    result<web_login_start> begin(diagnostics& diag, std::string context = {});
 
     // Completes the login whose cookie `cookie_header` (the request's Cookie header)
     // carries, with the callback's request target ("/callback?code=...&state=...&iss=...").

@@ -138,4 +138,26 @@ struct two_factor_challenge {
     std::int64_t expires_at = 0;
 };
 
+// An upstream OpenID Provider users may sign in with ("Sign in with NAME"; issue 14):
+// latch-idp is its client. The secret is sealed (sealed.hpp, context "social:" + name).
+struct social_provider_record {
+    std::string name;  // [a-z0-9_-]{1,32}: the button, /api/auth/callback/NAME
+    std::string issuer;
+    std::string client_id;
+    std::string sealed_secret;  // empty: a public client (PKCE only)
+    std::string scope = "openid email profile";
+    std::int64_t created_at = 0;
+};
+
+// A user's identity at an upstream provider (Better Auth's account table): the pair
+// (provider_id, account_id) is unique and names one user.
+struct account_record {
+    std::string id;
+    std::string user_id;
+    std::string provider_id;  // the social provider's name
+    std::string account_id;   // the upstream `sub`
+    std::string issuer;       // the upstream `iss` it was linked under
+    std::int64_t created_at = 0;
+};
+
 }  // namespace latchkey::flows::server

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,12 @@ struct session_use_result {
 struct user_page {
     std::vector<records::user_record> users;
     std::int64_t total = 0;
+};
+
+// A linked upstream account with its user (find_account).
+struct account_user {
+    records::account_record account;
+    records::user_record user;
 };
 
 struct refresh_rotate_result {
@@ -204,6 +211,24 @@ public:
                                                                                          std::int64_t now) = 0;
     // true for the one call that removed it (the challenge becomes one session, once).
     virtual boost::asio::awaitable<result<bool>> delete_challenge(std::string token_hash) = 0;
+
+    // ---- social login (upstream providers and linked accounts; issue 14)
+    // Adds or replaces (by name) a provider.
+    virtual boost::asio::awaitable<error_code> put_social_provider(records::social_provider_record p) = 0;
+    // All providers, by name.
+    virtual boost::asio::awaitable<result<std::vector<records::social_provider_record>>> list_social_providers() = 0;
+    // not_found when there is none; linked accounts stay (they name the provider only).
+    virtual boost::asio::awaitable<error_code> delete_social_provider(std::string name) = 0;
+    // The account (provider_id, account_id) and its user; not_found when not linked.
+    virtual boost::asio::awaitable<result<account_user>> find_account(std::string provider_id,
+                                                                      std::string account_id) = 0;
+    // The oldest user whose email (or user name) is `email`; not_found when none.
+    virtual boost::asio::awaitable<result<records::user_record>> find_user_by_email(std::string email) = 0;
+    // Links `a` to its user in one transaction, first creating `new_user` when given (then
+    // a.user_id must be its id). already_exists when the account is linked already (a
+    // concurrent callback won) or the new user's name is taken; nothing is written then.
+    virtual boost::asio::awaitable<error_code> link_account(records::account_record a,
+                                                            std::optional<records::user_record> new_user) = 0;
 };
 
 }  // namespace latchkey::transport::server
