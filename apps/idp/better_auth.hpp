@@ -46,4 +46,9 @@ boost::asio::awaitable<http_response> two_factor_api(idp_state& st, const ts::se
 // /api/auth/admin/* (`path` without the /api/auth prefix): an admin's session only.
 boost::asio::awaitable<http_response> admin_api(idp_state& st, const ts::server_request& req, std::string_view path);
 
+// ---- organization plugin (organization.cpp)
+// /api/auth/organization/* (`path` without the /api/auth prefix): a signed-in user only.
+boost::asio::awaitable<http_response> organization_api(idp_state& st, const ts::server_request& req,
+                                                       std::string_view path);
+
 }  // namespace latchkey::idp

@@ -1,6 +1,7 @@
 // latch-idp's wiring (the composition root): shared declarations of the executable.
 #pragma once
 
+#include "mail.hpp"
 #include "ops.hpp"
 
 #include <latchkey/core/error.hpp>
@@ -133,6 +134,8 @@ struct idp_state {
     ops_state* ops = nullptr;
     const ts::http_server* server = nullptr;
     std::size_t hashing_capacity = 0;
+    // Outgoing mail (invitations): --mail-file / --mail-command; null: mails are dropped.
+    mail_sink* mail = nullptr;
 };
 // The router: every request of the server goes through here (timed and counted).
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req);
@@ -156,6 +159,7 @@ struct account_event {
     bool ok = true;
     std::string_view outcome;  // instead of success/failure, e.g. "second_factor_required"
     std::string_view user_id, username, client_id, reason;
+    std::string_view organization_id, target, role;  // organization events
 };
 void note_event(idp_state& st, const ts::server_request* req, const account_event& a);
 boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req);
@@ -252,6 +256,7 @@ struct serve_options {
     std::string initial_access_token_file;     // RFC 7591 §3: registrations by whoever holds it
     std::string audit_log;                     // JSON lines of sign-ins and account changes
     std::string metrics_listen;                // ADDRESS:PORT of /metrics (none when empty)
+    std::string mail_file, mail_command;       // the mail sink (mail.hpp); none: mails are dropped
 };
 int serve(const serve_options& o);
 

@@ -81,6 +81,9 @@ int serve(const serve_options& o) {
 
     ops_state ops;
     if (!o.audit_log.empty() && ops.audit.open(o.audit_log, diag)) return fail("latch-idp: " + diag.client_message);
+    mail_sink mail;
+    if (!o.mail_file.empty() && mail.open_file(o.mail_file, diag)) return fail("latch-idp: " + diag.client_message);
+    if (!o.mail_command.empty() && mail.set_command(o.mail_command, diag)) return fail("latch-idp: " + diag.client_message);
     std::string metrics_host;
     std::uint16_t metrics_port = 0;
     if (!o.metrics_listen.empty() && !split_listen(o.metrics_listen, metrics_host, metrics_port))
@@ -106,6 +109,7 @@ int serve(const serve_options& o) {
     state.ops = &ops;
     state.server = &server;
     state.hashing_capacity = hashing_capacity;
+    if (mail.enabled()) state.mail = &mail;
     if (!o.tls_cert.empty() && server.enable_tls(o.tls_cert, o.tls_key, diag))
         return fail("latch-idp: " + diag.client_message);
     auto bound = server.listen(host, port, diag);

@@ -46,8 +46,15 @@ std::int64_t stmt::int64(int col) const {
 namespace {
 
 // Creates the file with mode 0600 before SQLite does (SQLite would use 0644 minus umask):
-// it holds password hashes and the signing keys.
+// it holds password hashes and the signing keys. Only when it does not exist yet: closing a
+// descriptor of a file drops every POSIX lock this process holds on it, so opening and
+// closing it again while a connection is open (the reader's open, after the writer's) took
+// away the writer's shared lock; another process (the admin CLI, sqlite3) then believed it
+// was the last connection, checkpointed and reset the WAL under the server, and the two saw
+// different databases from then on.
 bool precreate_private(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0) return true;
     const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) return false;
     ::close(fd);

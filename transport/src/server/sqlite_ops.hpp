@@ -88,6 +88,22 @@ error_code put_challenge(sqlite_db& db, const records::two_factor_challenge& c);
 result<records::two_factor_challenge> find_challenge(sqlite_db& db, const std::string& token_hash, std::int64_t now);
 result<bool> delete_challenge(sqlite_db& db, const std::string& token_hash);
 
+// Organizations (sqlite_orgs.cpp).
+error_code create_organization(sqlite_db& db, const records::organization_record& o, const records::member_record& owner);
+error_code update_organization(sqlite_db& db, const records::organization_record& o);
+error_code delete_organization(sqlite_db& db, const std::string& id);
+result<organization_view> find_organization(sqlite_db& db, const std::string& key, bool by_slug);
+result<std::vector<records::organization_record>> list_organizations(sqlite_db& db, const std::string& user_id);
+result<member_change> change_member(sqlite_db& db, const std::string& org_id, const std::string& member_id,
+                                    const std::string& role);
+error_code set_active_organization(sqlite_db& db, const std::string& session_hash, const std::string& org_id);
+error_code put_invitation(sqlite_db& db, const records::invitation_record& i);
+result<records::invitation_record> find_invitation(sqlite_db& db, const std::string& id);
+result<std::vector<records::invitation_record>> list_invitations(sqlite_db& db, const std::string& org_id,
+                                                                 const std::string& email);
+result<invitation_answer_result> answer_invitation(sqlite_db& db, const std::string& id, invitation_answer answer,
+                                                   const records::member_record& member, std::int64_t now);
+
 // Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
 error_code step_error(int rc);
 

@@ -105,6 +105,7 @@ struct session_record {
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
     std::int64_t expires_at = 0;
+    std::string active_organization_id;  // Better Auth's session.activeOrganizationId; "" none
 };
 
 // A signing key (JWKS). The private key PEM stays inside the data directory (mode 0600).
@@ -136,6 +137,41 @@ struct two_factor_challenge {
     std::string kind;      // "sign-in" | "trusted-device"
     bool remember = true;  // the session it becomes keeps Better Auth's rememberMe
     std::int64_t expires_at = 0;
+};
+
+// An organization (the seed's tenant; Better Auth's organization plugin).
+struct organization_record {
+    std::string id;
+    std::string name;
+    std::string slug;      // unique
+    std::string logo;      // URL or ""
+    std::string metadata;  // a JSON object's text, or ""
+    std::int64_t created_at = 0;
+};
+
+// A user's membership of an organization: role owner | admin | member (organization.hpp).
+struct member_record {
+    std::string id;
+    std::string organization_id;
+    std::string user_id;
+    std::string role;
+    std::int64_t created_at = 0;
+    // Read with the member (joined from users), not stored on it.
+    std::string user_name, user_email;
+};
+
+// An invitation by email, single use: pending -> accepted | rejected | canceled.
+struct invitation_record {
+    std::string id;  // random; the accept link carries it (only the invitee's session can use it)
+    std::string organization_id;
+    std::string email;  // canonical (lower case)
+    std::string role;
+    std::string status = "pending";
+    std::string inviter_id;
+    std::int64_t expires_at = 0;
+    std::int64_t created_at = 0;
+    // Read with the invitation (joined), not stored on it.
+    std::string organization_name, organization_slug, inviter_email;
 };
 
 }  // namespace latchkey::flows::server
