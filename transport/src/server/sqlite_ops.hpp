@@ -66,7 +66,8 @@ result<bool> grant_revoked(sqlite_db& db, const std::string& grant_id);
 error_code put_device(sqlite_db& db, const records::device_record& d, std::int64_t max_pending);
 result<records::device_record> find_pending_device(sqlite_db& db, const std::string& user_code, std::int64_t now);
 result<records::device_record> answer_device(sqlite_db& db, const std::string& user_code,
-                                             const std::string& user_id, bool approve, std::int64_t now);
+                                             const std::string& user_id, bool approve, std::int64_t now,
+                                             const std::string& organization_id);
 result<flows::server::device_poll_decision> poll_device(sqlite_db& db, const std::string& device_code_hash,
                                                         const std::string& client_id, std::int64_t now);
 

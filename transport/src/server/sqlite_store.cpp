@@ -156,10 +156,10 @@ public:
             [this, code = std::move(code), now] { return detail::find_pending_device(*db_, code, now); });
     }
     asio::awaitable<result<device_record>> answer_device(std::string code, std::string user_id, bool approve,
-                                                         std::int64_t now) override {
+                                                         std::int64_t now, std::string organization_id) override {
         return pool_.run<result<device_record>>([this, code = std::move(code), user_id = std::move(user_id),
-                                                 approve, now] {
-            return detail::answer_device(*db_, code, user_id, approve, now);
+                                                 approve, now, org = std::move(organization_id)] {
+            return detail::answer_device(*db_, code, user_id, approve, now, org);
         });
     }
     asio::awaitable<result<flows::server::device_poll_decision>> poll_device(std::string hash, std::string client_id,

@@ -66,6 +66,7 @@ struct code_record {
     std::string code_challenge;  // S256 only; empty when issued without PKCE
     std::int64_t expires_at = 0;
     std::int64_t consumed_at = 0;  // 0: not redeemed yet
+    std::string organization_id;   // the approving session's active organization ("" none)
 };
 
 // A refresh token; one family per grant, rotated on every use (RFC 9700 §4.14.2).
@@ -78,6 +79,7 @@ struct refresh_record {
     std::int64_t expires_at = 0;
     std::int64_t rotated_at = 0;  // 0: current
     std::int64_t revoked_at = 0;  // 0: not revoked
+    std::string organization_id;  // of the grant (its tokens' org claims); kept on rotation
 };
 
 // A device authorization (RFC 8628 §3.2), looked up by device code hash or user code.
@@ -94,6 +96,7 @@ struct device_record {
     std::int64_t expires_at = 0;
     std::int64_t interval = 5;        // seconds; grows by 5 on every slow_down (§3.5)
     std::int64_t last_poll_at = 0;
+    std::string organization_id;      // set on approval: the approving session's active organization
 };
 
 // A browser session (cookie); the cookie holds the raw token, the row its hash.

@@ -184,12 +184,14 @@ public:
     // A pending, unexpired authorization by its canonical user code; not_found otherwise.
     virtual boost::asio::awaitable<result<records::device_record>> find_pending_device(std::string user_code,
                                                                                        std::int64_t now) = 0;
-    // pending -> approved (with user_id) or denied, atomically; not_found when it is no
-    // longer pending or has expired (someone else answered first).
+    // pending -> approved (with user_id and the approving session's active organization, ""
+    // for none) or denied, atomically; not_found when it is no longer pending or has expired
+    // (someone else answered first).
     virtual boost::asio::awaitable<result<records::device_record>> answer_device(std::string user_code,
                                                                                  std::string user_id,
                                                                                  bool approve,
-                                                                                 std::int64_t now) = 0;
+                                                                                 std::int64_t now,
+                                                                                 std::string organization_id = {}) = 0;
     // One token-endpoint poll: runs flows::server::decide_device_poll on the stored row and
     // writes its update in the same transaction. not_found for an unknown device code.
     virtual boost::asio::awaitable<result<flows::server::device_poll_decision>> poll_device(
