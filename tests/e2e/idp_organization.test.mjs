@@ -6,7 +6,7 @@
 // mail file and the rows in the server's database.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAuthClient } from 'better-auth/client';
 import { organizationClient } from 'better-auth/client/plugins';
@@ -212,5 +212,34 @@ describe('latch-idp: Better Auth organization plugin with organizationClient()',
     assert.equal(statuses.filter((s) => s === 400).length, 31, `statuses: ${statuses}`);
     assert.equal(dbScalar(idp.data, `SELECT COUNT(*) FROM members WHERE organization_id = '${org.id}' AND user_id = '${quinn.user.id}'`), 1);
     assert.equal(dbScalar(idp.data, `SELECT status FROM invitations WHERE id = '${inv.id}'`), 'accepted');
+  });
+});
+
+describe('latch-idp: --mail-command gets each mail as JSON on its stdin', { skip: SKIP_WITHOUT_IDP }, () => {
+  let idp;
+  let out;
+  before(async () => {
+    out = join(makeTempDir('latch-idp-mailcmd-'), 'mails.jsonl');
+    // No shell: the program and its arguments, split on spaces.
+    idp = await startLatchIdp({ extraArgs: ['--mail-command', `tee -a ${out}`] });
+  });
+  after(async () => {
+    if (idp) await idp.stop();
+    cleanupTempDirs();
+  });
+
+  test('an invitation runs the command once with the mail', async () => {
+    const owner = await signUp(idp, 'rita@example.com', 'Rita');
+    await owner.auth.organization.create({ name: 'Delta', slug: 'delta' });
+    const inv = await owner.auth.organization.inviteMember({ email: 'sam@example.com', role: 'admin' });
+    assert.equal(inv.error, null, JSON.stringify(inv.error));
+    const end = Date.now() + 10_000;
+    while (Date.now() < end && !(existsSync(out) && readFileSync(out, 'utf8').endsWith('\n')))
+      await new Promise((r) => setTimeout(r, 50));
+    const got = mails(out);
+    assert.equal(got.length, 1);
+    assert.equal(got[0].to, 'sam@example.com');
+    assert.equal(got[0].link, `${idp.url}/accept-invitation/${inv.data.id}`);
+    assert.match(got[0].subject, /Delta/);
   });
 });
