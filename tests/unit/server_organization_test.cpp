@@ -1,6 +1,9 @@
 // latch-idp organizations (Better Auth's organization plugin): who may invite, remove,
 // change roles, leave; the last owner; platform admins; slugs; invitations' state and owner.
 #include <latchkey/flows/server/organization.hpp>
+#include <latchkey/flows/server/token_endpoint.hpp>
+
+#include <boost/json.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -104,4 +107,17 @@ TEST_CASE("invitations: pending until used or expired; only for the invited addr
     eve.username = "eve@example.com";
     eve.email = "eve@example.com";
     CHECK_FALSE(invitation_for(inv, eve));
+}
+
+TEST_CASE("access token: org_id and org_role next to role, only with an organization", "[unit][server][organization]") {
+    access_token_params p{"https://idp", "u1", "cli", "", "openid", "j1", 100, 60, "user", "g1"};
+    auto plain = access_token_claims(p);
+    CHECK_FALSE(plain.contains("org_id"));
+    CHECK_FALSE(plain.contains("org_role"));
+    p.organization_id = "org1";
+    p.organization_role = "admin";
+    auto with_org = access_token_claims(p);
+    CHECK(with_org.at("org_id").as_string() == "org1");
+    CHECK(with_org.at("org_role").as_string() == "admin");
+    CHECK(with_org.at("role").as_string() == "user");
 }
