@@ -90,10 +90,11 @@ http_response error_answer(idp_state& st, const fs::authorize_error& err, std::s
 }
 
 boost::asio::awaitable<http_response> issue_code(idp_state& st, const fs::authorize_request& a, std::string user_id,
-                                                 std::string set_cookie) {
+                                                 std::string set_cookie, std::string organization_id) {
     const secret code = fs::make_opaque_token();
     fs::code_record rec{fs::hash_token(code.reveal()), random_urlsafe(16), a.client_id, std::move(user_id),
-                        a.redirect_uri, a.scope, a.nonce, a.code_challenge, unix_now() + code_lifetime, 0};
+                        a.redirect_uri, a.scope, a.nonce, a.code_challenge, unix_now() + code_lifetime, 0,
+                        std::move(organization_id)};
     if (auto ec = co_await st.store.put_code(std::move(rec))) co_return storage_error(ec);
     std::vector<std::pair<std::string, std::string>> p{{"code", code.reveal()}};
     if (!a.state.empty()) p.emplace_back("state", a.state);
@@ -116,7 +117,9 @@ boost::asio::awaitable<http_response> signed_in_or_form(idp_state& st, const ts:
         if (!s) co_return storage_error(s.error());
         if (s->found) {
             fs::user_record user = s->found->user;
-            co_return co_await after_sign_in(st, client, params, a, std::move(user), std::move(s->set_cookie));
+            std::string org = s->found->session.active_organization_id;
+            co_return co_await after_sign_in(st, client, params, a, std::move(user), std::move(s->set_cookie),
+                                             std::move(org));
         }
     }
     if (fs::has_word(prompt, "none"))
@@ -193,15 +196,19 @@ boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, co
     auto user = co_await grant_user(st, c.user_id);
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
-    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, (*user)->role, c.grant_id);
+    // The organization active in the session that approved (issue 14), if the user is still
+    // a member of it now.
+    auto org = co_await grant_org(st, c.user_id, c.organization_id);
+    if (!org) co_return storage_error(org.error());
+    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, (*user)->role, c.grant_id, *org);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, c.scope)).as_object();
     if (fs::wants_refresh_token(client, c.scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, c.user_id, c.scope, c.grant_id);
+        auto minted = co_await mint_refresh_token(st, client.client_id, c.user_id, c.scope, c.grant_id, org->id);
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }
-    if (auto ec = add_id_token(st, body, **user, client.client_id, c.nonce, c.scope)) co_return storage_error(ec);
+    if (auto ec = add_id_token(st, body, **user, client.client_id, c.nonce, c.scope, *org)) co_return storage_error(ec);
     co_return token_response(body);
 }
 

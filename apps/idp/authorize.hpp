@@ -27,15 +27,18 @@ http_response redirect_to(const std::string& location);
 http_response error_answer(idp_state& st, const flows::server::authorize_error& err, std::string_view redirect_uri,
                            std::string_view state);
 // A code for `user_id`, redirected to the client (with the session cookie to set, if any).
+// `organization_id`: the approving session's active organization (the tokens' org claims).
 boost::asio::awaitable<http_response> issue_code(idp_state& st, const flows::server::authorize_request& a,
-                                                 std::string user_id, std::string set_cookie);
+                                                 std::string user_id, std::string set_cookie,
+                                                 std::string organization_id = {});
 
 // The user is known (a live session, or signed in just now): a code when consent is not
 // needed (consent.hpp needs_consent), consent_required for prompt=none, else the consent page.
 boost::asio::awaitable<http_response> after_sign_in(idp_state& st, const flows::server::client_record& client,
                                                     const flows::server::form& params,
                                                     const flows::server::authorize_request& a,
-                                                    flows::server::user_record user, std::string set_cookie);
+                                                    flows::server::user_record user, std::string set_cookie,
+                                                    std::string organization_id = {});
 // POST /oauth2/consent: Allow or Deny from the consent page.
 boost::asio::awaitable<http_response> consent_endpoint(idp_state& st, const ts::server_request& req);
 

@@ -57,9 +57,12 @@ json::object user_json(const fs::user_record& u) {
 }
 
 json::object session_json(const fs::session_record& s) {
+    json::value active = nullptr;
+    if (!s.active_organization_id.empty()) active = s.active_organization_id;
     return {{"id", s.token_hash}, {"token", s.token_hash}, {"userId", s.user_id},
             {"expiresAt", fs::iso8601(s.expires_at)}, {"createdAt", fs::iso8601(s.created_at)},
-            {"updatedAt", fs::iso8601(s.updated_at)}, {"ipAddress", s.ip}, {"userAgent", s.user_agent}};
+            {"updatedAt", fs::iso8601(s.updated_at)}, {"ipAddress", s.ip}, {"userAgent", s.user_agent},
+            {"activeOrganizationId", std::move(active)}};
 }
 
 // The JSON object body of a POST (an empty body is {}); nullopt: not JSON or not an object.
@@ -222,6 +225,7 @@ boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::serve
     }
     if (path.rfind("/admin/", 0) == 0) co_return co_await admin_api(st, req, path);
     if (is_social_path(path)) co_return co_await social_api(st, req, path);
+    if (path.rfind("/organization/", 0) == 0) co_return co_await organization_api(st, req, path);
     const bool two_factor = path.rfind("/two-factor/", 0) == 0;
     const bool account = is_account_path(path);
     const bool known = path == "/sign-up/email" || path == "/sign-in/email" || path == "/sign-out" ||

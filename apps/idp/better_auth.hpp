@@ -85,4 +85,9 @@ boost::asio::awaitable<std::optional<http_response>> admin_user_operation(idp_st
 http_response has_permission(const boost::json::object& body, const flows::server::user_record& user);
 bool admin_statement_allows(std::string_view resource, std::string_view action);
 
+// ---- organization plugin (organization.cpp)
+// /api/auth/organization/* (`path` without the /api/auth prefix): a signed-in user only.
+boost::asio::awaitable<http_response> organization_api(idp_state& st, const ts::server_request& req,
+                                                       std::string_view path);
+
 }  // namespace latchkey::idp

@@ -50,7 +50,8 @@ boost::asio::awaitable<result<std::optional<std::string>>> stored_consent(idp_st
 
 boost::asio::awaitable<http_response> after_sign_in(idp_state& st, const fs::client_record& client,
                                                     const fs::form& params, const fs::authorize_request& a,
-                                                    fs::user_record user, std::string set_cookie) {
+                                                    fs::user_record user, std::string set_cookie,
+                                                    std::string organization_id) {
     std::optional<std::string> granted;
     if (!client.skip_consent) {
         std::string uid = user.id, cid = client.client_id;
@@ -60,7 +61,7 @@ boost::asio::awaitable<http_response> after_sign_in(idp_state& st, const fs::cli
     }
     const auto prompt = params.value_or_empty("prompt");
     if (!fs::needs_consent(client, granted, a.scope, prompt))
-        co_return co_await issue_code(st, a, std::move(user.id), std::move(set_cookie));
+        co_return co_await issue_code(st, a, std::move(user.id), std::move(set_cookie), std::move(organization_id));
     if (fs::has_word(prompt, "none"))
         co_return error_answer(st, {oauth_errc::consent_required, "the user has not allowed this client", true},
                                a.redirect_uri, a.state);
@@ -100,8 +101,8 @@ boost::asio::awaitable<http_response> consent_endpoint(idp_state& st, const ts::
     if (auto ec = co_await st.store.put_consent(std::move(put_uid), std::move(put_cid), std::move(scope), now))
         co_return storage_error(ec);
     note_event(st, &req, {.event = "consent_grant", .user_id = s->found->user.id, .client_id = a->client_id});
-    std::string user_id = s->found->user.id;
-    co_return co_await issue_code(st, *a, std::move(user_id), std::move(s->set_cookie));
+    std::string user_id = s->found->user.id, org = s->found->session.active_organization_id;
+    co_return co_await issue_code(st, *a, std::move(user_id), std::move(s->set_cookie), std::move(org));
 }
 
 }  // namespace latchkey::idp

@@ -143,8 +143,14 @@ boost::asio::awaitable<http_response> submit_form(idp_state& st, const ts::serve
     auto who = co_await find_approver(st, req, *f, now);
     if (who.refusal) co_return std::move(*who.refusal);
     const bool approve = f->value_or_empty("action") == "approve";
+    // The organization of the approval: the active one of this browser's session, when it is
+    // the same user's (the page signs in with a password; a session is optional).
+    std::string org;
+    auto browser = co_await current_session(st, req);
+    if (browser && browser->found && browser->found->user.id == who.user->id)
+        org = browser->found->session.active_organization_id;
     std::string user_id = who.user->id;
-    auto answered = co_await st.store.answer_device(code, std::move(user_id), approve, now);
+    auto answered = co_await st.store.answer_device(code, std::move(user_id), approve, now, std::move(org));
     if (!answered) co_return message_page(400, "Unknown code", "That code is unknown or has expired.");
     co_return approve ? message_page(200, "Device approved", "You can close this page and return to your device.")
                       : message_page(200, "Request denied", "The device was not signed in.");
@@ -213,17 +219,19 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs:
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
     const std::string grant = random_urlsafe(16);
-    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, (*user)->role, grant);
+    auto org = co_await grant_org(st, d->updated.user_id, d->updated.organization_id);
+    if (!org) co_return storage_error(org.error());
+    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, (*user)->role, grant, *org);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
     secret refresh;
     if (fs::wants_refresh_token(client, d->updated.scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope, grant);
+        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope, grant, org->id);
         if (!minted) co_return storage_error(minted.error());
         refresh = std::move(*minted);
     }
     auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, d->updated.scope,
                                                            refresh.reveal())).as_object();
-    if (auto ec = add_id_token(st, body, **user, client.client_id, "", d->updated.scope)) co_return storage_error(ec);
+    if (auto ec = add_id_token(st, body, **user, client.client_id, "", d->updated.scope, *org)) co_return storage_error(ec);
     co_return token_response(body);
 }
 

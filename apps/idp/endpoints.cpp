@@ -65,9 +65,10 @@ http_response storage_error(error_code ec) {
 }
 
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
-                                       const std::string& scope, const std::string& role, const std::string& grant_id) {
+                                       const std::string& scope, const std::string& role, const std::string& grant_id,
+                                       const org_claim& org) {
     fs::access_token_params p{st.config.issuer, subject, client_id, "", scope, random_urlsafe(16),
-                              unix_now(), st.config.access_token_ttl, role, grant_id};
+                              unix_now(), st.config.access_token_ttl, role, grant_id, org.id, org.role};
     return sign_jwt(st.keys.active.get(), st.keys.active_kid, fs::access_token_claims(p));
 }
 
@@ -79,11 +80,28 @@ boost::asio::awaitable<result<std::optional<fs::user_record>>> grant_user(idp_st
     co_return std::optional<fs::user_record>(std::move(*user));
 }
 
+boost::asio::awaitable<result<org_claim>> grant_org(idp_state& st, std::string user_id, std::string organization_id) {
+    org_claim out;
+    if (organization_id.empty()) co_return out;
+    auto found = co_await st.store.find_organization(std::move(organization_id), false);
+    if (!found && found.error() == fs::server_errc::not_found) co_return out;
+    if (!found) co_return found.error();
+    for (const auto& m : found->members)
+        if (m.user_id == user_id) out = {found->org.id, m.role, found->org.slug};
+    co_return out;
+}
+
 error_code add_id_token(idp_state& st, boost::json::object& body, const fs::user_record& user,
-                        const std::string& client_id, const std::string& nonce, const std::string& scope) {
+                        const std::string& client_id, const std::string& nonce, const std::string& scope,
+                        const org_claim& org) {
     if ((" " + scope + " ").find(" openid ") == std::string::npos) return {};
     auto claims = fs::id_token_claims(st.config.issuer, user.id, client_id, nonce, unix_now(), 3600);
     fs::add_user_claims(claims, user, scope);
+    if (!org.id.empty()) {
+        claims["org_id"] = org.id;
+        claims["org_role"] = org.role;
+        claims["org_slug"] = org.slug;
+    }
     auto signed_token = sign_jwt(st.keys.active.get(), st.keys.active_kid, claims);
     if (!signed_token) return make_error_code(oauth_errc::server_error);
     body["id_token"] = *signed_token;
@@ -185,6 +203,7 @@ boost::asio::awaitable<http_response> dispatch(idp_state& st, const ts::server_r
     if (path == "/oauth2/register" || path.rfind("/oauth2/register/", 0) == 0)
         co_return co_await registration_endpoint(st, req);
     if (path.rfind("/api/auth/", 0) == 0) co_return co_await better_auth(st, req);
+    if (path.rfind("/accept-invitation/", 0) == 0) co_return co_await accept_invitation_page(st, req);
     co_return not_found();
 }
 

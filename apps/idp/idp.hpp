@@ -1,6 +1,7 @@
 // latch-idp's wiring (the composition root): shared declarations of the executable.
 #pragma once
 
+#include "mail.hpp"
 #include "ops.hpp"
 
 #include <latchkey/core/error.hpp>
@@ -157,6 +158,8 @@ struct idp_state {
     flows::server::cookie_scope cookies;
     std::string platform;  // its name; empty in single-platform mode
     social_hub* social = nullptr;  // null: no social login (tests that build a bare state)
+    // Outgoing mail (invitations): --mail-file / --mail-command; null: mails are dropped.
+    mail_sink* mail = nullptr;
 };
 // A path of ours as the browser must ask for it (under the platform's prefix).
 inline std::string local_path(const idp_state& st, std::string_view path) {
@@ -185,6 +188,7 @@ struct account_event {
     std::string_view outcome;  // instead of success/failure, e.g. "second_factor_required"
     std::string_view user_id, username, client_id, reason;
     std::string_view method;  // how, e.g. "social:google"
+    std::string_view organization_id, target, role;  // organization events
 };
 void note_event(idp_state& st, const ts::server_request* req, const account_event& a);
 boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req);
@@ -198,7 +202,8 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const flo
 // the code revokes them); empty: a new family.
 boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
                                                           const std::string& user_id, const std::string& scope,
-                                                          std::string family_id = {});
+                                                          std::string family_id = {},
+                                                          std::string organization_id = {});
 boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req);
 // RFC 7662 introspection for authenticated (confidential) clients (introspect.cpp).
 boost::asio::awaitable<http_response> introspection_endpoint(idp_state& st, const ts::server_request& req);
@@ -221,11 +226,20 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
 boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const flows::server::form& params,
                                                                const flows::server::client_record& client);
+// The organization a grant carries into its tokens: the claims org_id, org_role (and
+// org_slug in userinfo). Empty id: none.
+struct org_claim {
+    std::string id, role, slug;
+};
+// The membership of `user_id` in `organization_id` now: empty when organization_id is
+// empty, the organization is gone or the user is no longer a member.
+boost::asio::awaitable<result<org_claim>> grant_org(idp_state& st, std::string user_id, std::string organization_id);
 // An access token JWT; `role` (the user's platform role) becomes its `role` claim when set;
-// `grant_id`: the grant (a code's grant_id, the refresh family) whose revocation ends it.
+// `grant_id`: the grant (a code's grant_id, the refresh family) whose revocation ends it;
+// `org`: the org_id / org_role claims when set.
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
                                        const std::string& scope, const std::string& role = {},
-                                       const std::string& grant_id = {});
+                                       const std::string& grant_id = {}, const org_claim& org = {});
 // The user a user grant (code, device, refresh) issues tokens for, loaded once for the
 // access token's role and the ID token's claims. nullopt: the user is gone or banned (answer
 // invalid_grant). Errors: storage (busy, failed).
@@ -233,7 +247,8 @@ boost::asio::awaitable<result<std::optional<flows::server::user_record>>> grant_
 // Adds "id_token" to a token response `body` when `scope` has openid: signed, with the
 // user's claims the scope releases. Error: server_error (signing failed).
 error_code add_id_token(idp_state& st, boost::json::object& body, const flows::server::user_record& user,
-                        const std::string& client_id, const std::string& nonce, const std::string& scope);
+                        const std::string& client_id, const std::string& nonce, const std::string& scope,
+                        const org_claim& org = {});
 // The password grant, for clients allowed it (password_grant.cpp).
 boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::server_request& req,
                                                      const flows::server::form& params,
@@ -259,6 +274,8 @@ boost::asio::awaitable<result<session_found>> current_session(idp_state& st, con
 // Starts a session for `user`; returns the Set-Cookie header value.
 boost::asio::awaitable<result<std::string>> start_session(idp_state& st, const ts::server_request& req,
                                                           const flows::server::user_record& user, bool remember);
+// The invitation page /accept-invitation/<id> (accept_page.cpp): sign in, then accept or decline.
+boost::asio::awaitable<http_response> accept_invitation_page(idp_state& st, const ts::server_request& req);
 // Better Auth's core endpoints under /api/auth/ (better_auth.cpp).
 boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::server_request& req);
 
@@ -302,6 +319,7 @@ struct serve_options {
     std::string initial_access_token_file;     // RFC 7591 §3: registrations by whoever holds it
     std::string audit_log;                     // JSON lines of sign-ins and account changes
     std::string metrics_listen;                // ADDRESS:PORT of /metrics (none when empty)
+    std::string mail_file, mail_command;       // the mail sink (mail.hpp); none: mails are dropped
 };
 int serve(const serve_options& o);
 

@@ -36,7 +36,7 @@ std::optional<json::object> access_token_info(const idp_state& st, std::string_v
     auto exp = c.if_contains("exp");
     if (!exp || !exp->is_int64() || exp->as_int64() <= unix_now()) return std::nullopt;
     json::object o{{"active", true}, {"token_type", "access_token"}};
-    for (const char* k : {"iss", "sub", "client_id", "scope", "exp", "iat", "jti", "aud", "gid"})
+    for (const char* k : {"iss", "sub", "client_id", "scope", "exp", "iat", "jti", "aud", "gid", "role", "org_id", "org_role"})
         if (auto v = c.if_contains(k)) o[k] = *v;
     return o;
 }
@@ -97,6 +97,17 @@ boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts:
     if (!user) co_return storage_error(user.error());
     json::object claims{{"sub", user->id}};
     fs::add_user_claims(claims, *user, granted);
+    // The token's organization, with the user's role in it now (gone when no longer a member).
+    if (const auto* org_id = info->if_contains("org_id"); org_id && org_id->is_string()) {
+        std::string uid = user->id, oid(org_id->as_string());
+        auto org = co_await grant_org(st, std::move(uid), std::move(oid));
+        if (!org) co_return storage_error(org.error());
+        if (!org->id.empty()) {
+            claims["org_id"] = org->id;
+            claims["org_role"] = org->role;
+            claims["org_slug"] = org->slug;
+        }
+    }
     co_return answer(std::move(claims));
 }
 

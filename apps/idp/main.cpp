@@ -197,6 +197,11 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--metrics-listen", so.metrics_listen,
                           "serve /metrics (Prometheus text), /healthz and /readyz on ADDRESS:PORT, e.g. "
                           "127.0.0.1:9464 (default: no /metrics)");
+    serve_cmd->add_option("--mail-file", so.mail_file,
+                          "append outgoing mail (invitations) to FILE, one JSON line each (made 0600)");
+    serve_cmd->add_option("--mail-command", so.mail_command,
+                          "run CMD (program and arguments split on spaces, no shell) for each outgoing mail, "
+                          "the mail as JSON on its stdin; killed after 10 s");
     std::string config_file;
     serve_cmd->add_option("--config", config_file,
                           "read options from FILE: TOML, the flags' names as keys (listen = \"127.0.0.1:8443\"); "

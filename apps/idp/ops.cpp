@@ -19,7 +19,7 @@ constexpr std::array<std::string_view, route_count> route_names{
     "auth_other", "healthz", "readyz", "metrics", "not_found"};
 
 constexpr std::array<std::string_view, login_method_count> login_method_names{
-    "password", "authorize_page", "device_page", "password_grant", "totp", "backup_code"};
+    "password", "authorize_page", "device_page", "password_grant", "totp", "backup_code", "invitation_page"};
 
 struct exact_route {
     std::string_view path;
@@ -60,7 +60,7 @@ route route_of(std::string_view path) {
         if (path == e.path) return e.r;
     if (starts_with(path, "/oauth2/register/")) return route::registration;
     if (starts_with(path, "/api/auth/two-factor/")) return route::two_factor;
-    if (starts_with(path, "/api/auth/")) return route::auth_other;
+    if (starts_with(path, "/api/auth/") || starts_with(path, "/accept-invitation/")) return route::auth_other;
     return route::not_found;
 }
 

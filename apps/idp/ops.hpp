@@ -27,7 +27,9 @@ route route_of(std::string_view path);
 std::string_view route_name(route r);
 
 // How a user signed in (or tried to).
-enum class login_method : std::uint8_t { password, authorize_page, device_page, password_grant, totp, backup_code, count_ };
+enum class login_method : std::uint8_t {
+    password, authorize_page, device_page, password_grant, totp, backup_code, invitation_page, count_
+};
 inline constexpr std::size_t login_method_count = static_cast<std::size_t>(login_method::count_);
 std::string_view login_method_name(login_method m);
 

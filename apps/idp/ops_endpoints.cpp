@@ -127,6 +127,9 @@ void note_event(idp_state& st, const ts::server_request* req, const account_even
     e.ip = req ? std::string_view(req->peer_ip) : std::string_view{};
     e.reason = a.reason;
     e.method = a.method;
+    e.organization_id = a.organization_id;
+    e.target = a.target;
+    e.role = a.role;
     write_audit(st, e);
 }
 

@@ -19,11 +19,11 @@ namespace fs = latchkey::flows::server;
 
 boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
                                                           const std::string& user_id, const std::string& scope,
-                                                          std::string family_id) {
+                                                          std::string family_id, std::string organization_id) {
     secret raw = fs::make_opaque_token();
     if (family_id.empty()) family_id = random_urlsafe(16);
     fs::refresh_record r{fs::hash_token(raw.reveal()), std::move(family_id), client_id, user_id, scope,
-                         unix_now() + st.config.refresh_token_ttl, 0, 0};
+                         unix_now() + st.config.refresh_token_ttl, 0, 0, std::move(organization_id)};
     if (auto ec = co_await st.store.put_refresh(std::move(r))) co_return ec;
     co_return raw;
 }
@@ -62,11 +62,13 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
     auto user = co_await grant_user(st, old.user_id);
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
-    auto token = issue_access_token(st, old.user_id, client.client_id, scope, (*user)->role, old.family_id);
+    auto org = co_await grant_org(st, old.user_id, old.organization_id);
+    if (!org) co_return storage_error(org.error());
+    auto token = issue_access_token(st, old.user_id, client.client_id, scope, (*user)->role, old.family_id, *org);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
     auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, scope, next_raw.reveal()))
                     .as_object();
-    if (auto ec = add_id_token(st, body, **user, client.client_id, "", scope)) co_return storage_error(ec);
+    if (auto ec = add_id_token(st, body, **user, client.client_id, "", scope, *org)) co_return storage_error(ec);
     co_return token_response(body);
 }
 

@@ -77,6 +77,12 @@ bool open_served(served_data& out, const serve_options& o, const std::string& di
         fail(what + diag.client_message);
         return false;
     }
+    out.mail = std::make_unique<mail_sink>();
+    if ((!o.mail_file.empty() && out.mail->open_file(o.mail_file, diag)) ||
+        (!o.mail_command.empty() && out.mail->set_command(o.mail_command, diag))) {
+        fail(what + diag.client_message);
+        return false;
+    }
     out.store = std::move(*store);
     out.state.reset(new idp_state{.config = {},
                                   .store = *out.store,
@@ -93,6 +99,7 @@ bool open_served(served_data& out, const serve_options& o, const std::string& di
     state.ops = out.ops.get();
     state.hashing_capacity = hashing_capacity;
     state.sealing_key = std::move(*sealing_key);
+    if (out.mail->enabled()) state.mail = out.mail.get();
     return true;
 }
 

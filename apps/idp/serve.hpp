@@ -3,6 +3,7 @@
 #pragma once
 
 #include "idp.hpp"
+#include "mail.hpp"
 #include "ops.hpp"
 #include "social.hpp"
 
@@ -25,6 +26,7 @@ struct served_data {
     std::unique_ptr<ops_state> ops = std::make_unique<ops_state>();
     std::unique_ptr<idp_state> state;
     std::unique_ptr<social_hub> social;  // its "Sign in with ..." clients (attach_social)
+    std::unique_ptr<mail_sink> mail;     // --mail-file / --mail-command (invitations)
 };
 // Gives the served state its social-login clients, on the server's io_context.
 void attach_social(served_data& d, boost::asio::any_io_executor ex);

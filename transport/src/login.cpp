@@ -39,6 +39,9 @@ void fill_identity(identity& who, const json::object& claims) {
     take(who.email, "email");
     take(who.name, "name");
     take(who.username, "preferred_username");
+    // Seed 000's platformId and role, and a latch-idp organization: shown by `latch status`.
+    for (const char* name : lookup_attribute_names)
+        if (auto v = json_str(claims, name); !v.empty() && !who.attributes.count(name)) who.attributes[name] = v;
 }
 
 bool user_less(login_method m) {

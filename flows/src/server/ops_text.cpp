@@ -133,7 +133,8 @@ std::string audit_line(const audit_event& e) {
     const std::pair<const char*, std::string_view> fields[] = {
         {"event", e.event},         {"outcome", e.outcome}, {"user_id", e.user_id}, {"username", e.username},
         {"client_id", e.client_id}, {"ip", e.ip},           {"method", e.method},   {"reason", e.reason},
-        {"key_id", e.key_id},       {"platform", e.platform}};
+        {"key_id", e.key_id},       {"platform", e.platform}, {"organization_id", e.organization_id},
+        {"target", e.target},       {"role", e.role}};
     for (const auto& [k, v] : fields)
         if (!v.empty()) o[k] = valid_utf8(v);
     return boost::json::serialize(o) + "\n";

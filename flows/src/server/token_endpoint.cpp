@@ -55,6 +55,10 @@ json::object access_token_claims(const access_token_params& p) {
     if (!p.scope.empty()) c["scope"] = p.scope;
     if (!p.role.empty()) c["role"] = p.role;
     if (!p.grant_id.empty()) c["gid"] = p.grant_id;
+    if (!p.organization_id.empty()) {
+        c["org_id"] = p.organization_id;
+        c["org_role"] = p.organization_role;
+    }
     return c;
 }
 

@@ -14,11 +14,11 @@ namespace {
 
 constexpr const char* device_columns =
     "device_code_hash, user_code, client_id, scope, status, user_id, requester_ip, requester_ua, created_at, "
-    "expires_at, poll_interval, last_poll_at";
+    "expires_at, poll_interval, last_poll_at, organization_id";
 
 device_record device_from(const stmt& s) {
     return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(5),
-            s.text(6), s.text(7), s.int64(8), s.int64(9), s.int64(10), s.int64(11)};
+            s.text(6), s.text(7), s.int64(8), s.int64(9), s.int64(10), s.int64(11), s.text(12)};
 }
 
 }  // namespace
@@ -40,10 +40,10 @@ error_code put_device(sqlite_db& db, const device_record& d, std::int64_t max_pe
 
 static error_code insert_device(sqlite_db& db, const device_record& d) {
     auto s = db.prepare(std::string("INSERT INTO device_codes (") + device_columns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
     s.bind(1, d.device_code_hash).bind(2, d.user_code).bind(3, d.client_id).bind(4, d.scope).bind(5, d.status);
     s.bind(6, d.user_id).bind(7, d.requester_ip).bind(8, d.requester_ua).bind(9, d.created_at);
-    s.bind(10, d.expires_at).bind(11, d.interval).bind(12, d.last_poll_at);
+    s.bind(10, d.expires_at).bind(11, d.interval).bind(12, d.last_poll_at).bind(13, d.organization_id);
     return step_error(s.step());
 }
 
@@ -58,10 +58,12 @@ result<device_record> find_pending_device(sqlite_db& db, const std::string& user
 }
 
 result<device_record> answer_device(sqlite_db& db, const std::string& user_code, const std::string& user_id,
-                                    bool approve, std::int64_t now) {
-    auto s = db.prepare(std::string("UPDATE device_codes SET status = ?3, user_id = ?4 WHERE user_code = ?1 AND "
-                                    "status = 'pending' AND expires_at > ?2 RETURNING ") + device_columns);
+                                    bool approve, std::int64_t now, const std::string& organization_id) {
+    auto s = db.prepare(std::string("UPDATE device_codes SET status = ?3, user_id = ?4, organization_id = ?5 WHERE "
+                                    "user_code = ?1 AND status = 'pending' AND expires_at > ?2 RETURNING ") +
+                        device_columns);
     s.bind(1, user_code).bind(2, now).bind(3, std::string_view(approve ? "approved" : "denied")).bind(4, user_id);
+    s.bind(5, organization_id);
     const int rc = s.step();
     if (rc == SQLITE_ROW) return device_from(s);
     if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);

@@ -67,7 +67,8 @@ result<bool> grant_revoked(sqlite_db& db, const std::string& grant_id);
 error_code put_device(sqlite_db& db, const records::device_record& d, std::int64_t max_pending);
 result<records::device_record> find_pending_device(sqlite_db& db, const std::string& user_code, std::int64_t now);
 result<records::device_record> answer_device(sqlite_db& db, const std::string& user_code,
-                                             const std::string& user_id, bool approve, std::int64_t now);
+                                             const std::string& user_id, bool approve, std::int64_t now,
+                                             const std::string& organization_id);
 result<flows::server::device_poll_decision> poll_device(sqlite_db& db, const std::string& device_code_hash,
                                                         const std::string& client_id, std::int64_t now);
 
@@ -96,6 +97,21 @@ error_code delete_social_provider(sqlite_db& db, const std::string& name);
 result<account_user> find_account(sqlite_db& db, const std::string& provider_id, const std::string& account_id);
 result<user_record> find_user_by_email(sqlite_db& db, const std::string& email);
 error_code link_account(sqlite_db& db, const records::account_record& a, const std::optional<user_record>& new_user);
+// Organizations (sqlite_orgs.cpp).
+error_code create_organization(sqlite_db& db, const records::organization_record& o, const records::member_record& owner);
+error_code update_organization(sqlite_db& db, const records::organization_record& o);
+error_code delete_organization(sqlite_db& db, const std::string& id);
+result<organization_view> find_organization(sqlite_db& db, const std::string& key, bool by_slug);
+result<std::vector<records::organization_record>> list_organizations(sqlite_db& db, const std::string& user_id);
+result<member_change> change_member(sqlite_db& db, const std::string& org_id, const std::string& member_id,
+                                    const std::string& role);
+error_code set_active_organization(sqlite_db& db, const std::string& session_hash, const std::string& org_id);
+error_code put_invitation(sqlite_db& db, const records::invitation_record& i);
+result<records::invitation_record> find_invitation(sqlite_db& db, const std::string& id);
+result<std::vector<records::invitation_record>> list_invitations(sqlite_db& db, const std::string& org_id,
+                                                                 const std::string& email);
+result<invitation_answer_result> answer_invitation(sqlite_db& db, const std::string& id, invitation_answer answer,
+                                                   const records::member_record& member, std::int64_t now);
 
 // Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
 error_code step_error(int rc);

@@ -177,19 +177,20 @@ result<std::vector<signing_key_record>> list_signing_keys(sqlite_db& db) {
 
 error_code put_session(sqlite_db& db, const session_record& r) {
     auto s = db.prepare("INSERT INTO sessions (token_hash, user_id, ip, user_agent, created_at, updated_at, "
-                        "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+                        "expires_at, active_organization_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     s.bind(1, r.token_hash).bind(2, r.user_id).bind(3, r.ip).bind(4, r.user_agent);
-    s.bind(5, r.created_at).bind(6, r.updated_at).bind(7, r.expires_at);
+    s.bind(5, r.created_at).bind(6, r.updated_at).bind(7, r.expires_at).bind(8, r.active_organization_id);
     return step_error(s.step());
 }
 
 result<session_record> find_session(sqlite_db& db, const std::string& token_hash, std::int64_t now) {
-    auto s = db.prepare("SELECT token_hash, user_id, ip, user_agent, created_at, updated_at, expires_at "
-                        "FROM sessions WHERE token_hash = ?1 AND expires_at > ?2");
+    auto s = db.prepare("SELECT token_hash, user_id, ip, user_agent, created_at, updated_at, expires_at, "
+                        "active_organization_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2");
     s.bind(1, token_hash).bind(2, now);
     const int rc = s.step();
     if (rc == SQLITE_ROW)
-        return session_record{s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4), s.int64(5), s.int64(6)};
+        return session_record{s.text(0),  s.text(1),  s.text(2),  s.text(3),
+                              s.int64(4), s.int64(5), s.int64(6), s.text(7)};
     if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
     return step_error(rc);
 }

@@ -178,6 +178,45 @@ CREATE TABLE account (
 CREATE INDEX account_user ON account(user_id);
 CREATE INDEX users_email ON users(email);
 )sql"},
+    // Organizations (issue 14, Better Auth's organization plugin): members (one row per user
+    // and organization), invitations by email (single use: pending -> accepted | rejected |
+    // canceled), the session's active organization, and the organization a code, a device
+    // authorization and a refresh family were granted under (their tokens' org claims).
+    {10, R"sql(
+CREATE TABLE organizations (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    slug       TEXT NOT NULL UNIQUE,
+    logo       TEXT NOT NULL,
+    metadata   TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE members (
+    id              TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role            TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    created_at      BIGINT NOT NULL,
+    UNIQUE (organization_id, user_id)
+);
+CREATE INDEX members_user ON members(user_id);
+CREATE TABLE invitations (
+    id              TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    email           TEXT NOT NULL,
+    role            TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected', 'canceled')),
+    inviter_id      TEXT NOT NULL,
+    expires_at      BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX invitations_organization ON invitations(organization_id);
+CREATE INDEX invitations_email ON invitations(email);
+ALTER TABLE sessions ADD COLUMN active_organization_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE auth_codes ADD COLUMN organization_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE device_codes ADD COLUMN organization_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE refresh_tokens ADD COLUMN organization_id TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace

@@ -12,10 +12,10 @@ using flows::server::server_errc;
 namespace {
 
 constexpr const char* session_columns =
-    "s.token_hash, s.user_id, s.ip, s.user_agent, s.created_at, s.updated_at, s.expires_at";
+    "s.token_hash, s.user_id, s.ip, s.user_agent, s.created_at, s.updated_at, s.expires_at, s.active_organization_id";
 
 session_record session_from(const stmt& s) {
-    return {s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4), s.int64(5), s.int64(6)};
+    return {s.text(0), s.text(1), s.text(2), s.text(3), s.int64(4), s.int64(5), s.int64(6), s.text(7)};
 }
 
 }  // namespace
@@ -29,7 +29,7 @@ result<session_use_result> find_live_session(sqlite_db& db, const std::string& t
     if (rc != SQLITE_ROW) return step_error(rc);
     session_use_result out;
     out.session = session_from(s);
-    out.user = user_from(s, 7);
+    out.user = user_from(s, 8);
     return out;
 }
 
@@ -67,13 +67,14 @@ result<bool> delete_session(sqlite_db& db, const std::string& token_hash, const 
 }
 
 result<refresh_record> find_refresh(sqlite_db& db, const std::string& token_hash) {
-    auto s = db.prepare("SELECT token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at "
-                        "FROM refresh_tokens WHERE token_hash = ?1");
+    auto s = db.prepare("SELECT token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at, "
+                        "organization_id FROM refresh_tokens WHERE token_hash = ?1");
     s.bind(1, token_hash);
     const int rc = s.step();
     if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
     if (rc != SQLITE_ROW) return step_error(rc);
-    return refresh_record{s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6), s.int64(7)};
+    return refresh_record{s.text(0),  s.text(1),  s.text(2),  s.text(3), s.text(4),
+                          s.int64(5), s.int64(6), s.int64(7), s.text(8)};
 }
 
 }  // namespace latchkey::transport::server::detail

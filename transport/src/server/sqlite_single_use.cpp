@@ -13,18 +13,19 @@ using flows::server::server_errc;
 namespace {
 
 constexpr const char* code_columns =
-    "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, expires_at, consumed_at";
+    "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, expires_at, consumed_at, "
+    "organization_id";
 
 code_record code_from(const stmt& s) {
     return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4),
-            s.text(5), s.text(6), s.text(7), s.int64(8), s.int64(9)};
+            s.text(5), s.text(6), s.text(7), s.int64(8), s.int64(9), s.text(10)};
 }
 
 constexpr const char* refresh_columns =
-    "token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at";
+    "token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at, organization_id";
 
 refresh_record refresh_from(const stmt& s) {
-    return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6), s.int64(7)};
+    return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6), s.int64(7), s.text(8)};
 }
 
 // The grant's access tokens too: they carry it as `gid`, and live_access_token looks here.
@@ -45,9 +46,10 @@ error_code revoke_family(sqlite_db& db, const std::string& family_id, std::int64
 
 error_code put_code(sqlite_db& db, const code_record& c) {
     auto s = db.prepare(std::string("INSERT INTO auth_codes (") + code_columns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     s.bind(1, c.code_hash).bind(2, c.grant_id).bind(3, c.client_id).bind(4, c.user_id).bind(5, c.redirect_uri);
     s.bind(6, c.scope).bind(7, c.nonce).bind(8, c.code_challenge).bind(9, c.expires_at).bind(10, c.consumed_at);
+    s.bind(11, c.organization_id);
     return step_error(s.step());
 }
 
@@ -84,9 +86,9 @@ result<code_consume_result> consume_code(sqlite_db& db, const std::string& code_
 
 error_code put_refresh(sqlite_db& db, const refresh_record& r) {
     auto s = db.prepare(std::string("INSERT INTO refresh_tokens (") + refresh_columns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     s.bind(1, r.token_hash).bind(2, r.family_id).bind(3, r.client_id).bind(4, r.user_id).bind(5, r.scope);
-    s.bind(6, r.expires_at).bind(7, r.rotated_at).bind(8, r.revoked_at);
+    s.bind(6, r.expires_at).bind(7, r.rotated_at).bind(8, r.revoked_at).bind(9, r.organization_id);
     return step_error(s.step());
 }
 
@@ -113,6 +115,7 @@ result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& o
         n.family_id = out.old_token.family_id;
         n.user_id = out.old_token.user_id;
         n.scope = out.old_token.scope;
+        n.organization_id = out.old_token.organization_id;
         n.rotated_at = n.revoked_at = 0;
         if (auto ec = put_refresh(db, n)) return ec;
     } else {

@@ -159,10 +159,10 @@ public:
             [this, code = std::move(code), now] { return detail::find_pending_device(*db_, code, now); });
     }
     asio::awaitable<result<device_record>> answer_device(std::string code, std::string user_id, bool approve,
-                                                         std::int64_t now) override {
+                                                         std::int64_t now, std::string organization_id) override {
         return pool_.run<result<device_record>>([this, code = std::move(code), user_id = std::move(user_id),
-                                                 approve, now] {
-            return detail::answer_device(*db_, code, user_id, approve, now);
+                                                 approve, now, org = std::move(organization_id)] {
+            return detail::answer_device(*db_, code, user_id, approve, now, org);
         });
     }
     asio::awaitable<result<flows::server::device_poll_decision>> poll_device(std::string hash, std::string client_id,
@@ -242,6 +242,59 @@ public:
         return pool_.run<error_code>([this, a = std::move(a), new_user = std::move(new_user)] {
             return detail::link_account(*db_, a, new_user);
         });
+    }
+    asio::awaitable<error_code> create_organization(organization_record o, member_record owner) override {
+        return pool_.run<error_code>([this, o = std::move(o), owner = std::move(owner)] {
+            return detail::create_organization(*db_, o, owner);
+        });
+    }
+    asio::awaitable<error_code> update_organization(organization_record o) override {
+        return pool_.run<error_code>([this, o = std::move(o)] { return detail::update_organization(*db_, o); });
+    }
+    asio::awaitable<error_code> delete_organization(std::string id) override {
+        return pool_.run<error_code>([this, id = std::move(id)] { return detail::delete_organization(*db_, id); });
+    }
+    asio::awaitable<result<organization_view>> find_organization(std::string key, bool by_slug) override {
+        return reads_.run<result<organization_view>>(
+            [this, key = std::move(key), by_slug] { return detail::find_organization(*reader_, key, by_slug); });
+    }
+    asio::awaitable<result<std::vector<organization_record>>> list_organizations(std::string user_id) override {
+        return reads_.run<result<std::vector<organization_record>>>(
+            [this, user_id = std::move(user_id)] { return detail::list_organizations(*reader_, user_id); });
+    }
+    asio::awaitable<result<member_change>> change_member(std::string org_id, std::string member_id,
+                                                         std::string role) override {
+        return pool_.run<result<member_change>>(
+            [this, org_id = std::move(org_id), member_id = std::move(member_id), role = std::move(role)] {
+                return detail::change_member(*db_, org_id, member_id, role);
+            });
+    }
+    asio::awaitable<error_code> set_active_organization(std::string hash, std::string org_id) override {
+        return pool_.run<error_code>([this, hash = std::move(hash), org_id = std::move(org_id)] {
+            return detail::set_active_organization(*db_, hash, org_id);
+        });
+    }
+    asio::awaitable<error_code> put_invitation(invitation_record i) override {
+        return pool_.run<error_code>([this, i = std::move(i)] { return detail::put_invitation(*db_, i); });
+    }
+    asio::awaitable<result<invitation_record>> find_invitation(std::string id) override {
+        return reads_.run<result<invitation_record>>(
+            [this, id = std::move(id)] { return detail::find_invitation(*reader_, id); });
+    }
+    asio::awaitable<result<std::vector<invitation_record>>> list_invitations(std::string org_id,
+                                                                             std::string email) override {
+        return reads_.run<result<std::vector<invitation_record>>>(
+            [this, org_id = std::move(org_id), email = std::move(email)] {
+                return detail::list_invitations(*reader_, org_id, email);
+            });
+    }
+    asio::awaitable<result<invitation_answer_result>> answer_invitation(std::string id, invitation_answer answer,
+                                                                        member_record member,
+                                                                        std::int64_t now) override {
+        return pool_.run<result<invitation_answer_result>>(
+            [this, id = std::move(id), answer, member = std::move(member), now] {
+                return detail::answer_invitation(*db_, id, answer, member, now);
+            });
     }
 
     std::size_t queued() const override { return pool_.in_flight() + reads_.in_flight(); }

@@ -35,7 +35,9 @@ import_expiry imported_token_expiry(std::string_view token, std::optional<second
 
 // Seed 000: what a lookup answer may say besides the OIDC claims; string values are kept in
 // identity::attributes and shown by `latch status`.
-inline constexpr const char* lookup_attribute_names[] = {"platformId", "role"};
+// Also taken from a login's ID token (and userinfo): the platform role and the active
+// organization a latch-idp token carries (org_id, org_role, org_slug; issue 14).
+inline constexpr const char* lookup_attribute_names[] = {"platformId", "role", "org_id", "org_role", "org_slug"};
 
 // Claims (sub, email, name, preferred_username) from a userinfo-style JSON object, and the
 // lookup_attribute_names it has.

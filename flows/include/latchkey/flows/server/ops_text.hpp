@@ -52,6 +52,9 @@ struct audit_event {
     std::string_view reason;  // why it failed, a fixed word of ours
     std::string_view key_id;  // a signing key's kid (key_rotate)
     std::string_view platform;  // the platform's name when serving several
+    // Organizations: which one, whom the event is about (a member's user id, an invited
+    // address) and the role given.
+    std::string_view organization_id, target, role;
 };
 // {"time":"2026-11-30T06:48:40Z","event":...}\n: one JSON object and a newline. Values go
 // through the JSON serializer (control bytes as \u00XX); bytes that are not UTF-8 become

@@ -66,6 +66,7 @@ struct code_record {
     std::string code_challenge;  // S256 only; empty when issued without PKCE
     std::int64_t expires_at = 0;
     std::int64_t consumed_at = 0;  // 0: not redeemed yet
+    std::string organization_id;   // the approving session's active organization ("" none)
 };
 
 // A refresh token; one family per grant, rotated on every use (RFC 9700 §4.14.2).
@@ -78,6 +79,7 @@ struct refresh_record {
     std::int64_t expires_at = 0;
     std::int64_t rotated_at = 0;  // 0: current
     std::int64_t revoked_at = 0;  // 0: not revoked
+    std::string organization_id;  // of the grant (its tokens' org claims); kept on rotation
 };
 
 // A device authorization (RFC 8628 §3.2), looked up by device code hash or user code.
@@ -94,6 +96,7 @@ struct device_record {
     std::int64_t expires_at = 0;
     std::int64_t interval = 5;        // seconds; grows by 5 on every slow_down (§3.5)
     std::int64_t last_poll_at = 0;
+    std::string organization_id;      // set on approval: the approving session's active organization
 };
 
 // A browser session (cookie); the cookie holds the raw token, the row its hash.
@@ -105,6 +108,7 @@ struct session_record {
     std::int64_t created_at = 0;
     std::int64_t updated_at = 0;
     std::int64_t expires_at = 0;
+    std::string active_organization_id;  // Better Auth's session.activeOrganizationId; "" none
 };
 
 // A signing key (JWKS). The private key PEM stays inside the data directory (mode 0600).
@@ -158,6 +162,41 @@ struct account_record {
     std::string account_id;   // the upstream `sub`
     std::string issuer;       // the upstream `iss` it was linked under
     std::int64_t created_at = 0;
+};
+
+// An organization (the seed's tenant; Better Auth's organization plugin).
+struct organization_record {
+    std::string id;
+    std::string name;
+    std::string slug;      // unique
+    std::string logo;      // URL or ""
+    std::string metadata;  // a JSON object's text, or ""
+    std::int64_t created_at = 0;
+};
+
+// A user's membership of an organization: role owner | admin | member (organization.hpp).
+struct member_record {
+    std::string id;
+    std::string organization_id;
+    std::string user_id;
+    std::string role;
+    std::int64_t created_at = 0;
+    // Read with the member (joined from users), not stored on it.
+    std::string user_name, user_email;
+};
+
+// An invitation by email, single use: pending -> accepted | rejected | canceled.
+struct invitation_record {
+    std::string id;  // random; the accept link carries it (only the invitee's session can use it)
+    std::string organization_id;
+    std::string email;  // canonical (lower case)
+    std::string role;
+    std::string status = "pending";
+    std::string inviter_id;
+    std::int64_t expires_at = 0;
+    std::int64_t created_at = 0;
+    // Read with the invitation (joined), not stored on it.
+    std::string organization_name, organization_slug, inviter_email;
 };
 
 }  // namespace latchkey::flows::server

@@ -40,6 +40,9 @@ struct access_token_params {
     // introspection and userinfo refuse the token once that grant is revoked (a replayed
     // code, a reused refresh token, RFC 7009 revocation). Empty: none (client_credentials).
     std::string grant_id = {};
+    // The organization the grant was made under and the user's role in it (issue 14): the
+    // claims org_id and org_role. Empty: none.
+    std::string organization_id = {}, organization_role = {};
 };
 
 // RFC 9068 §2.2 claims: iss, sub, aud, exp, iat, jti, client_id, scope (when not empty);

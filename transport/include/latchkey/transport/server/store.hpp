@@ -62,6 +62,31 @@ struct account_user {
     records::user_record user;
 };
 
+// ---- organizations (Better Auth's organization plugin)
+// An organization with its members, oldest first (each with the user's name and email).
+struct organization_view {
+    records::organization_record org;
+    std::vector<records::member_record> members;
+};
+
+enum class invitation_answer { accept, reject, cancel };
+enum class answer_status {
+    done,            // pending and unexpired -> the new status (accept: the member row inserted)
+    not_pending,     // already answered, canceled or expired: `invitation` as stored
+    already_member,  // accept: the user is a member already (nothing changed)
+};
+struct invitation_answer_result {
+    answer_status status = answer_status::not_pending;
+    records::invitation_record invitation;  // after the change
+    records::member_record member;          // accept: the row inserted
+};
+
+// A member changed or removed (change_member): the row before the change.
+struct member_change {
+    bool last_owner = false;  // refused: the organization would have no owner left
+    records::member_record before;
+};
+
 struct refresh_rotate_result {
     consume_status status = consume_status::unknown;
     records::refresh_record old_token;  // filled for consumed and replayed
@@ -169,12 +194,14 @@ public:
     // A pending, unexpired authorization by its canonical user code; not_found otherwise.
     virtual boost::asio::awaitable<result<records::device_record>> find_pending_device(std::string user_code,
                                                                                        std::int64_t now) = 0;
-    // pending -> approved (with user_id) or denied, atomically; not_found when it is no
-    // longer pending or has expired (someone else answered first).
+    // pending -> approved (with user_id and the approving session's active organization, ""
+    // for none) or denied, atomically; not_found when it is no longer pending or has expired
+    // (someone else answered first).
     virtual boost::asio::awaitable<result<records::device_record>> answer_device(std::string user_code,
                                                                                  std::string user_id,
                                                                                  bool approve,
-                                                                                 std::int64_t now) = 0;
+                                                                                 std::int64_t now,
+                                                                                 std::string organization_id = {}) = 0;
     // One token-endpoint poll: runs flows::server::decide_device_poll on the stored row and
     // writes its update in the same transaction. not_found for an unknown device code.
     virtual boost::asio::awaitable<result<flows::server::device_poll_decision>> poll_device(
@@ -229,6 +256,40 @@ public:
     // concurrent callback won) or the new user's name is taken; nothing is written then.
     virtual boost::asio::awaitable<error_code> link_account(records::account_record a,
                                                             std::optional<records::user_record> new_user) = 0;
+    // ---- organizations (issue 14; Better Auth's organization plugin)
+    // The organization and its first member (the creator, owner) in one transaction.
+    // already_exists: the slug is taken.
+    virtual boost::asio::awaitable<error_code> create_organization(records::organization_record org,
+                                                                   records::member_record owner) = 0;
+    // name, slug, logo, metadata of `org.id`; not_found, already_exists (slug).
+    virtual boost::asio::awaitable<error_code> update_organization(records::organization_record org) = 0;
+    // The organization, its members and invitations; sessions that had it active lose it.
+    virtual boost::asio::awaitable<error_code> delete_organization(std::string id) = 0;
+    // By id, or by slug when `by_slug`; not_found.
+    virtual boost::asio::awaitable<result<organization_view>> find_organization(std::string key, bool by_slug) = 0;
+    // The organizations `user_id` is a member of, oldest first.
+    virtual boost::asio::awaitable<result<std::vector<records::organization_record>>> list_organizations(
+        std::string user_id) = 0;
+    // Sets a member's role, or removes the member when `role` is empty, unless that leaves the
+    // organization without an owner (member_change::last_owner, nothing changed); checked in
+    // the same transaction. not_found: no such member in that organization.
+    virtual boost::asio::awaitable<result<member_change>> change_member(std::string organization_id,
+                                                                       std::string member_id, std::string role) = 0;
+    // The session's active organization ("" clears it); not_found: no such session.
+    virtual boost::asio::awaitable<error_code> set_active_organization(std::string session_hash,
+                                                                       std::string organization_id) = 0;
+    virtual boost::asio::awaitable<error_code> put_invitation(records::invitation_record inv) = 0;
+    // With the organization's name and slug and the inviter's email; not_found.
+    virtual boost::asio::awaitable<result<records::invitation_record>> find_invitation(std::string id) = 0;
+    // An organization's invitations (`organization_id` set) or an address's (`email` set),
+    // newest first, with the organization's name and slug and the inviter's email.
+    virtual boost::asio::awaitable<result<std::vector<records::invitation_record>>> list_invitations(
+        std::string organization_id, std::string email) = 0;
+    // The single-use step: pending and unexpired at `now` -> accepted (and `member` inserted,
+    // in the same transaction), rejected or canceled. Of N concurrent answers exactly one gets
+    // `done`. not_found: no such invitation.
+    virtual boost::asio::awaitable<result<invitation_answer_result>> answer_invitation(
+        std::string id, invitation_answer answer, records::member_record member, std::int64_t now) = 0;
 };
 
 }  // namespace latchkey::transport::server
