@@ -88,6 +88,8 @@ error_code put_challenge(sqlite_db& db, const records::two_factor_challenge& c);
 result<records::two_factor_challenge> find_challenge(sqlite_db& db, const std::string& token_hash, std::int64_t now);
 result<bool> delete_challenge(sqlite_db& db, const std::string& token_hash);
 
+result<std::int64_t> count_attempt(sqlite_db& db, const std::string& key, std::int64_t window_start);
+
 // Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
 error_code step_error(int rc);
 

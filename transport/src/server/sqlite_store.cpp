@@ -216,6 +216,11 @@ public:
         return pool_.run<result<bool>>([this, hash = std::move(hash)] { return detail::delete_challenge(*db_, hash); });
     }
 
+    asio::awaitable<result<std::int64_t>> count_attempt(std::string key, std::int64_t window_start) override {
+        return pool_.run<result<std::int64_t>>(
+            [this, key = std::move(key), window_start] { return detail::count_attempt(*db_, key, window_start); });
+    }
+
     std::size_t queued() const override { return pool_.in_flight() + reads_.in_flight(); }
 
 private:
