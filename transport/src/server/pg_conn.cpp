@@ -68,6 +68,11 @@ error_code statement_error(const PGresult* r) {
 
 }  // namespace
 
+// libpq prints the server's NOTICEs on stderr by default; they are not ours to show.
+void quiet_notices(PGconn* c) {
+    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+}
+
 pg_conn::~pg_conn() {
     PQfinish(c_);
 }
@@ -120,6 +125,7 @@ asio::awaitable<result<std::unique_ptr<pg_conn>>> pg_conn::connect(std::string c
         co_return make_error_code(server_errc::storage_failed);
     }
     std::unique_ptr<pg_conn> c(new pg_conn(raw));
+    quiet_notices(raw);
     const auto deadline = clock::now() + timeout;
     // libpq: start as if PQconnectPoll had answered "writing"; re-read PQsocket at each
     // step (it changes when libpq tries the next host or address).

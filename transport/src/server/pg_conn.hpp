@@ -170,6 +170,7 @@ private:
     std::chrono::steady_clock::time_point last_log_{};
 };
 
+void quiet_notices(PGconn* c);
 // Logs a database failure at most once a second (a dead server fails every request).
 void log_pg_failure(std::chrono::steady_clock::time_point& last, const std::string& what);
 

@@ -319,6 +319,7 @@ bool is_pg_uri(const std::string& location) {
 
 result<std::unique_ptr<store>> open_pg_store(const std::string& conninfo, diagnostics& diag, pg_options options) {
     PGconn* c = PQconnectdb(conninfo.c_str());
+    if (c) detail::quiet_notices(c);
     std::string why = c ? PQerrorMessage(c) : "out of memory";
     const bool ok = c && PQstatus(c) == CONNECTION_OK && detail::pg_migrate(c, diag);
     if (c && PQstatus(c) != CONNECTION_OK) {
