@@ -1,6 +1,8 @@
-// latch-idp: an OpenID Provider on latchkey's own framework, with SQLite.
+// latch-idp: an OpenID Provider on latchkey's own framework, with SQLite or PostgreSQL.
 //
-//   latch-idp serve --data DIR [--listen 127.0.0.1:PORT] [--issuer URL] [--trusted-origin URL]...
+//   latch-idp serve --data DIR [--database postgresql://...] [--secret-key-file FILE]
+//                   [--trusted-proxy CIDR]... [--behind-proxy]
+//                   [--listen 127.0.0.1:PORT] [--issuer URL] [--trusted-origin URL]...
 //                   [--signing-alg RS256] [--tls-cert FILE --tls-key FILE] [--config FILE]
 //   latch-idp user add USERNAME --data DIR [--password-file FILE]   (else $LATCH_IDP_PASSWORD)
 //   latch-idp user add ... [--role user|admin|platform-admin]; user set-role USERNAME ROLE --data DIR
@@ -9,6 +11,7 @@
 //                           [--grant GRANT]... [--scope "a b"] [--name NAME]
 //   latch-idp client list|rm ...
 //   latch-idp keys rotate --data DIR [--alg ES256|RS256]
+// Every admin command takes --database postgresql://... instead of (or beside) --data DIR.
 // Secrets never come from argv: passwords from a file or the environment; a confidential
 // client's secret is generated, printed once on stdout and stored hashed.
 #include "idp.hpp"
@@ -22,12 +25,18 @@ namespace {
 
 using namespace latchkey::idp;
 
-void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, std::string& name,
+// Where an admin command finds the records: --data DIR (SQLite) or --database URI.
+void add_location(CLI::App* cmd, store_location& at) {
+    cmd->add_option("--data", at.data, "data directory (SQLite); required unless --database");
+    cmd->add_option("--database", at.database, "a PostgreSQL URI (postgresql://user@host:port/db) instead of SQLite");
+}
+
+void add_user_commands(CLI::App& app, user_add_options& ua, store_location& data, std::string& name,
                        std::function<int()>& run) {
     auto* user = app.add_subcommand("user", "manage users")->require_subcommand(1);
     auto* add = user->add_subcommand("add", "add a user (password from --password-file or $LATCH_IDP_PASSWORD)");
     add->add_option("username", ua.username)->required();
-    add->add_option("--data", ua.data, "data directory")->required();
+    add_location(add, ua.at);
     add->add_option("--password-file", ua.password_file, "file holding the password (first line)");
     add->add_option("--id", ua.id, "the user's subject (sub); default: random");
     add->add_option("--email", ua.email, "email address (the `email` claim)");
@@ -35,25 +44,25 @@ void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, s
     add->add_option("--role", ua.role, "platform role: user (default), admin or platform-admin");
     add->callback([&] { run = [&] { return user_add(ua); }; });
     auto* list = user->add_subcommand("list", "list users");
-    list->add_option("--data", data)->required();
+    add_location(list, data);
     list->callback([&] { run = [&] { return user_list(data); }; });
     auto* rm = user->add_subcommand("rm", "remove a user");
     rm->add_option("username", name)->required();
-    rm->add_option("--data", data)->required();
+    add_location(rm, data);
     rm->callback([&] { run = [&] { return user_rm(data, name); }; });
     auto* set_role = user->add_subcommand("set-role", "set a user's platform role (user, admin, platform-admin)");
     set_role->add_option("username", name)->required();
     set_role->add_option("role", ua.role)->required();
-    set_role->add_option("--data", data)->required();
+    add_location(set_role, data);
     set_role->callback([&] { run = [&] { return user_set_role(data, name, ua.role); }; });
 }
 
-void add_client_commands(CLI::App& app, client_add_options& ca, std::string& data, std::string& name,
+void add_client_commands(CLI::App& app, client_add_options& ca, store_location& data, std::string& name,
                          std::function<int()>& run) {
     auto* client = app.add_subcommand("client", "manage OAuth clients")->require_subcommand(1);
     auto* add = client->add_subcommand("add", "register a client (a confidential client's secret is printed once)");
     add->add_option("client_id", ca.client_id)->required();
-    add->add_option("--data", ca.data, "data directory")->required();
+    add_location(add, ca.at);
     auto* conf = add->add_flag("--confidential", ca.confidential, "a client with a secret");
     add->add_flag("--public", ca.public_client, "a client without a secret (native apps, CLIs)")->excludes(conf);
     add->add_option("--redirect-uri", ca.redirect_uris, "allowed redirect URI (repeatable)");
@@ -67,11 +76,11 @@ void add_client_commands(CLI::App& app, client_add_options& ca, std::string& dat
     add->add_option("--secret-file", ca.secret_file, "a confidential client's secret (first line of FILE); default: generated, printed once");
     add->callback([&] { run = [&] { return client_add(ca); }; });
     auto* list = client->add_subcommand("list", "list clients");
-    list->add_option("--data", data)->required();
+    add_location(list, data);
     list->callback([&] { run = [&] { return client_list(data); }; });
     auto* rm = client->add_subcommand("rm", "remove a client");
     rm->add_option("client_id", name)->required();
-    rm->add_option("--data", data)->required();
+    add_location(rm, data);
     rm->callback([&] { run = [&] { return client_rm(data, name); }; });
 }
 
@@ -105,7 +114,7 @@ std::string apply_config_file(CLI::App& cmd, const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"latch-idp: an OpenID Provider with SQLite storage"};
+    CLI::App app{"latch-idp: an OpenID Provider with SQLite or PostgreSQL storage"};
     app.set_version_flag("--version", std::string("latch-idp ") + LATCH_VERSION);
     app.require_subcommand(1);
     std::function<int()> run;
@@ -141,6 +150,18 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--metrics-listen", so.metrics_listen,
                           "serve /metrics (Prometheus text), /healthz and /readyz on ADDRESS:PORT, e.g. "
                           "127.0.0.1:9464 (default: no /metrics)");
+    serve_cmd->add_option("--database", so.database,
+                          "keep the records in PostgreSQL (postgresql://user@host:port/db) instead of SQLite in "
+                          "DATA: replicas on one database share sessions, codes, keys and rate limits");
+    serve_cmd->add_option("--database-pool", so.database_pool, "PostgreSQL connections at most (default 4)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+    serve_cmd->add_option("--secret-key-file", so.secret_key_file,
+                          "the 32-byte sealing key (0600) instead of DATA/secret.key: give replicas the same one");
+    serve_cmd->add_option("--trusted-proxy", so.trusted_proxies,
+                          "a reverse proxy (address or CIDR, repeatable) whose X-Forwarded-For is believed for the "
+                          "client address (rate limits, audit, sessions)");
+    serve_cmd->add_flag("--behind-proxy", so.behind_proxy,
+                        "requests come through reverse proxies: refuse to start unless --trusted-proxy names them");
     std::string config_file;
     serve_cmd->add_option("--config", config_file,
                           "read options from FILE: TOML, the flags' names as keys (listen = \"127.0.0.1:8443\"); "
@@ -154,18 +175,20 @@ int main(int argc, char** argv) {
         };
     });
 
-    std::string keys_data, keys_alg = "ES256", keys_audit;
+    store_location keys_at;
+    std::string keys_alg = "ES256", keys_audit;
     auto* keys_cmd = app.add_subcommand("keys", "manage signing keys")->require_subcommand(1);
     auto* rotate = keys_cmd->add_subcommand("rotate", "add a new signing key (used from the next start; the old one "
                                                       "stays published until its tokens expire)");
-    rotate->add_option("--data", keys_data, "data directory")->required();
+    add_location(rotate, keys_at);
     rotate->add_option("--alg", keys_alg, "ES256 (default) or RS256")->check(CLI::IsMember({"ES256", "RS256"}));
     rotate->add_option("--audit-log", keys_audit, "append a key_rotate event to this audit log (JSON lines)");
-    rotate->callback([&] { run = [&] { return keys_rotate(keys_data, keys_alg, keys_audit); }; });
+    rotate->callback([&] { run = [&] { return keys_rotate(keys_at, keys_alg, keys_audit); }; });
 
     user_add_options ua;
     client_add_options ca;
-    std::string data, name;
+    store_location data;
+    std::string name;
     add_user_commands(app, ua, data, name, run);
     add_client_commands(app, ca, data, name, run);
 

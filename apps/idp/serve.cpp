@@ -10,12 +10,17 @@
 #include <latchkey/flows/server/user_code.hpp>
 
 #include <latchkey/core/random.hpp>
+#include <latchkey/flows/server/sealed.hpp>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -66,10 +71,21 @@ int serve(const serve_options& o) {
     const flows::server::user_code_limits limits;
     const std::size_t code_length = checked_user_code_length(limits);
     if (code_length == 0) return 1;
+    std::vector<flows::server::cidr> proxies;
+    for (const auto& p : o.trusted_proxies) {
+        auto net = flows::server::parse_cidr(p);
+        if (!net) return fail("latch-idp: --trusted-proxy wants an address or a network, e.g. 10.0.0.0/8 (got " + p + ")");
+        proxies.push_back(*net);
+    }
+    if (o.behind_proxy && proxies.empty())
+        return fail("latch-idp: --behind-proxy needs the proxies' addresses (--trusted-proxy CIDR, repeatable): "
+                    "without them every client would share the proxy's address and one rate-limit bucket");
     diagnostics diag;
-    auto store = open_data_dir(o.data, diag);
+    if (!o.database.empty() && ::mkdir(o.data.c_str(), 0700) != 0 && errno != EEXIST)
+        return fail("latch-idp: cannot create the data directory " + o.data + ": " + std::strerror(errno));
+    auto store = open_store({o.data, o.database, o.database_pool}, diag);
     if (!store) return fail("latch-idp: " + diag.client_message);
-    auto sealing_key = load_or_create_sealing_key(o.data, diag);
+    auto sealing_key = load_or_create_sealing_key(o.data, diag, o.secret_key_file);
     if (!sealing_key) return fail("latch-idp: " + diag.client_message);
     // The longest-lived token a key signs: access tokens or ID tokens (1 h).
     if (!o.signing_alg.empty() && !known_signing_alg(o.signing_alg))
@@ -98,9 +114,14 @@ int serve(const serve_options& o) {
                     .jwks = {},
                     .code_limits = limits,
                     .user_code_length = code_length,
-                    .csrf_key = random_urlsafe(32),
+                    // Every replica given the same sealing key accepts the others' forms.
+                    .csrf_key = flows::server::keyed_hash(*sealing_key, "latch-idp csrf key v1"),
                     .code_attempts = flows::server::attempt_limiter(10, limits.max_attempts_per_minute)};
     state.account_attempts = flows::server::attempt_limiter(o.sign_in_limit_per_ip, o.sign_in_limit_total);
+    state.shared_limits = !o.database.empty();
+    state.sign_in_limit_per_ip = o.sign_in_limit_per_ip;
+    state.sign_in_limit_total = o.sign_in_limit_total;
+    state.trusted_proxies = std::move(proxies);
     ts::http_server server(io.get_executor(),
                            [&state](ts::server_request r) { return handle(state, std::move(r)); });
     state.ops = &ops;
