@@ -62,6 +62,19 @@ std::size_t checked_user_code_length(const flows::server::user_code_limits& limi
     return *len;
 }
 
+// --trusted-proxy and --behind-proxy: the parsed networks, or why they cannot be used.
+std::string trusted_proxies(const serve_options& o, std::vector<flows::server::cidr>& out) {
+    for (const auto& p : o.trusted_proxies) {
+        auto net = flows::server::parse_cidr(p);
+        if (!net) return "--trusted-proxy wants an address or a network, e.g. 10.0.0.0/8 (got " + p + ")";
+        out.push_back(*net);
+    }
+    if (o.behind_proxy && out.empty())
+        return "--behind-proxy needs the proxies' addresses (--trusted-proxy CIDR, repeatable): without them every "
+               "client would share the proxy's address and one rate-limit bucket";
+    return {};
+}
+
 }  // namespace
 
 int serve(const serve_options& o) {
@@ -72,14 +85,7 @@ int serve(const serve_options& o) {
     const std::size_t code_length = checked_user_code_length(limits);
     if (code_length == 0) return 1;
     std::vector<flows::server::cidr> proxies;
-    for (const auto& p : o.trusted_proxies) {
-        auto net = flows::server::parse_cidr(p);
-        if (!net) return fail("latch-idp: --trusted-proxy wants an address or a network, e.g. 10.0.0.0/8 (got " + p + ")");
-        proxies.push_back(*net);
-    }
-    if (o.behind_proxy && proxies.empty())
-        return fail("latch-idp: --behind-proxy needs the proxies' addresses (--trusted-proxy CIDR, repeatable): "
-                    "without them every client would share the proxy's address and one rate-limit bucket");
+    if (auto e = trusted_proxies(o, proxies); !e.empty()) return fail("latch-idp: " + e);
     diagnostics diag;
     if (!o.database.empty() && ::mkdir(o.data.c_str(), 0700) != 0 && errno != EEXIST)
         return fail("latch-idp: cannot create the data directory " + o.data + ": " + std::strerror(errno));
