@@ -323,7 +323,9 @@ result<std::unique_ptr<store>> open_pg_store(const std::string& conninfo, diagno
     std::string why = c ? PQerrorMessage(c) : "out of memory";
     const bool ok = c && PQstatus(c) == CONNECTION_OK && detail::pg_migrate(c, diag);
     if (c && PQstatus(c) != CONNECTION_OK) {
-        while (!why.empty() && why.back() == '\n') why.pop_back();
+        for (auto& ch : why)  // libpq's message has several lines: one line for the log
+            if (ch == '\n' || ch == '\t') ch = ' ';
+        while (!why.empty() && why.back() == ' ') why.pop_back();
         diag.client_message = "cannot connect to the database: " + why;
     }
     PQfinish(c);
