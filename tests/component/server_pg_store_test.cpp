@@ -6,6 +6,7 @@
 #include "support/store_backends.hpp"
 #include "support/test_cert.hpp"
 
+#include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
 #include <latchkey/transport/server/pg_store.hpp>
 
@@ -15,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -114,4 +116,37 @@ TEST_CASE("PostgreSQL store: after a server restart the next operations succeed,
     io.restart();
     io.run();
     CHECK(found == std::vector<int>(8, 1));
+}
+
+TEST_CASE("PostgreSQL store: a full pool makes callers wait, bounded: busy beyond max_waiting, then it serves",
+          "[component][server][store][pg]") {
+    test::temp_dir dir;
+    const test::store_db db("postgresql", dir.path());
+    if (!db.available()) return;
+    pg_options o;
+    o.pool_size = 1;
+    o.max_waiting = 4;
+    diagnostics diag;
+    auto opened = open_pg_store(db.location(), diag, o);
+    REQUIRE(opened.has_value());
+    auto& st = **opened;
+    asio::io_context io;
+    std::map<std::string, int> outcomes;
+    for (int i = 0; i < 20; ++i)
+        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            const std::string id = "nobody";
+            auto r = co_await st.find_user_by_id(id);
+            ++outcomes[r ? "found" : r.error() == flows::server::server_errc::not_found ? "answered" : r.error().message()];
+        }, asio::detached);
+    io.run();
+    // One runs, four wait for the one connection; the other fifteen are told busy at once.
+    CHECK(outcomes["answered"] == 5);
+    CHECK(outcomes[make_error_code(flows::server::server_errc::busy).message()] == 15);
+    CHECK(outcomes.size() == 2);
+    auto later = test::run_to_end(io, [&]() -> asio::awaitable<bool> {
+        const std::string id = "nobody";
+        auto r = co_await st.find_user_by_id(id);
+        co_return !r && r.error() == flows::server::server_errc::not_found;
+    }());
+    CHECK(later);
 }

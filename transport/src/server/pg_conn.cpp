@@ -228,8 +228,14 @@ asio::awaitable<error_code> pg_conn::exec(const char* sql, std::chrono::millisec
 // ---- the pool
 
 struct pg_pool::waiter {
-    explicit waiter(const asio::any_io_executor& ex) : timer(ex) {}
+    waiter(const asio::any_io_executor& ex, std::deque<waiter*>& queue) : timer(ex), queue(queue) {}
+    // A waiter whose coroutine is destroyed unfinished (the io_context going away) leaves
+    // the queue, so no give_back reaches it.
+    ~waiter() { queue.erase(std::remove(queue.begin(), queue.end(), this), queue.end()); }
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
     asio::steady_timer timer;
+    std::deque<waiter*>& queue;
     std::unique_ptr<pg_conn> conn;  // handed over by give_back
     bool may_open = false;          // a slot freed: open a connection yourself
 };
@@ -292,7 +298,7 @@ asio::awaitable<result<pg_lease>> pg_pool::acquire() {
     }
     if (waiters_.size() >= o_.max_waiting) co_return make_error_code(server_errc::busy);
     auto ex = co_await asio::this_coro::executor;
-    waiter w(ex);
+    waiter w(ex, waiters_);
     w.timer.expires_after(o_.acquire_timeout);
     waiters_.push_back(&w);
     co_await w.timer.async_wait(use_nothrow);
@@ -302,8 +308,7 @@ asio::awaitable<result<pg_lease>> pg_pool::acquire() {
         co_return co_await open_one();
     }
     if (w.may_open) co_return co_await open_one();
-    waiters_.erase(std::remove(waiters_.begin(), waiters_.end(), &w), waiters_.end());
-    co_return make_error_code(server_errc::busy);
+    co_return make_error_code(server_errc::busy);  // timed out (~waiter leaves the queue)
 }
 
 }  // namespace latchkey::transport::server::detail
