@@ -38,12 +38,29 @@ std::int64_t unix_now() {
         .count();
 }
 
+namespace {
+
+// postgresql://user:PASSWORD@host/db or ...?password=...
+bool uri_has_password(const std::string& uri) {
+    const auto scheme = uri.find("://");
+    const auto at = uri.find('@');
+    const auto slash = uri.find('/', scheme + 3);
+    const bool in_userinfo = at != std::string::npos && (slash == std::string::npos || at < slash) &&
+                             uri.find(':', scheme + 3) < at;
+    return in_userinfo || uri.find("password=") != std::string::npos;
+}
+
+}  // namespace
+
 result<std::unique_ptr<ts::store>> open_store(const store_location& at, diagnostics& diag) {
     if (!at.database.empty()) {
         if (!ts::is_pg_uri(at.database)) {
             diag.client_message = "--database wants a postgresql:// URI (without it the data directory holds SQLite)";
             return make_error_code(server_errc::bad_config);
         }
+        if (uri_has_password(at.database))
+            std::fprintf(stderr, "latch-idp: warning: the --database URI holds a password, which other local users "
+                                 "can read on the command line: put it in ~/.pgpass, $PGPASSFILE or $PGPASSWORD\n");
         ts::pg_options o;
         o.pool_size = at.pool;
         return ts::open_pg_store(at.database, diag, o);

@@ -45,7 +45,8 @@ asio::awaitable<result<session_record>> pg_store::find_session(std::string hash,
 
 asio::awaitable<result<session_use_result>> pg_store::use_session(std::string hash, std::int64_t now,
                                                                   std::int64_t update_age, std::int64_t ttl) {
-    auto rows = co_await run(use_session_sql, pg_params(hash, now, update_age, ttl));
+    pg_params p(hash, now, update_age, ttl);
+    auto rows = co_await run(use_session_sql, std::move(p));
     if (!rows) co_return rows.error();
     if (rows->size() == 0) co_return make_error_code(server_errc::not_found);
     const pg_row r{*rows, 0};
@@ -65,7 +66,8 @@ asio::awaitable<result<std::vector<session_record>>> pg_store::list_sessions(std
 }
 
 asio::awaitable<result<bool>> pg_store::delete_session(std::string hash, std::string user_id) {
-    auto n = co_await changed(delete_session_sql, pg_params(hash, user_id));
+    pg_params p(hash, user_id);
+    auto n = co_await changed(delete_session_sql, std::move(p));
     if (!n) co_return bool_failure(n.error());
     co_return *n > 0;
 }

@@ -121,14 +121,16 @@ asio::awaitable<result<refresh_record>> pg_store::find_refresh(std::string hash)
 }
 
 asio::awaitable<result<bool>> pg_store::revoke_refresh(std::string hash, std::string client_id, std::int64_t now) {
-    auto rows = co_await run(revoke_refresh_sql, pg_params(hash, client_id, now));
+    pg_params p(hash, client_id, now);
+    auto rows = co_await run(revoke_refresh_sql, std::move(p));
     if (!rows) co_return bool_failure(rows.error());
     if (rows->int64(0, 0) == 0) co_return false;
     co_return rows->int64(0, 1) > 0;
 }
 
 asio::awaitable<result<bool>> pg_store::grant_revoked(std::string grant_id) {
-    auto rows = co_await run(grant_revoked_sql, pg_params(grant_id));
+    pg_params p(grant_id);
+    auto rows = co_await run(grant_revoked_sql, std::move(p));
     if (!rows) co_return bool_failure(rows.error());
     co_return rows->size() > 0;
 }

@@ -181,7 +181,8 @@ asio::awaitable<error_code> pg_store::update_client(client_record c) {
     return changed_one(update_client_sql, std::move(p));
 }
 asio::awaitable<result<bool>> pg_store::remember_jti(std::string hash, std::int64_t expires_at, std::int64_t now) {
-    auto n = co_await changed(remember_jti_sql, pg_params(hash, expires_at, now));
+    pg_params p(hash, expires_at, now);
+    auto n = co_await changed(remember_jti_sql, std::move(p));
     if (!n) co_return bool_failure(n.error());
     co_return *n == 1;
 }
@@ -239,7 +240,8 @@ asio::awaitable<error_code> pg_store::set_user_role(std::string id, std::string 
 }
 asio::awaitable<error_code> pg_store::ban_user(std::string id, std::string reason, std::int64_t expires,
                                                std::int64_t now) {
-    auto rows = co_await run(ban_sql, pg_params(id, reason, expires, now));
+    pg_params p(id, reason, expires, now);
+    auto rows = co_await run(ban_sql, std::move(p));
     if (!rows) co_return rows.error();
     co_return rows->int64(0, 0) == 1 ? error_code{} : make_error_code(server_errc::not_found);
 }
@@ -303,11 +305,14 @@ asio::awaitable<error_code> pg_store::put_consent(std::string user_id, std::stri
     return exec(put_consent_sql, pg_params(user_id, client_id, scope, now));
 }
 asio::awaitable<result<std::int64_t>> pg_store::count_attempt(std::string key, std::int64_t window_start) {
-    auto rows = co_await run(count_attempt_sql, pg_params(key, window_start));
+    pg_params p(key, window_start);
+    auto rows = co_await run(count_attempt_sql, std::move(p));
     if (!rows) co_return rows.error();
     const std::int64_t hits = rows->int64(0, 0);
-    if (hits == 1)  // the key's first attempt in a new window: sweep the old ones
-        if (auto ec = co_await exec(purge_attempts_sql, pg_params(window_start))) co_return ec;
+    if (hits == 1) {  // the key's first attempt in a new window: sweep the old ones
+        pg_params older(window_start);
+        if (auto ec = co_await exec(purge_attempts_sql, std::move(older))) co_return ec;
+    }
     co_return hits;
 }
 

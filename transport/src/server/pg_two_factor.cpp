@@ -83,7 +83,8 @@ asio::awaitable<error_code> pg_store::delete_two_factor(std::string user_id) {
 }
 
 asio::awaitable<result<bool>> pg_store::accept_totp_step(std::string user_id, std::int64_t step, std::int64_t now) {
-    auto n = co_await changed(accept_totp_sql, pg_params(user_id, step, now));
+    pg_params p(user_id, step, now);
+    auto n = co_await changed(accept_totp_sql, std::move(p));
     if (!n) co_return bool_failure(n.error());
     co_return *n > 0;
 }
@@ -95,7 +96,8 @@ asio::awaitable<result<two_factor_record>> pg_store::record_two_factor_failure(s
 }
 
 asio::awaitable<result<bool>> pg_store::consume_backup_code(std::string user_id, std::string hash, std::int64_t now) {
-    auto n = co_await changed(consume_backup_sql, pg_params(hash, user_id, now));
+    pg_params p(hash, user_id, now);
+    auto n = co_await changed(consume_backup_sql, std::move(p));
     if (!n) co_return bool_failure(n.error());
     co_return *n > 0;
 }
@@ -122,7 +124,8 @@ asio::awaitable<result<two_factor_challenge>> pg_store::find_challenge(std::stri
 }
 
 asio::awaitable<result<bool>> pg_store::delete_challenge(std::string hash) {
-    auto n = co_await changed(delete_challenge_sql, pg_params(hash));
+    pg_params p(hash);
+    auto n = co_await changed(delete_challenge_sql, std::move(p));
     if (!n) co_return bool_failure(n.error());
     co_return *n > 0;
 }
