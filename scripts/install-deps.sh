@@ -12,6 +12,7 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       libssl-dev catch2 libcli11-dev libfmt-dev libqrencode-dev
       chromium openssl tinyproxy
       libsqlite3-dev libargon2-dev
+      libpq-dev postgresql-15   # the PostgreSQL adapter; its tests start a throwaway server
       oathtool sqlite3   # TOTP test vectors; the latch-idp e2e tests read its database
       zsh fish man-db    # the completion and man page tests (tests/cli_tools)
       libsecret-1-dev gnome-keyring dbus libsecret-tools)  # the keyring and its test (tests/e2e/keyring.test.mjs)

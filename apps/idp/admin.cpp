@@ -9,6 +9,7 @@
 #include <latchkey/flows/server/server_error.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
 #include <latchkey/transport/server/password_hasher.hpp>
+#include <latchkey/transport/server/pg_store.hpp>
 #include <latchkey/transport/server/sqlite_store.hpp>
 
 #include <fcntl.h>
@@ -37,22 +38,52 @@ std::int64_t unix_now() {
         .count();
 }
 
-result<std::unique_ptr<ts::store>> open_data_dir(const std::string& dir, diagnostics& diag) {
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-        diag.client_message = "cannot create the data directory " + dir + ": " + std::strerror(errno);
-        return make_error_code(server_errc::storage_failed);
-    }
-    return ts::open_sqlite_store(dir + "/idp.db", diag);
+namespace {
+
+// postgresql://user:PASSWORD@host/db or ...?password=...
+bool uri_has_password(const std::string& uri) {
+    const auto scheme = uri.find("://");
+    const auto at = uri.find('@');
+    const auto slash = uri.find('/', scheme + 3);
+    const bool in_userinfo = at != std::string::npos && (slash == std::string::npos || at < slash) &&
+                             uri.find(':', scheme + 3) < at;
+    return in_userinfo || uri.find("password=") != std::string::npos;
 }
 
-result<std::string> load_or_create_sealing_key(const std::string& dir, diagnostics& diag) {
-    const std::string path = dir + "/secret.key";
+}  // namespace
+
+result<std::unique_ptr<ts::store>> open_store(const store_location& at, diagnostics& diag) {
+    if (!at.database.empty()) {
+        if (!ts::is_pg_uri(at.database)) {
+            diag.client_message = "--database wants a postgresql:// URI (without it the data directory holds SQLite)";
+            return make_error_code(server_errc::bad_config);
+        }
+        if (uri_has_password(at.database))
+            std::fprintf(stderr, "latch-idp: warning: the --database URI holds a password, which other local users "
+                                 "can read on the command line: put it in ~/.pgpass, $PGPASSFILE or $PGPASSWORD\n");
+        ts::pg_options o;
+        o.pool_size = at.pool;
+        return ts::open_pg_store(at.database, diag, o);
+    }
+    if (at.data.empty()) {
+        diag.client_message = "--data DIR (or --database postgresql://...) is required";
+        return make_error_code(server_errc::bad_config);
+    }
+    if (::mkdir(at.data.c_str(), 0700) != 0 && errno != EEXIST) {
+        diag.client_message = "cannot create the data directory " + at.data + ": " + std::strerror(errno);
+        return make_error_code(server_errc::storage_failed);
+    }
+    return ts::open_sqlite_store(at.data + "/idp.db", diag);
+}
+
+result<std::string> load_or_create_sealing_key(const std::string& dir, diagnostics& diag, const std::string& key_file) {
+    const std::string path = key_file.empty() ? dir + "/secret.key" : key_file;
     const auto fail_with = [&](const std::string& why) {
         diag.client_message = path + ": " + why;
         return make_error_code(server_errc::storage_failed);
     };
     int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
+    if (fd < 0 && errno == ENOENT && key_file.empty()) {
         const std::string key = random_bytes(flows::server::sealing_key_size);
         fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) return fail_with(std::string("cannot create: ") + std::strerror(errno));
@@ -73,10 +104,10 @@ result<std::string> load_or_create_sealing_key(const std::string& dir, diagnosti
     return key;
 }
 
-// The data directory's store, or exit 1 with the reason.
-std::unique_ptr<ts::store> open_or_exit(const std::string& dir) {
+// The records' store (SQLite in DATA or PostgreSQL), or exit 1 with the reason.
+std::unique_ptr<ts::store> open_or_exit(const store_location& at) {
     diagnostics diag;
-    auto st = open_data_dir(dir, diag);
+    auto st = open_store(at, diag);
     if (!st) {
         fail("latch-idp: " + diag.client_message);
         std::exit(1);
@@ -118,7 +149,7 @@ int user_add(const user_add_options& o) {
     auto pw = read_password(o.password_file);
     if (!pw) return fail("latch-idp: no password: set LATCH_IDP_PASSWORD or pass --password-file");
     if (pw->reveal().size() < 8) return fail("latch-idp: the password must have at least 8 characters");
-    auto st = open_or_exit(o.data);
+    auto st = open_or_exit(o.at);
     auto hash = ts::hash_password(*pw);
     if (!hash) return fail("latch-idp: cannot hash the password");
     for (unsigned char ch : o.id + o.email + o.name)
@@ -135,16 +166,16 @@ int user_add(const user_add_options& o) {
     return 0;
 }
 
-int user_list(const std::string& data) {
-    auto st = open_or_exit(data);
+int user_list(const store_location& at) {
+    auto st = open_or_exit(at);
     auto users = await_sync(st->list_users());
     if (!users) return fail("latch-idp: cannot list users: " + users.error().message());
     for (const auto& u : *users) std::cout << u.username << "\t" << u.id << "\n";
     return 0;
 }
 
-int user_rm(const std::string& data, const std::string& username) {
-    auto st = open_or_exit(data);
+int user_rm(const store_location& at, const std::string& username) {
+    auto st = open_or_exit(at);
     auto ec = await_sync(st->delete_user(username));
     if (ec == server_errc::not_found) return fail("latch-idp: no user '" + username + "'");
     if (ec) return fail("latch-idp: cannot remove the user: " + ec.message());
@@ -152,10 +183,10 @@ int user_rm(const std::string& data, const std::string& username) {
     return 0;
 }
 
-int user_set_role(const std::string& data, const std::string& username, const std::string& role) {
+int user_set_role(const store_location& at, const std::string& username, const std::string& role) {
     if (!flows::server::valid_role(role))
         return fail("latch-idp: unknown role '" + role + "' (user, admin or platform-admin; several joined by ',')");
-    auto st = open_or_exit(data);
+    auto st = open_or_exit(at);
     auto user = await_sync(st->find_user(username));
     if (!user && user.error() == server_errc::not_found) return fail("latch-idp: no user '" + username + "'");
     if (!user) return fail("latch-idp: cannot read the user: " + user.error().message());
@@ -200,7 +231,7 @@ int client_add(const client_add_options& o) {
         c.auth_method = "client_secret_basic";
         c.secret_hash = flows::server::hash_token(client_secret.reveal());
     }
-    auto st = open_or_exit(o.data);
+    auto st = open_or_exit(o.at);
     auto ec = await_sync(st->put_client(c));
     if (ec == server_errc::already_exists) return fail("latch-idp: client '" + o.client_id + "' already exists");
     if (ec) return fail("latch-idp: cannot add the client: " + ec.message());
@@ -211,8 +242,8 @@ int client_add(const client_add_options& o) {
     return 0;
 }
 
-int client_list(const std::string& data) {
-    auto st = open_or_exit(data);
+int client_list(const store_location& at) {
+    auto st = open_or_exit(at);
     auto clients = await_sync(st->list_clients());
     if (!clients) return fail("latch-idp: cannot list clients: " + clients.error().message());
     for (const auto& c : *clients) {
@@ -225,8 +256,8 @@ int client_list(const std::string& data) {
     return 0;
 }
 
-int client_rm(const std::string& data, const std::string& client_id) {
-    auto st = open_or_exit(data);
+int client_rm(const store_location& at, const std::string& client_id) {
+    auto st = open_or_exit(at);
     auto ec = await_sync(st->delete_client(client_id));
     if (ec == server_errc::not_found) return fail("latch-idp: no client '" + client_id + "'");
     if (ec) return fail("latch-idp: cannot remove the client: " + ec.message());

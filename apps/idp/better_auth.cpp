@@ -244,8 +244,8 @@ boost::asio::awaitable<http_response> better_auth(idp_state& st, const ts::serve
         if (!s->found) co_return api_error(401, "UNAUTHORIZED", "Unauthorized");
         co_return co_await revoke_session(st, s->found->user, *body);
     }
-    if (!st.account_attempts.allow(req.peer_ip, unix_now()))
-        co_return api_error(429, "TOO_MANY_REQUESTS", "Too many requests. Please try again later.");
+    const bool allowed = co_await allow_sign_in(st, req);
+    if (!allowed) co_return api_error(429, "TOO_MANY_REQUESTS", "Too many requests. Please try again later.");
     if (path == "/sign-up/email") co_return co_await sign_up(st, req, *body);
     co_return co_await sign_in(st, req, *body);
 }

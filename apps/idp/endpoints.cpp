@@ -219,6 +219,8 @@ void observe(idp_state& st, route r, int status, std::chrono::steady_clock::time
 
 boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request req) {
     const auto start = std::chrono::steady_clock::now();
+    if (!st.trusted_proxies.empty())  // --trusted-proxy: the client behind them
+        req.peer_ip = flows::server::client_address(req.peer_ip, req.header("x-forwarded-for"), st.trusted_proxies);
     auto r = route_of(req.path());
     if (r == route::metrics) r = route::not_found;  // served on --metrics-listen only
     http_response resp = co_await dispatch(st, req);

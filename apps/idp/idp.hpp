@@ -8,6 +8,7 @@
 #include <latchkey/core/http.hpp>
 #include <latchkey/core/pkey.hpp>
 #include <latchkey/core/secret.hpp>
+#include <latchkey/flows/server/client_address.hpp>
 #include <latchkey/flows/server/form.hpp>
 #include <latchkey/flows/server/records.hpp>
 #include <latchkey/flows/server/page_guard.hpp>
@@ -38,10 +39,19 @@ struct social_hub;  // social.hpp: the upstream providers' clients (one io_conte
 // Exit codes: 0 ok, 1 bad input or a failed operation, 2 usage (CLI11).
 int fail(const std::string& message);
 
-// The data directory (created 0700) and the database in it.
-result<std::unique_ptr<ts::store>> open_data_dir(const std::string& dir, diagnostics& diag);
-// DATA/secret.key: 32 random bytes made 0600 at first use; refused when readable by others.
-result<std::string> load_or_create_sealing_key(const std::string& dir, diagnostics& diag);
+// Where the records are: PostgreSQL when `database` is a postgresql:// URI (replicas share
+// it), else SQLite in DATA/idp.db (the data directory is created 0700).
+struct store_location {
+    std::string data;      // the data directory (secret.key; idp.db without --database)
+    std::string database;  // postgresql://... ; empty: SQLite in `data`
+    std::size_t pool = 4;  // PostgreSQL connections at most (--database-pool)
+};
+result<std::unique_ptr<ts::store>> open_store(const store_location& at, diagnostics& diag);
+// The sealing key: `key_file` (--secret-key-file: must exist) or DATA/secret.key (32 random
+// bytes made 0600 at first use); refused when readable by others. Replicas are given the
+// same key: it seals TOTP keys, keys backup-code hashes and derives the CSRF key.
+result<std::string> load_or_create_sealing_key(const std::string& dir, diagnostics& diag,
+                                               const std::string& key_file = {});
 
 // Runs one awaitable to its end on a private io_context (the admin commands).
 template <class T>
@@ -62,19 +72,21 @@ std::int64_t unix_now();
 
 // ---- admin commands (admin.cpp)
 struct user_add_options {
-    std::string data, username, password_file;
+    store_location at;
+    std::string username, password_file;
     std::string id;           // the subject; default: random (set it to keep a `sub` from another IdP)
     std::string email, name;  // OIDC claims (email / profile scopes)
     std::string role = "user";  // platform role (flows/server/roles.hpp): user, admin, platform-admin
 };
 int user_add(const user_add_options& o);
-int user_list(const std::string& data);
-int user_rm(const std::string& data, const std::string& username);
+int user_list(const store_location& at);
+int user_rm(const store_location& at, const std::string& username);
 // Sets a user's platform role (bootstraps the first admin of the admin endpoints).
-int user_set_role(const std::string& data, const std::string& username, const std::string& role);
+int user_set_role(const store_location& at, const std::string& username, const std::string& role);
 
 struct client_add_options {
-    std::string data, client_id, name, scope = "openid";
+    store_location at;
+    std::string client_id, name, scope = "openid";
     std::string secret_file;  // a confidential client's secret (first line); default: generated and printed
     bool confidential = false;
     bool public_client = false;  // the default; the flag only documents it
@@ -82,22 +94,23 @@ struct client_add_options {
     std::vector<std::string> redirect_uris, grants, post_logout_redirect_uris;
 };
 int client_add(const client_add_options& o);
-// The data directory's store, or exit 1 with the reason (admin commands).
-std::unique_ptr<ts::store> open_or_exit(const std::string& dir);
+// The records' store, or exit 1 with the reason (admin commands).
+std::unique_ptr<ts::store> open_or_exit(const store_location& at);
 // The first line of `file` (else, when `file` is empty, $LATCH_IDP_PASSWORD); nullopt when
 // unreadable or empty. Secrets never come from argv.
 std::optional<secret> read_password(const std::string& file);
 
 // `latch-idp social add|list|rm` (social_admin.cpp): upstream providers for "Sign in with NAME".
 struct social_add_options {
-    std::string data, name, issuer, client_id, secret_file;
+    store_location at;
+    std::string name, issuer, client_id, secret_file;
     std::string scope = "openid email profile";
 };
 int social_add(const social_add_options& o);
-int social_list(const std::string& data);
-int social_rm(const std::string& data, const std::string& name);
-int client_list(const std::string& data);
-int client_rm(const std::string& data, const std::string& client_id);
+int social_list(const store_location& at);
+int social_rm(const store_location& at, const std::string& name);
+int client_list(const store_location& at);
+int client_rm(const store_location& at, const std::string& client_id);
 
 // ---- the signing keys (keys.cpp)
 struct signing_keys {
@@ -115,7 +128,7 @@ boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, 
 bool known_signing_alg(const std::string& alg);  // ES256, RS256
 // `latch-idp keys rotate [--alg RS256]`: adds a new signing key (prints its kid).
 // `audit_file`: append a key_rotate line there (none when empty).
-int keys_rotate(const std::string& data, const std::string& alg = "ES256", const std::string& audit_file = {});
+int keys_rotate(const store_location& at, const std::string& alg = "ES256", const std::string& audit_file = {});
 
 // ---- the endpoints (endpoints.cpp)
 struct idp_config {
@@ -134,12 +147,18 @@ struct idp_state {
     // Device flow (RFC 8628): user code length sized from the limits at start-up.
     flows::server::user_code_limits code_limits;
     std::size_t user_code_length = 12;
-    std::string csrf_key;                          // random per process
+    std::string csrf_key;  // derived from the sealing key: a form one replica renders, another accepts
     flows::server::attempt_limiter code_attempts;  // per IP and global, per minute
     // Better Auth's /api/auth/*: origins allowed on state-changing calls (the issuer's and
     // --trusted-origin ones), sign-up/sign-in attempts (per IP and global, per minute).
     std::vector<std::string> trusted_origins;
     flows::server::attempt_limiter account_attempts{30, 600};
+    // Replicas (a shared database): sign-in attempts are counted in the store, so the limits
+    // hold across processes; account_attempts is then the fallback when the database fails.
+    bool shared_limits = false;
+    std::uint64_t sign_in_limit_per_ip = 30, sign_in_limit_total = 600;
+    // --trusted-proxy: X-Forwarded-For is read from these peers only (client_address.hpp).
+    std::vector<flows::server::cidr> trusted_proxies;
     bool https = false;  // the issuer is https: __Secure- cookie names, Secure attribute
     // Seals TOTP keys and keys backup-code hashes (DATA/secret.key, 0600, made at first start).
     std::string sealing_key;
@@ -192,6 +211,10 @@ struct account_event {
 };
 void note_event(idp_state& st, const ts::server_request* req, const account_event& a);
 boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req);
+// One sign-in attempt (password, sign-up, second factor) from the request's client: false
+// when over --sign-in-limit (per client address) or --sign-in-limit-total, per minute;
+// counted in the database when replicas share it (limits.cpp).
+boost::asio::awaitable<bool> allow_sign_in(idp_state& st, const ts::server_request& req);
 
 // Device authorization (device.cpp): the endpoint, the verification page and the grant.
 boost::asio::awaitable<http_response> device_authorization(idp_state& st, const ts::server_request& req);
@@ -309,6 +332,11 @@ int platform_rm(const std::string& data, const std::string& name, bool yes);
 // ---- serve (serve.cpp)
 struct serve_options {
     std::string data, listen = "127.0.0.1:0", issuer;
+    std::string database;            // postgresql://... (replicas); empty: SQLite in DATA
+    std::size_t database_pool = 4;   // PostgreSQL connections at most
+    std::string secret_key_file;     // the sealing key (replicas share it); default DATA/secret.key
+    std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For is believed
+    bool behind_proxy = false;       // refuse to start without trusted_proxies
     std::int64_t access_token_ttl = 3600;
     std::int64_t device_interval = 5;
     std::vector<std::string> trusted_origins;  // besides the issuer's

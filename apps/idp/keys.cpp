@@ -80,12 +80,12 @@ boost::asio::awaitable<result<signing_keys>> load_or_create_keys(ts::store& st, 
     co_return out;
 }
 
-int keys_rotate(const std::string& data, const std::string& alg, const std::string& audit_file) {
+int keys_rotate(const store_location& at, const std::string& alg, const std::string& audit_file) {
     if (!known_signing_alg(alg)) return fail("latch-idp: --alg wants ES256 or RS256");
     diagnostics diag;
     audit_log audit;
     if (!audit_file.empty() && audit.open(audit_file, diag)) return fail("latch-idp: " + diag.client_message);
-    auto st = open_data_dir(data, diag);
+    auto st = open_store(at, diag);
     if (!st) return fail("latch-idp: " + diag.client_message);
     auto stored = await_sync((*st)->list_signing_keys());
     if (!stored) return fail("latch-idp: cannot read the signing keys: " + stored.error().message());

@@ -1,6 +1,8 @@
-// latch-idp: an OpenID Provider on latchkey's own framework, with SQLite.
+// latch-idp: an OpenID Provider on latchkey's own framework, with SQLite or PostgreSQL.
 //
-//   latch-idp serve --data DIR [--listen 127.0.0.1:PORT] [--issuer URL] [--trusted-origin URL]...
+//   latch-idp serve --data DIR [--database postgresql://...] [--secret-key-file FILE]
+//                   [--trusted-proxy CIDR]... [--behind-proxy]
+//                   [--listen 127.0.0.1:PORT] [--issuer URL] [--trusted-origin URL]...
 //                   [--signing-alg RS256] [--tls-cert FILE --tls-key FILE] [--config FILE]
 //   latch-idp user add USERNAME --data DIR [--password-file FILE]   (else $LATCH_IDP_PASSWORD)
 //   latch-idp user add ... [--role user|admin|platform-admin]; user set-role USERNAME ROLE --data DIR
@@ -13,6 +15,7 @@
 //   (user, client and keys commands take --platform NAME to act on one platform's data)
 //   latch-idp social add NAME --data DIR --issuer URL --client-id ID [--client-secret-file F] [--scope S]
 //   latch-idp social list|rm ...   (social commands take --platform NAME too)
+// Every admin command takes --database postgresql://... instead of (or beside) --data DIR.
 // Secrets never come from argv: passwords from a file or the environment; a confidential
 // client's secret is generated, printed once on stdout and stored hashed.
 #include "idp.hpp"
@@ -31,39 +34,46 @@ void platform_option(CLI::App* cmd, std::string& platform) {
     cmd->add_option("--platform", platform, "act on this platform's data (latch-idp platform add)");
 }
 
-void add_user_commands(CLI::App& app, user_add_options& ua, std::string& data, std::string& name,
+// Where an admin command finds the records: --data DIR (SQLite) or --database URI.
+void add_location(CLI::App* cmd, store_location& at) {
+    cmd->add_option("--data", at.data, "data directory (SQLite); required unless --database");
+    cmd->add_option("--database", at.database, "a PostgreSQL URI (postgresql://user@host:port/db) instead of SQLite");
+}
+
+void add_user_commands(CLI::App& app, user_add_options& ua, store_location& data, std::string& name,
                        std::string& platform, std::function<int()>& run) {
     auto* user = app.add_subcommand("user", "manage users")->require_subcommand(1);
     auto* add = user->add_subcommand("add", "add a user (password from --password-file or $LATCH_IDP_PASSWORD)");
     add->add_option("username", ua.username)->required();
-    add->add_option("--data", ua.data, "data directory")->required();
+    add_location(add, ua.at);
     add->add_option("--password-file", ua.password_file, "file holding the password (first line)");
     add->add_option("--id", ua.id, "the user's subject (sub); default: random");
     add->add_option("--email", ua.email, "email address (the `email` claim)");
     add->add_option("--name", ua.name, "display name (the `name` claim)");
     add->add_option("--role", ua.role, "platform role: user (default), admin or platform-admin");
-    add->callback([&] { run = [&] { return use_platform(ua.data, platform) ? user_add(ua) : 1; }; });
+    add->callback([&] { run = [&] { return use_platform(ua.at.data, platform) ? user_add(ua) : 1; }; });
     auto* list = user->add_subcommand("list", "list users");
-    list->add_option("--data", data)->required();
-    list->callback([&] { run = [&] { return use_platform(data, platform) ? user_list(data) : 1; }; });
+    add_location(list, data);
+    list->callback([&] { run = [&] { return use_platform(data.data, platform) ? user_list(data) : 1; }; });
     auto* rm = user->add_subcommand("rm", "remove a user");
     rm->add_option("username", name)->required();
-    rm->add_option("--data", data)->required();
-    rm->callback([&] { run = [&] { return use_platform(data, platform) ? user_rm(data, name) : 1; }; });
+    add_location(rm, data);
+    rm->callback([&] { run = [&] { return use_platform(data.data, platform) ? user_rm(data, name) : 1; }; });
     auto* set_role = user->add_subcommand("set-role", "set a user's platform role (user, admin, platform-admin)");
     set_role->add_option("username", name)->required();
     set_role->add_option("role", ua.role)->required();
-    set_role->add_option("--data", data)->required();
-    set_role->callback([&] { run = [&] { return use_platform(data, platform) ? user_set_role(data, name, ua.role) : 1; }; });
+    add_location(set_role, data);
+    set_role->callback(
+        [&] { run = [&] { return use_platform(data.data, platform) ? user_set_role(data, name, ua.role) : 1; }; });
     for (auto* c : {add, list, rm, set_role}) platform_option(c, platform);
 }
 
-void add_client_commands(CLI::App& app, client_add_options& ca, std::string& data, std::string& name,
+void add_client_commands(CLI::App& app, client_add_options& ca, store_location& data, std::string& name,
                          std::string& platform, std::function<int()>& run) {
     auto* client = app.add_subcommand("client", "manage OAuth clients")->require_subcommand(1);
     auto* add = client->add_subcommand("add", "register a client (a confidential client's secret is printed once)");
     add->add_option("client_id", ca.client_id)->required();
-    add->add_option("--data", ca.data, "data directory")->required();
+    add_location(add, ca.at);
     auto* conf = add->add_flag("--confidential", ca.confidential, "a client with a secret");
     add->add_flag("--public", ca.public_client, "a client without a secret (native apps, CLIs)")->excludes(conf);
     add->add_option("--redirect-uri", ca.redirect_uris, "allowed redirect URI (repeatable)");
@@ -75,14 +85,14 @@ void add_client_commands(CLI::App& app, client_add_options& ca, std::string& dat
     add->add_option("--post-logout-redirect-uri", ca.post_logout_redirect_uris,
                     "where RP-initiated logout may send the browser back (exact, repeatable)");
     add->add_option("--secret-file", ca.secret_file, "a confidential client's secret (first line of FILE); default: generated, printed once");
-    add->callback([&] { run = [&] { return use_platform(ca.data, platform) ? client_add(ca) : 1; }; });
+    add->callback([&] { run = [&] { return use_platform(ca.at.data, platform) ? client_add(ca) : 1; }; });
     auto* list = client->add_subcommand("list", "list clients");
-    list->add_option("--data", data)->required();
-    list->callback([&] { run = [&] { return use_platform(data, platform) ? client_list(data) : 1; }; });
+    add_location(list, data);
+    list->callback([&] { run = [&] { return use_platform(data.data, platform) ? client_list(data) : 1; }; });
     auto* rm = client->add_subcommand("rm", "remove a client");
     rm->add_option("client_id", name)->required();
-    rm->add_option("--data", data)->required();
-    rm->callback([&] { run = [&] { return use_platform(data, platform) ? client_rm(data, name) : 1; }; });
+    add_location(rm, data);
+    rm->callback([&] { run = [&] { return use_platform(data.data, platform) ? client_rm(data, name) : 1; }; });
     for (auto* c : {add, list, rm}) platform_option(c, platform);
 }
 
@@ -108,26 +118,26 @@ void add_platform_commands(CLI::App& app, platform_add_options& pa, bool& yes, s
     rm->callback([&] { run = [&] { return platform_rm(pa.data, pa.name, yes); }; });
 }
 
-void add_social_commands(CLI::App& app, social_add_options& so, std::string& data, std::string& name,
+void add_social_commands(CLI::App& app, social_add_options& so, store_location& data, std::string& name,
                          std::string& platform, std::function<int()>& run) {
     auto* social = app.add_subcommand("social", "manage upstream OpenID Providers (\"Sign in with NAME\")")
                        ->require_subcommand(1);
     auto* add = social->add_subcommand("add", "add or replace a provider; register ISSUER/api/auth/callback/NAME there");
     add->add_option("name", so.name, "the button's name, e.g. google ([a-z0-9_-])")->required();
-    add->add_option("--data", so.data, "data directory")->required();
+    add_location(add, so.at);
     add->add_option("--issuer", so.issuer, "the provider's issuer URL (discovery)")->required();
     add->add_option("--client-id", so.client_id, "latch-idp's client id at the provider")->required();
     add->add_option("--client-secret-file", so.secret_file,
                     "file holding the client secret (first line; stored sealed). Without it: a public client");
     add->add_option("--scope", so.scope, "scopes to ask for (default \"openid email profile\")");
-    add->callback([&] { run = [&] { return use_platform(so.data, platform) ? social_add(so) : 1; }; });
+    add->callback([&] { run = [&] { return use_platform(so.at.data, platform) ? social_add(so) : 1; }; });
     auto* list = social->add_subcommand("list", "list providers");
-    list->add_option("--data", data)->required();
-    list->callback([&] { run = [&] { return use_platform(data, platform) ? social_list(data) : 1; }; });
+    add_location(list, data);
+    list->callback([&] { run = [&] { return use_platform(data.data, platform) ? social_list(data) : 1; }; });
     auto* rm = social->add_subcommand("rm", "remove a provider");
     rm->add_option("name", name)->required();
-    rm->add_option("--data", data)->required();
-    rm->callback([&] { run = [&] { return use_platform(data, platform) ? social_rm(data, name) : 1; }; });
+    add_location(rm, data);
+    rm->callback([&] { run = [&] { return use_platform(data.data, platform) ? social_rm(data, name) : 1; }; });
     for (auto* c : {add, list, rm}) platform_option(c, platform);
 }
 
@@ -161,7 +171,7 @@ std::string apply_config_file(CLI::App& cmd, const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"latch-idp: an OpenID Provider with SQLite storage"};
+    CLI::App app{"latch-idp: an OpenID Provider with SQLite or PostgreSQL storage"};
     app.set_version_flag("--version", std::string("latch-idp ") + LATCH_VERSION);
     app.require_subcommand(1);
     std::function<int()> run;
@@ -202,6 +212,18 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--mail-command", so.mail_command,
                           "run CMD (program and arguments split on spaces, no shell) for each outgoing mail, "
                           "the mail as JSON on its stdin; killed after 10 s");
+    serve_cmd->add_option("--database", so.database,
+                          "keep the records in PostgreSQL (postgresql://user@host:port/db) instead of SQLite in "
+                          "DATA: replicas on one database share sessions, codes, keys and rate limits");
+    serve_cmd->add_option("--database-pool", so.database_pool, "PostgreSQL connections at most (default 4)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{256}));
+    serve_cmd->add_option("--secret-key-file", so.secret_key_file,
+                          "the 32-byte sealing key (0600) instead of DATA/secret.key: give replicas the same one");
+    serve_cmd->add_option("--trusted-proxy", so.trusted_proxies,
+                          "a reverse proxy (address or CIDR, repeatable) whose X-Forwarded-For is believed for the "
+                          "client address (rate limits, audit, sessions)");
+    serve_cmd->add_flag("--behind-proxy", so.behind_proxy,
+                        "requests come through reverse proxies: refuse to start unless --trusted-proxy names them");
     std::string config_file;
     serve_cmd->add_option("--config", config_file,
                           "read options from FILE: TOML, the flags' names as keys (listen = \"127.0.0.1:8443\"); "
@@ -215,22 +237,24 @@ int main(int argc, char** argv) {
         };
     });
 
-    std::string keys_data, keys_alg = "ES256", keys_audit;
+    store_location keys_at;
+    std::string keys_alg = "ES256", keys_audit;
     auto* keys_cmd = app.add_subcommand("keys", "manage signing keys")->require_subcommand(1);
     auto* rotate = keys_cmd->add_subcommand("rotate", "add a new signing key (used from the next start; the old one "
                                                       "stays published until its tokens expire)");
-    rotate->add_option("--data", keys_data, "data directory")->required();
+    add_location(rotate, keys_at);
     rotate->add_option("--alg", keys_alg, "ES256 (default) or RS256")->check(CLI::IsMember({"ES256", "RS256"}));
     rotate->add_option("--audit-log", keys_audit, "append a key_rotate event to this audit log (JSON lines)");
     std::string platform;
     platform_option(rotate, platform);
     rotate->callback([&] {
-        run = [&] { return use_platform(keys_data, platform) ? keys_rotate(keys_data, keys_alg, keys_audit) : 1; };
+        run = [&] { return use_platform(keys_at.data, platform) ? keys_rotate(keys_at, keys_alg, keys_audit) : 1; };
     });
 
     user_add_options ua;
     client_add_options ca;
-    std::string data, name;
+    store_location data;
+    std::string name;
     add_user_commands(app, ua, data, name, platform, run);
     add_client_commands(app, ca, data, name, platform, run);
     platform_add_options pa;

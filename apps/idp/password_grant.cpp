@@ -24,7 +24,8 @@ boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::se
     diagnostics diag;
     auto scope = fs::grant_scope(params.value_or_empty("scope"), client, diag);
     if (!scope) co_return oauth_error(scope.error(), diag.client_message);
-    if (!st.account_attempts.allow(req.peer_ip, unix_now()))
+    const bool allowed = co_await allow_sign_in(st, req);
+    if (!allowed)
         co_return oauth_error(oauth_errc::temporarily_unavailable, "too many attempts; wait a minute");
     std::string name(*username);
     secret pw{std::string(*password)};

@@ -64,7 +64,7 @@ std::optional<std::string> checked_issuer(std::string issuer) {
 // Provisioning (seed 003): the database with its migrations, the sealing key, a signing key.
 bool provision(const std::string& dir) {
     diagnostics diag;
-    auto st = open_data_dir(dir, diag);
+    auto st = open_store(store_location{dir, {}, 0}, diag);
     if (st && load_or_create_sealing_key(dir, diag)) {
         auto keys = await_sync(load_or_create_keys(**st, diag, 3600));
         if (keys) return true;

@@ -4,18 +4,25 @@
 // (serve_platforms.cpp).
 #include "serve.hpp"
 
+#include <latchkey/flows/server/client_address.hpp>
+#include <latchkey/flows/server/sealed.hpp>
 #include <latchkey/flows/server/session.hpp>
 #include <latchkey/flows/server/token_endpoint.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
 #include <latchkey/flows/server/user_code.hpp>
 
 #include <latchkey/core/random.hpp>
+#include <latchkey/flows/server/sealed.hpp>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -53,15 +60,33 @@ std::size_t checked_user_code_length(const flows::server::user_code_limits& limi
     return *len;
 }
 
-bool open_served(served_data& out, const serve_options& o, const std::string& dir, ts::password_hasher& hasher,
-                 const flows::server::user_code_limits& limits, std::size_t code_length, const std::string& what) {
+// --trusted-proxy and --behind-proxy: the parsed networks, or why they cannot be used.
+static std::string trusted_proxies(const serve_options& o, std::vector<flows::server::cidr>& out) {
+    for (const auto& p : o.trusted_proxies) {
+        auto net = flows::server::parse_cidr(p);
+        if (!net) return "--trusted-proxy wants an address or a network, e.g. 10.0.0.0/8 (got " + p + ")";
+        out.push_back(*net);
+    }
+    if (o.behind_proxy && out.empty())
+        return "--behind-proxy needs the proxies' addresses (--trusted-proxy CIDR, repeatable): without them every "
+               "client would share the proxy's address and one rate-limit bucket";
+    return {};
+}
+
+bool open_served(served_data& out, const serve_options& o, const store_location& at, const std::string& secret_key_file,
+                 ts::password_hasher& hasher, const flows::server::user_code_limits& limits, std::size_t code_length,
+                 const std::string& what) {
     diagnostics diag;
-    auto store = open_data_dir(dir, diag);
+    if (!at.database.empty() && ::mkdir(at.data.c_str(), 0700) != 0 && errno != EEXIST) {
+        fail(what + "cannot create the data directory " + at.data + ": " + std::strerror(errno));
+        return false;
+    }
+    auto store = open_store(at, diag);
     if (!store) {
         fail(what + diag.client_message);
         return false;
     }
-    auto sealing_key = load_or_create_sealing_key(dir, diag);
+    auto sealing_key = load_or_create_sealing_key(at.data, diag, secret_key_file);
     if (!sealing_key) {
         fail(what + diag.client_message);
         return false;
@@ -92,10 +117,15 @@ bool open_served(served_data& out, const serve_options& o, const std::string& di
                                   .jwks = {},
                                   .code_limits = limits,
                                   .user_code_length = code_length,
-                                  .csrf_key = random_urlsafe(32),
+                                  // Replicas given the same sealing key accept each other's forms.
+                                  .csrf_key = flows::server::keyed_hash(*sealing_key, "latch-idp csrf key v1"),
                                   .code_attempts = flows::server::attempt_limiter(10, limits.max_attempts_per_minute)});
     auto& state = *out.state;
     state.account_attempts = flows::server::attempt_limiter(o.sign_in_limit_per_ip, o.sign_in_limit_total);
+    state.shared_limits = !at.database.empty();
+    state.sign_in_limit_per_ip = o.sign_in_limit_per_ip;
+    state.sign_in_limit_total = o.sign_in_limit_total;
+    trusted_proxies(o, state.trusted_proxies);  // checked by serve()
     state.ops = out.ops.get();
     state.hashing_capacity = hashing_capacity;
     state.sealing_key = std::move(*sealing_key);
@@ -206,11 +236,19 @@ int serve(const serve_options& o) {
     const flows::server::user_code_limits limits;
     const std::size_t code_length = checked_user_code_length(limits);
     if (code_length == 0) return 1;
-    if (auto platforms = list_platforms(o.data); !platforms.empty()) return serve_platforms(o, platforms, code_length);
+    std::vector<flows::server::cidr> proxies;
+    if (auto e = trusted_proxies(o, proxies); !e.empty()) return fail("latch-idp: " + e);
+    if (auto platforms = list_platforms(o.data); !platforms.empty()) {
+        if (!o.database.empty() || !o.secret_key_file.empty())
+            return fail("latch-idp: --database and --secret-key-file serve one platform; DATA has platforms "
+                        "(each keeps its own SQLite database and key in DATA/platforms/NAME)");
+        return serve_platforms(o, platforms, code_length);
+    }
 
     ts::password_hasher hasher(std::max(1u, std::thread::hardware_concurrency()), hashing_capacity);
     served_data data;
-    if (!open_served(data, o, o.data, hasher, limits, code_length, "latch-idp: ")) return 1;
+    const store_location at{o.data, o.database, o.database_pool};
+    if (!open_served(data, o, at, o.secret_key_file, hasher, limits, code_length, "latch-idp: ")) return 1;
     auto& state = *data.state;
     boost::asio::io_context io(1);
     attach_social(data, io.get_executor());

@@ -34,8 +34,11 @@ void attach_social(served_data& d, boost::asio::any_io_executor ex);
 // Opens `dir` (database, sealing key, signing keys; the audit log of --audit-log) and builds
 // its state, all but what depends on the listener (issuer, server). Prints the error and
 // returns false when it cannot; `what` prefixes the messages ("latch-idp: ").
-bool open_served(served_data& out, const serve_options& o, const std::string& dir, ts::password_hasher& hasher,
-                 const flows::server::user_code_limits& limits, std::size_t code_length, const std::string& what);
+// `at`: SQLite in at.data, or PostgreSQL (at.database); `secret_key_file`: the sealing key's
+// file instead of DATA/secret.key (replicas share one).
+bool open_served(served_data& out, const serve_options& o, const store_location& at, const std::string& secret_key_file,
+                 ts::password_hasher& hasher, const flows::server::user_code_limits& limits, std::size_t code_length,
+                 const std::string& what);
 // Completes a state once its issuer is known: discovery, trusted origins, the initial access
 // token (from `initial_access_token_file` when set). Prints the error and returns false when
 // it cannot.

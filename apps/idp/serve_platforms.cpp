@@ -51,7 +51,8 @@ http_response plain(int status, std::string body) {
 bool open_platform(platform_table& t, const platform_info& p) {
     t.served.emplace_back();
     const std::string what = "latch-idp: platform " + p.name + ": ";
-    if (!open_served(t.served.back(), t.o, platform_dir(t.o.data, p.name), t.hasher, t.limits, t.code_length, what)) {
+    if (!open_served(t.served.back(), t.o, store_location{platform_dir(t.o.data, p.name), {}, 0}, {}, t.hasher,
+                     t.limits, t.code_length, what)) {
         t.served.pop_back();
         return false;
     }

@@ -40,11 +40,11 @@ int social_add(const social_add_options& o) {
         auto given = read_password(o.secret_file);
         if (!given) return fail("latch-idp: cannot read a secret from --client-secret-file (first line, not empty)");
         diagnostics diag;
-        auto key = load_or_create_sealing_key(o.data, diag);
+        auto key = load_or_create_sealing_key(o.at.data, diag);
         if (!key) return fail("latch-idp: " + diag.client_message);
         p.sealed_secret = flows::server::seal(*key, given->reveal(), social_secret_context(o.name));
     }
-    auto st = open_or_exit(o.data);
+    auto st = open_or_exit(o.at);
     if (auto ec = await_sync(st->put_social_provider(p))) return fail("latch-idp: cannot add the provider: " + ec.message());
     std::cout << "social provider " << o.name << ": " << p.issuer << " (client " << p.client_id << ", "
               << (p.sealed_secret.empty() ? "public" : "secret sealed") << ")\n"
@@ -52,8 +52,8 @@ int social_add(const social_add_options& o) {
     return 0;
 }
 
-int social_list(const std::string& data) {
-    auto st = open_or_exit(data);
+int social_list(const store_location& at) {
+    auto st = open_or_exit(at);
     auto all = await_sync(st->list_social_providers());
     if (!all) return fail("latch-idp: cannot list social providers: " + all.error().message());
     for (const auto& p : *all)
@@ -62,8 +62,8 @@ int social_list(const std::string& data) {
     return 0;
 }
 
-int social_rm(const std::string& data, const std::string& name) {
-    auto st = open_or_exit(data);
+int social_rm(const store_location& at, const std::string& name) {
+    auto st = open_or_exit(at);
     auto ec = await_sync(st->delete_social_provider(name));
     if (ec == server_errc::not_found) return fail("latch-idp: no social provider '" + name + "'");
     if (ec) return fail("latch-idp: cannot remove the provider: " + ec.message());

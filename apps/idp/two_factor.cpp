@@ -360,8 +360,8 @@ boost::asio::awaitable<http_response> two_factor_api(idp_state& st, const ts::se
                                                      std::string_view path, const json::object& body) {
     const bool verify = path == "/two-factor/verify-totp" || path == "/two-factor/verify-backup-code";
     if (verify) {
-        if (!st.account_attempts.allow(req.peer_ip, unix_now()))
-            co_return api_error(429, "TOO_MANY_REQUESTS", "Too many requests. Please try again later.");
+        const bool allowed = co_await allow_sign_in(st, req);
+        if (!allowed) co_return api_error(429, "TOO_MANY_REQUESTS", "Too many requests. Please try again later.");
         if (path == "/two-factor/verify-totp") co_return co_await verify_totp(st, req, body);
         co_return co_await verify_backup_code(st, req, body);
     }

@@ -1,6 +1,7 @@
 // latch-idp's consent records and client settings on SQLite: stored per user and client,
 // replaced on a new grant, gone with the user or the client.
 #include "support/lifecycle_run.hpp"
+#include "support/store_backends.hpp"
 #include "support/test_cert.hpp"
 
 #include <latchkey/flows/server/server_error.hpp>
@@ -18,14 +19,16 @@ using namespace latchkey::transport::server;
 using latchkey::flows::server::server_errc;
 namespace records = latchkey::flows::server;
 
-TEST_CASE("SQLite store: consent is kept per user and client, replaced, removed with the user",
+TEST_CASE("store: consent is kept per user and client, replaced, removed with the user",
           "[component][server][store][consent]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    diagnostics diag;
-    auto opened = open_sqlite_store((dir.path() / "idp.db").string(), diag);
-    REQUIRE(opened.has_value());
-    auto& st = **opened;
+    auto opened = db.open();
+    auto& st = *opened;
     // Named values only around co_await (GCC 12 destroys some co_await temporaries twice).
     const std::string u1 = "u1", web_id = "web", other_id = "other", alice_name = "alice";
     const std::string s1 = "openid", s2 = "openid email";

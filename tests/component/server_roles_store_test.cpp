@@ -2,6 +2,7 @@
 // session's user (no extra query), a ban deletes the user's sessions and revokes their refresh
 // tokens in one call and leaves other users alone, unban, list-users pages.
 #include "support/lifecycle_run.hpp"
+#include "support/store_backends.hpp"
 #include "support/test_cert.hpp"
 
 #include <latchkey/flows/server/server_error.hpp>
@@ -22,14 +23,16 @@ using latchkey::flows::server::hash_token;
 using latchkey::flows::server::server_errc;
 namespace records = latchkey::flows::server;
 
-TEST_CASE("SQLite store: roles, bans revoke sessions and refresh tokens, unban, paged users",
+TEST_CASE("store: roles, bans revoke sessions and refresh tokens, unban, paged users",
           "[component][server][store][roles]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    diagnostics diag;
-    auto opened = open_sqlite_store((dir.path() / "idp.db").string(), diag);
-    REQUIRE(opened.has_value());
-    auto& st = **opened;
+    auto opened = db.open();
+    auto& st = *opened;
     constexpr std::int64_t t0 = 1'000'000, ttl = 7 * 86400;
     // Named values only around co_await (GCC 12 destroys some co_await temporaries twice).
     const std::string ha = hash_token("a"), hb = hash_token("b"), ra = hash_token("ra"), rb = hash_token("rb");

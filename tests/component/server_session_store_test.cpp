@@ -1,6 +1,7 @@
 // latch-idp's browser sessions on SQLite: stored by hash, sliding expiry (Better Auth's
 // updateAge), list and delete per user; look-ups that do not wait behind a stalled write.
 #include "support/lifecycle_run.hpp"
+#include "support/store_backends.hpp"
 #include "support/test_cert.hpp"
 
 #include <latchkey/flows/server/server_error.hpp>
@@ -25,14 +26,16 @@ using latchkey::flows::server::hash_token;
 using latchkey::flows::server::server_errc;
 namespace records = latchkey::flows::server;
 
-TEST_CASE("SQLite store: sessions slide after update_age, list per user, delete only the owner's",
+TEST_CASE("store: sessions slide after update_age, list per user, delete only the owner's",
           "[component][server][store][session]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    diagnostics diag;
-    auto opened = open_sqlite_store((dir.path() / "idp.db").string(), diag);
-    REQUIRE(opened.has_value());
-    auto& st = **opened;
+    auto opened = db.open();
+    auto& st = *opened;
     constexpr std::int64_t t0 = 1'000'000, day = 86400, ttl = 7 * day;
     // Named values only around co_await (GCC 12 destroys some co_await temporaries twice).
     const std::string ha = hash_token("a"), hb = hash_token("b"), hc = hash_token("c"), hz = hash_token("zz");

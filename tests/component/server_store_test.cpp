@@ -1,6 +1,8 @@
-// latch-idp's SQLite store against a real database file in a temp dir: records, the
-// single-use steps under concurrency (one file, two connections), durability settings.
+// latch-idp's store contract against both adapters (support/store_backends.hpp): a SQLite
+// file in a temp dir and a fresh PostgreSQL database: records, the single-use steps under
+// concurrency (two stores on one database, as two replicas), durability settings.
 #include "support/lifecycle_run.hpp"
+#include "support/store_backends.hpp"
 #include "support/test_cert.hpp"
 
 #include <latchkey/flows/server/server_error.hpp>
@@ -61,10 +63,14 @@ records::client_record service_client() {
 
 }  // namespace
 
-TEST_CASE("SQLite store: clients round-trip, duplicates and deletes are reported", "[component][server][store]") {
+TEST_CASE("store: clients round-trip, duplicates and deletes are reported", "[component][server][store]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    auto st = open_store(dir.path());
+    auto st = db.open();
     auto r = test::run_to_end(io, [&]() -> asio::awaitable<std::map<std::string, error_code>> {
         std::map<std::string, error_code> out;
         auto aw1 = co_await st->put_client(service_client());
@@ -107,12 +113,16 @@ TEST_CASE("SQLite store: the file is private, in WAL mode, migrated once", "[com
     CHECK(pragma(db, "PRAGMA integrity_check") == "ok");
 }
 
-TEST_CASE("SQLite store: 32 concurrent redemptions of one code, exactly one wins", "[component][server][store]") {
+TEST_CASE("store: 32 concurrent redemptions of one code, exactly one wins", "[component][server][store]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    // Two connections on one file, as two processes would have.
-    auto a = open_store(dir.path());
-    auto b = open_store(dir.path());
+    // Two stores on one database, as two processes (replicas) would have.
+    auto a = db.open();
+    auto b = db.open();
     records::code_record code;
     code.code_hash = hash_token("the-code");
     code.grant_id = "grant-1";
@@ -157,12 +167,16 @@ TEST_CASE("SQLite store: 32 concurrent redemptions of one code, exactly one wins
     CHECK(after == std::vector<consume_status>{consume_status::expired, consume_status::unknown, consume_status::expired});
 }
 
-TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins, the family is revoked",
+TEST_CASE("store: 32 concurrent rotations of one refresh token, one wins, the family is revoked",
           "[component][server][store]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    auto a = open_store(dir.path());
-    auto b = open_store(dir.path());
+    auto a = db.open();
+    auto b = db.open();
     records::refresh_record rt{hash_token("rt-0"), "fam", "svc", "u1", "openid", 9000, 0, 0};
     test::run_to_end(io, [&]() -> asio::awaitable<int> {
         auto aw10 = co_await a->put_refresh(rt);
@@ -204,12 +218,16 @@ TEST_CASE("SQLite store: 32 concurrent rotations of one refresh token, one wins,
     CHECK(stolen == consume_status::unknown);
 }
 
-TEST_CASE("SQLite store: device codes: answered once, redeemed once by 32 pollers, slow_down persisted",
+TEST_CASE("store: device codes: answered once, redeemed once by 32 pollers, slow_down persisted",
           "[component][server][store][device]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    auto a = open_store(dir.path());
-    auto b = open_store(dir.path());
+    auto a = db.open();
+    auto b = db.open();
     records::device_record d;
     d.device_code_hash = hash_token("dc");
     d.user_code = "BCDFGHJKLMNP";
@@ -273,11 +291,15 @@ TEST_CASE("SQLite store: device codes: answered once, redeemed once by 32 poller
     CHECK(outcomes[flows::server::device_poll_outcome::invalid_grant] + outcomes[flows::server::device_poll_outcome::slow_down] == 31);
 }
 
-TEST_CASE("SQLite store: revoking a refresh token revokes its family, only for its own client",
+TEST_CASE("store: revoking a refresh token revokes its family, only for its own client",
           "[component][server][store]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    auto st = open_store(dir.path());
+    auto st = db.open();
     auto r = test::run_to_end(io, [&]() -> asio::awaitable<std::vector<int>> {
         records::refresh_record a{hash_token("a"), "fam", "cli", "u1", "openid", 9000, 0, 0};
         records::refresh_record b{hash_token("b"), "fam", "cli", "u1", "openid", 9000, 0, 0};

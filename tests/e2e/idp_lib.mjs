@@ -6,6 +6,7 @@ import https from 'node:https';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { makeTempDir } from './lib.mjs';
+import { ON_PG, databaseFor, pgQuery } from './pg_lib.mjs';
 
 export const IDP_BIN = process.env.LATCH_IDP_BIN
   ?? (process.env.LATCH_BUILD_DIR ? join(process.env.LATCH_BUILD_DIR, 'latch-idp') : undefined);
@@ -13,15 +14,22 @@ export const SKIP_WITHOUT_IDP = IDP_BIN ? false
   : 'LATCH_IDP_BIN is not set: build `latch-idp` and run with LATCH_IDP_BIN=/path/to/latch-idp';
 
 // Runs a latch-idp admin command to completion (bounded): { code, stdout, stderr }.
+// On PostgreSQL (pg_lib.mjs) `--data DIR` also gets DIR's database.
+function withDatabase(args) {
+  const i = args.indexOf('--data');
+  if (!ON_PG || i < 0 || args.includes('--database')) return args;
+  return [...args, '--database', databaseFor(args[i + 1])];
+}
+
 export function idpAdmin(args, { env = {} } = {}) {
-  const r = spawnSync(IDP_BIN, args, { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(IDP_BIN, withDatabase(args), { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 // Starts `latch-idp serve` in `data` (default: a fresh data dir) on 127.0.0.1:0 and waits (bounded) for the
 // URL it prints. Returns { url, issuer, data, child, stderr(), stop() }.
 export async function startLatchIdp({ timeoutMs = 15_000, extraArgs = [], data = join(makeTempDir('latch-idp-'), 'data') } = {}) {
-  const child = spawn(IDP_BIN, ['serve', '--data', data, '--listen', '127.0.0.1:0', ...extraArgs],
+  const child = spawn(IDP_BIN, withDatabase(['serve', '--data', data, '--listen', '127.0.0.1:0', ...extraArgs]),
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -57,6 +65,7 @@ export async function startLatchIdp({ timeoutMs = 15_000, extraArgs = [], data =
 // Rows of a read-only query of latch-idp's database in the data dir `data` (the sqlite3
 // CLI, JSON output; the server may be running: WAL readers do not block it).
 export function dbQuery(data, sql) {
+  if (ON_PG) return pgQuery(databaseFor(data), sql);
   const r = spawnSync('sqlite3', ['-readonly', '-json', join(data, 'idp.db'), sql], { encoding: 'utf8', timeout: 15_000 });
   if (r.status !== 0) throw new Error(`sqlite3 ${sql}: ${r.error?.message ?? r.stderr}`);
   return r.stdout.trim() ? JSON.parse(r.stdout) : [];

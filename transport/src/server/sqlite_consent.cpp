@@ -1,4 +1,5 @@
-// Consent records on SQLite (sqlite_ops.hpp): one row per user and client.
+// Consent records on SQLite (sqlite_ops.hpp): one row per user and client; and the shared
+// attempt counters (rate limits).
 #include "sqlite_ops.hpp"
 
 #include <latchkey/flows/server/server_error.hpp>
@@ -24,6 +25,24 @@ error_code put_consent(sqlite_db& db, const std::string& user_id, const std::str
                         "granted_at = excluded.granted_at");
     s.bind(1, user_id).bind(2, client_id).bind(3, scope).bind(4, now);
     return step_error(s.step());
+}
+
+result<std::int64_t> count_attempt(sqlite_db& db, const std::string& key, std::int64_t window_start) {
+    std::int64_t hits = 0;
+    {
+        auto s = db.prepare("INSERT INTO rate_limits (key, window_start, hits) VALUES (?1, ?2, 1) "
+                            "ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits");
+        s.bind(1, key).bind(2, window_start);
+        const int rc = s.step();
+        if (rc != SQLITE_ROW) return step_error(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+        hits = s.int64(0);
+    }
+    if (hits == 1) {  // the key's first attempt in a new window: sweep the old ones
+        auto p = db.prepare("DELETE FROM rate_limits WHERE window_start < ?1");
+        p.bind(1, window_start);
+        if (auto ec = step_error(p.step())) return ec;
+    }
+    return hits;
 }
 
 }  // namespace latchkey::transport::server::detail

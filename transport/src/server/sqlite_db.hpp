@@ -2,6 +2,8 @@
 // Used from one thread at a time (the adapter's DB thread; the admin CLI's only thread).
 #pragma once
 
+#include "schema.hpp"
+
 #include <latchkey/core/error.hpp>
 
 #include <sqlite3.h>
@@ -82,13 +84,5 @@ private:
     bool open_;
 };
 
-// The migrations, in order (sqlite_schema.cpp). Written in the subset of SQL that SQLite
-// and PostgreSQL share: TEXT, BIGINT, INTEGER, no AUTOINCREMENT, no SQLite-only syntax.
-struct migration {
-    int version;
-    const char* sql;
-};
-const migration* migrations_begin();
-const migration* migrations_end();
 
 }  // namespace latchkey::transport::server::detail

@@ -112,6 +112,7 @@ result<std::vector<records::invitation_record>> list_invitations(sqlite_db& db, 
                                                                  const std::string& email);
 result<invitation_answer_result> answer_invitation(sqlite_db& db, const std::string& id, invitation_answer answer,
                                                    const records::member_record& member, std::int64_t now);
+result<std::int64_t> count_attempt(sqlite_db& db, const std::string& key, std::int64_t window_start);
 
 // Maps a finished step (SQLITE_DONE / constraint / other) to our errors.
 error_code step_error(int rc);

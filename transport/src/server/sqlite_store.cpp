@@ -296,6 +296,10 @@ public:
                 return detail::answer_invitation(*db_, id, answer, member, now);
             });
     }
+    asio::awaitable<result<std::int64_t>> count_attempt(std::string key, std::int64_t window_start) override {
+        return pool_.run<result<std::int64_t>>(
+            [this, key = std::move(key), window_start] { return detail::count_attempt(*db_, key, window_start); });
+    }
 
     std::size_t queued() const override { return pool_.in_flight() + reads_.in_flight(); }
 

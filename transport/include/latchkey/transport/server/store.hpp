@@ -1,5 +1,5 @@
 // The server's storage port (latch-idp). Handlers await these operations; adapters
-// (SQLite now, PostgreSQL later) implement them. Modelled on node-oidc-provider's adapter
+// (SQLite: sqlite_store.hpp, PostgreSQL: pg_store.hpp) implement them. Modelled on node-oidc-provider's adapter
 // and fosite's storage interfaces, with one rule: whatever must happen at most once is ONE
 // operation here (redeeming a code, rotating a refresh token), executed atomically by the
 // adapter, never a find followed by an update in a handler.
@@ -290,6 +290,12 @@ public:
     // `done`. not_found: no such invitation.
     virtual boost::asio::awaitable<result<invitation_answer_result>> answer_invitation(
         std::string id, invitation_answer answer, records::member_record member, std::int64_t now) = 0;
+    // ---- rate limits shared by every process on the database (issue 15: replicas)
+    // Counts one attempt for `key` in the fixed window starting at `window_start` (Unix
+    // seconds) and returns how many the window holds now, this one included: one atomic
+    // upsert, so N replicas counting at once see N distinct counts. Older windows are purged.
+    virtual boost::asio::awaitable<result<std::int64_t>> count_attempt(std::string key,
+                                                                       std::int64_t window_start) = 0;
 };
 
 }  // namespace latchkey::transport::server

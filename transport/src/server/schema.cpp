@@ -1,8 +1,10 @@
-// latch-idp's schema, as versioned migrations. Portable SQL (SQLite 3.35+ and PostgreSQL
-// 12+): times are BIGINT Unix seconds, flags and counters INTEGER, lists space-separated
+// latch-idp's schema, as versioned migrations (schema.hpp), for both adapters. Portable SQL
+// (SQLite 3.35+ and PostgreSQL 12+): times are BIGINT Unix seconds, flags and counters INTEGER, lists space-separated
 // TEXT (redirect URIs and grant names contain no spaces). Every *_hash column holds
 // hash_token() of a bearer value; raw values are never stored.
-#include "sqlite_db.hpp"
+#include "schema.hpp"
+
+#include <iterator>
 
 namespace latchkey::transport::server::detail {
 namespace {
@@ -216,6 +218,17 @@ ALTER TABLE sessions ADD COLUMN active_organization_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE auth_codes ADD COLUMN organization_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE device_codes ADD COLUMN organization_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE refresh_tokens ADD COLUMN organization_id TEXT NOT NULL DEFAULT '';
+)sql"},
+    // Attempt counters shared by every replica (sign-in rate limits, issue 15): one row per
+    // key and fixed window; old windows are purged as new ones start.
+    {11, R"sql(
+CREATE TABLE rate_limits (
+    key          TEXT NOT NULL,
+    window_start BIGINT NOT NULL,
+    hits         BIGINT NOT NULL,
+    PRIMARY KEY (key, window_start)
+);
+CREATE INDEX rate_limits_window ON rate_limits(window_start);
 )sql"},
 };
 
