@@ -152,7 +152,7 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
 }
 
 boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const fs::form& params,
-                                                               const fs::client_record& client) {
+                                                               const fs::client_record& client, std::string jkt) {
     if (!client.allows_grant("authorization_code"))
         co_return oauth_error(oauth_errc::unauthorized_client, "this client may not use the authorization code flow");
     const auto code = params.get("code");
@@ -173,11 +173,12 @@ boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, co
     auto user = co_await grant_user(st, c.user_id);
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
-    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, (*user)->role, c.grant_id);
+    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, (*user)->role, c.grant_id, jkt);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
-    auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, c.scope)).as_object();
+    auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, c.scope, {}, !jkt.empty())).as_object();
     if (fs::wants_refresh_token(client, c.scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, c.user_id, c.scope, c.grant_id);
+        auto minted = co_await mint_refresh_token(st, client.client_id, c.user_id, c.scope, c.grant_id,
+                                                 refresh_binding(client, jkt));
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }

@@ -162,7 +162,7 @@ boost::asio::awaitable<http_response> device_authorization(idp_state& st, const 
 }
 
 boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs::form& params,
-                                                        const fs::client_record& client) {
+                                                        const fs::client_record& client, std::string jkt) {
     if (!client.allows_grant(device_grant))
         co_return oauth_error(oauth_errc::unauthorized_client, "this client may not use the device flow");
     const auto code = params.get("device_code");
@@ -176,16 +176,17 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs:
     if (!user) co_return storage_error(user.error());
     if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
     const std::string grant = random_urlsafe(16);
-    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, (*user)->role, grant);
+    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, (*user)->role, grant, jkt);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
     secret refresh;
     if (fs::wants_refresh_token(client, d->updated.scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope, grant);
+        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope, grant,
+                                                 refresh_binding(client, jkt));
         if (!minted) co_return storage_error(minted.error());
         refresh = std::move(*minted);
     }
     auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, d->updated.scope,
-                                                           refresh.reveal())).as_object();
+                                                           refresh.reveal(), !jkt.empty())).as_object();
     if (auto ec = add_id_token(st, body, **user, client.client_id, "", d->updated.scope)) co_return storage_error(ec);
     co_return token_response(body);
 }

@@ -3,6 +3,7 @@
 #include "idp.hpp"
 
 #include <fstream>
+#include <latchkey/flows/server/dpop.hpp>
 #include <latchkey/flows/server/token_hash.hpp>
 
 #include <latchkey/flows/server/session.hpp>
@@ -127,6 +128,7 @@ int serve(const serve_options& o) {
     state.config.device_interval = o.device_interval;
     state.https = state.config.issuer.rfind("https://", 0) == 0;
     state.sealing_key = std::move(*sealing_key);
+    state.dpop_nonce_key = flows::server::dpop_nonce_key(state.sealing_key);
     if (!o.initial_access_token_file.empty()) {
         std::ifstream in(o.initial_access_token_file);
         std::string token;

@@ -155,6 +155,12 @@ ALTER TABLE users ADD COLUMN ban_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN ban_expires BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
 )sql"},
+    // DPoP (RFC 9449): clients registered with dpop_bound_access_tokens (§5.2), and the key a
+    // public client's refresh token is bound to (§5, its RFC 7638 thumbprint; '' = none).
+    {9, R"sql(
+ALTER TABLE clients ADD COLUMN dpop_bound INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace
