@@ -87,43 +87,38 @@ boost::asio::awaitable<dpop_checked> token_request_dpop(idp_state& st, const ts:
 }
 
 boost::asio::awaitable<resource_access> resource_access_token(idp_state& st, const ts::server_request& req) {
-    resource_access out;
+    const auto refused = [](http_response r) { return resource_access{{}, false, std::move(r)}; };
     auto presented = fs::parse_resource_authorization(req.header("Authorization"));
-    if (!presented) {
-        out.absent = true;
-        co_return out;
-    }
+    if (!presented) co_return resource_access{{}, true, {}};
     std::string token = presented->token;  // named: GCC 12 and temporaries in co_await
     auto live = co_await live_access_token(st, std::move(token));
-    if (!live) co_return resource_access{{}, false, storage_error(live.error())};
+    if (!live) co_return refused(storage_error(live.error()));
     if (!*live)
-        co_return resource_access{{}, false, resource_refusal("invalid_token", "the access token is invalid or expired",
-                                                              presented->dpop)};
+        co_return refused(resource_refusal("invalid_token", "the access token is invalid or expired", presented->dpop));
     std::string jkt;
     if (const auto* cnf = (*live)->if_contains("cnf"); cnf && cnf->is_object())
         if (const auto* j = cnf->as_object().if_contains("jkt"); j && j->is_string()) jkt = j->as_string();
     bool several = false;
     const auto header = dpop_header(req, several);
+    if (several) co_return refused(resource_refusal("invalid_dpop_proof", "more than one DPoP header", true));
     const auto now = unix_now();
     diagnostics diag;
     std::optional<fs::verified_dpop> proof;
-    if (several) co_return resource_access{{}, false, resource_refusal("invalid_dpop_proof", "more than one DPoP header", true)};
     if (header && presented->dpop) {
         const std::string htu = st.config.issuer + std::string(req.path());
         auto checked = fs::verify_dpop_proof(*header, {req.method_name, htu, now, presented->token}, diag);
-        if (!checked) co_return resource_access{{}, false, resource_refusal("invalid_dpop_proof", diag.client_message, true)};
+        if (!checked) co_return refused(resource_refusal("invalid_dpop_proof", diag.client_message, true));
         proof = std::move(*checked);
     }
     if (auto ec = fs::check_token_binding(jkt, *presented, proof ? &*proof : nullptr, diag))
-        co_return resource_access{{}, false, resource_refusal(ec.message(), diag.client_message, !jkt.empty() || presented->dpop)};
+        co_return refused(resource_refusal(ec.message(), diag.client_message, !jkt.empty() || presented->dpop));
     if (proof) {
         auto replay = co_await remember_proof(st, *proof, now);
         if (replay && *replay == oauth_errc::invalid_dpop_proof)
-            co_return resource_access{{}, false, resource_refusal("invalid_dpop_proof", "the DPoP proof was already used (jti)", true)};
-        if (replay) co_return resource_access{{}, false, storage_error(*replay)};
+            co_return refused(resource_refusal("invalid_dpop_proof", "the DPoP proof was already used (jti)", true));
+        if (replay) co_return refused(storage_error(*replay));
     }
-    out.info = std::move(**live);
-    co_return out;
+    co_return resource_access{std::move(**live), false, {}};
 }
 
 }  // namespace latchkey::idp

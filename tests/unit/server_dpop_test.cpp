@@ -6,6 +6,7 @@
 #include <latchkey/core/dpop.hpp>
 #include <latchkey/core/random.hpp>
 #include <latchkey/flows/server/dpop.hpp>
+#include <latchkey/transport/dpop.hpp>
 
 #include <boost/json.hpp>
 
@@ -193,4 +194,21 @@ TEST_CASE("dpop: a bound token needs the DPoP scheme and a proof by its key (§7
     CHECK(check_token_binding("jkt-A", as_dpop, &theirs, diag) == oauth_errc::invalid_dpop_proof);
     CHECK_FALSE(check_token_binding("", as_bearer, nullptr, diag));
     CHECK(check_token_binding("", as_dpop, &mine, diag) == oauth_errc::invalid_token);
+}
+
+TEST_CASE("dpop: the client sends proofs when the IdP advertises the key's alg, or when forced",
+          "[unit][dpop][client]") {
+    http_response disc;
+    disc.status = 200;
+    disc.content_type = "application/json";
+    disc.body = R"({"issuer":"https://idp.example","token_endpoint":"https://idp.example/oauth2/token",)"
+                R"("dpop_signing_alg_values_supported":["ES256"]})";
+    diagnostics diag;
+    auto meta = parse_provider_metadata(disc, "https://idp.example", diag);
+    REQUIRE(meta);
+    CHECK(meta->dpop_signing_alg_values_supported == std::vector<std::string>{"ES256"});
+    CHECK(transport::dpop_wanted(*meta, shared_key(key_type::ec_p256), false));
+    CHECK_FALSE(transport::dpop_wanted(*meta, shared_key(key_type::rsa_2048), false));  // RS256 not listed
+    CHECK(transport::dpop_wanted(*meta, shared_key(key_type::rsa_2048), true));
+    CHECK_FALSE(transport::dpop_wanted(provider_metadata{}, shared_key(key_type::ec_p256), false));
 }
