@@ -277,4 +277,24 @@ describe('latch-idp: DPoP (RFC 9449) with latch', { skip: SKIP }, () => {
     assert.equal(ok.status, 200);
     assert.equal((await ok.json()).token_type, 'DPoP');
   });
+
+  test('a machine token renewed by `latch refresh` stays DPoP-bound (nonce challenge answered)', async () => {
+    const keyOut = join(makeTempDir(), 'renew.pem');
+    const add = await latch(['machine', 'add', '--name', 'dpop-renew', '--key-out', keyOut], { home: userHome });
+    assert.equal(add.code, 0, add.stderr);
+    const id = add.stdout.trim();
+    const key = readFileSync(keyOut, 'utf8');
+    const home = freshLatchHome();
+    const login = await latch(['login', '--machine'], { home, env: silentEnv(id, key) });
+    assert.equal(login.code, 0, login.stderr);
+    const before = tokenRequests(id).length;
+    const refresh = await latch(['refresh'], { home, env: silentEnv(id, key) });
+    assert.equal(refresh.code, 0, refresh.stderr);
+    const renewal = tokenRequests(id).slice(before);
+    const token = await latch(['token'], { home, env: silentEnv(id, key) });
+    assert.deepEqual(renewal.map((e) => [e.status, e.error ?? e.token_type]), [[400, 'use_dpop_nonce'], [200, 'DPoP']]);
+    assert.deepEqual((await idpIntrospect(idp, token.stdout.trim())).cnf, { jkt: thumbprint(key) });
+    const status = await latch(['status'], { home, env: silentEnv(id, key) });
+    assert.match(status.stdout, /binding: +DPoP-bound/);
+  });
 });
