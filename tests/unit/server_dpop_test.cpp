@@ -138,7 +138,7 @@ TEST_CASE("dpop: htm, htu, iat, jti and ath are checked", "[unit][server][dpop]"
     CHECK(refusal(with("iat", t0 + dpop_max_ahead + 1)).find("future") != std::string::npos);
     CHECK(refusal(with("iat", "now")).find("iat") != std::string::npos);
     CHECK(refusal(with("jti", nullptr)).find("jti") != std::string::npos);
-    CHECK(refusal(with("jti", std::string(257, 'j'))).find("jti") != std::string::npos);
+    CHECK(refusal(with("jti", json::string(std::string(257, 'j')))).find("jti") != std::string::npos);
     CHECK(refusal(with("nonce", 5)).find("nonce") != std::string::npos);
     CHECK(refusal(with("ath", "x")).find("ath") != std::string::npos);  // none expected here
     // Edges of the window are accepted.
