@@ -30,7 +30,7 @@ std::optional<std::int64_t> int_member(const json::object& o, std::string_view n
     return std::nullopt;
 }
 
-// The header's key, checked (§4.3 checks 5-6): public, of the alg's type. Null on refusal.
+// The header's key, checked (§4.3 checks 5-6): public, of the alg's type, as a one-key set.
 result<jwk_set> header_key(const json::object& header, std::string_view alg, diagnostics& diag) {
     const auto* jwk = header.if_contains("jwk");
     if (!jwk || !jwk->is_object()) return refuse(diag, "the DPoP proof has no jwk header");
