@@ -175,7 +175,7 @@ boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts
 }
 
 boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const fs::form& params,
-                                                               const fs::client_record& client) {
+                                                               const fs::client_record& client, std::string jkt) {
     if (!client.allows_grant("authorization_code"))
         co_return oauth_error(oauth_errc::unauthorized_client, "this client may not use the authorization code flow");
     const auto code = params.get("code");
@@ -200,11 +200,12 @@ boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, co
     // a member of it now.
     auto org = co_await grant_org(st, c.user_id, c.organization_id);
     if (!org) co_return storage_error(org.error());
-    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, (*user)->role, c.grant_id, *org);
+    auto access = issue_access_token(st, c.user_id, client.client_id, c.scope, (*user)->role, c.grant_id, *org, jkt);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
-    auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, c.scope)).as_object();
+    auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, c.scope, {}, !jkt.empty())).as_object();
     if (fs::wants_refresh_token(client, c.scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, c.user_id, c.scope, c.grant_id, org->id);
+        auto minted = co_await mint_refresh_token(st, client.client_id, c.user_id, c.scope, c.grant_id, org->id,
+                                                  refresh_binding(client, jkt));
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }

@@ -205,7 +205,7 @@ boost::asio::awaitable<http_response> device_authorization(idp_state& st, const 
 }
 
 boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs::form& params,
-                                                        const fs::client_record& client) {
+                                                        const fs::client_record& client, std::string jkt) {
     if (!client.allows_grant(device_grant))
         co_return oauth_error(oauth_errc::unauthorized_client, "this client may not use the device flow");
     const auto code = params.get("device_code");
@@ -221,16 +221,18 @@ boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const fs:
     const std::string grant = random_urlsafe(16);
     auto org = co_await grant_org(st, d->updated.user_id, d->updated.organization_id);
     if (!org) co_return storage_error(org.error());
-    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, (*user)->role, grant, *org);
+    auto token = issue_access_token(st, d->updated.user_id, client.client_id, d->updated.scope, (*user)->role, grant,
+                                    *org, jkt);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
     secret refresh;
     if (fs::wants_refresh_token(client, d->updated.scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope, grant, org->id);
+        auto minted = co_await mint_refresh_token(st, client.client_id, d->updated.user_id, d->updated.scope, grant,
+                                                  org->id, refresh_binding(client, jkt));
         if (!minted) co_return storage_error(minted.error());
         refresh = std::move(*minted);
     }
     auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, d->updated.scope,
-                                                           refresh.reveal())).as_object();
+                                                           refresh.reveal(), !jkt.empty())).as_object();
     if (auto ec = add_id_token(st, body, **user, client.client_id, "", d->updated.scope, *org)) co_return storage_error(ec);
     co_return token_response(body);
 }

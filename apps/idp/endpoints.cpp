@@ -66,9 +66,9 @@ http_response storage_error(error_code ec) {
 
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
                                        const std::string& scope, const std::string& role, const std::string& grant_id,
-                                       const org_claim& org) {
+                                       const org_claim& org, const std::string& jkt) {
     fs::access_token_params p{st.config.issuer, subject, client_id, "", scope, random_urlsafe(16),
-                              unix_now(), st.config.access_token_ttl, role, grant_id, org.id, org.role};
+                              unix_now(), st.config.access_token_ttl, role, grant_id, org.id, org.role, jkt};
     return sign_jwt(st.keys.active.get(), st.keys.active_kid, fs::access_token_claims(p));
 }
 
@@ -142,6 +142,32 @@ boost::asio::awaitable<authenticated> authenticate_request(idp_state& st, const 
     co_return authenticated{std::move(*client), {}};
 }
 
+namespace {
+
+// The grant, for an authenticated client; `jkt`: the DPoP key its access token is bound to.
+boost::asio::awaitable<http_response> run_grant(idp_state& st, const ts::server_request& req, const fs::form& params,
+                                                const fs::client_record& client, const std::string& jkt) {
+    diagnostics diag;
+    const auto grant = params.value_or_empty("grant_type");
+    if (grant.empty()) co_return oauth_error(oauth_errc::invalid_request, "grant_type is missing");
+    if (grant == "urn:ietf:params:oauth:grant-type:device_code") co_return co_await device_code_grant(st, params, client, jkt);
+    if (grant == "refresh_token") co_return co_await refresh_token_grant(st, params, client, jkt);
+    if (grant == "authorization_code") co_return co_await authorization_code_grant(st, params, client, jkt);
+    if (grant == "password") co_return co_await password_grant(st, req, params, client, jkt);
+    if (grant != "client_credentials")
+        co_return oauth_error(oauth_errc::unsupported_grant_type, "this server does not support that grant yet");
+    auto scope = fs::decide_client_credentials(params, client, diag);
+    if (!scope) co_return oauth_error(scope.error(), diag.client_message);
+    auto token = issue_access_token(st, client.client_id, client.client_id, *scope, {}, {}, {}, jkt);
+    if (!token) co_return oauth_error(oauth_errc::server_error, "");
+    auto r = json_response(200, fs::token_response_body(*token, st.config.access_token_ttl, *scope, {}, !jkt.empty()));
+    r.headers.emplace_back("Cache-Control", "no-store");  // RFC 6749 §5.1
+    r.headers.emplace_back("Pragma", "no-cache");
+    co_return r;
+}
+
+}  // namespace
+
 boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::server_request& req) {
     if (req.method != http_method::post) co_return method_not_allowed("POST");
     const auto ctype = req.header("Content-Type");
@@ -149,27 +175,17 @@ boost::asio::awaitable<http_response> token_endpoint(idp_state& st, const ts::se
         co_return oauth_error(oauth_errc::invalid_request, "expected application/x-www-form-urlencoded");
     auto params = fs::form::parse(req.body);
     if (!params) co_return oauth_error(oauth_errc::invalid_request, "malformed or repeated parameters");
+    // RFC 9449 §5: the proof (and its nonce) before the client's assertion, so the nonce
+    // challenge does not spend the assertion's jti.
+    auto dpop = co_await token_request_dpop(st, req);
+    if (dpop.error) co_return std::move(*dpop.error);
     auto auth = co_await authenticate_request(st, req, *params);
     if (auth.error) co_return std::move(*auth.error);
-    const auto& client = auth.client;
-
-    diagnostics diag;
-    const auto grant = params->value_or_empty("grant_type");
-    if (grant.empty()) co_return oauth_error(oauth_errc::invalid_request, "grant_type is missing");
-    if (grant == "urn:ietf:params:oauth:grant-type:device_code")
-        co_return co_await device_code_grant(st, *params, *client);
-    if (grant == "refresh_token") co_return co_await refresh_token_grant(st, *params, *client);
-    if (grant == "authorization_code") co_return co_await authorization_code_grant(st, *params, *client);
-    if (grant == "password") co_return co_await password_grant(st, req, *params, *client);
-    if (grant != "client_credentials")
-        co_return oauth_error(oauth_errc::unsupported_grant_type, "this server does not support that grant yet");
-    auto scope = fs::decide_client_credentials(*params, *client, diag);
-    if (!scope) co_return oauth_error(scope.error(), diag.client_message);
-    auto token = issue_access_token(st, client->client_id, client->client_id, *scope);
-    if (!token) co_return oauth_error(oauth_errc::server_error, "");
-    auto r = json_response(200, fs::token_response_body(*token, st.config.access_token_ttl, *scope));
-    r.headers.emplace_back("Cache-Control", "no-store");  // RFC 6749 §5.1
-    r.headers.emplace_back("Pragma", "no-cache");
+    if (!dpop.proof && auth.client->dpop_bound)  // RFC 9449 §5.2 dpop_bound_access_tokens
+        co_return oauth_error(oauth_errc::invalid_dpop_proof, "this client's tokens must be DPoP-bound: send a DPoP proof");
+    const std::string jkt = dpop.proof ? dpop.proof->jkt : std::string{};
+    http_response r = co_await run_grant(st, req, *params, *auth.client, jkt);
+    add_dpop_nonce(st, r);  // §8.2: the nonce for the next request
     co_return r;
 }
 

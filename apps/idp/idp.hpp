@@ -9,6 +9,7 @@
 #include <latchkey/core/pkey.hpp>
 #include <latchkey/core/secret.hpp>
 #include <latchkey/flows/server/client_address.hpp>
+#include <latchkey/flows/server/dpop.hpp>
 #include <latchkey/flows/server/form.hpp>
 #include <latchkey/flows/server/records.hpp>
 #include <latchkey/flows/server/page_guard.hpp>
@@ -162,6 +163,7 @@ struct idp_state {
     bool https = false;  // the issuer is https: __Secure- cookie names, Secure attribute
     // Seals TOTP keys and keys backup-code hashes (DATA/secret.key, 0600, made at first start).
     std::string sealing_key;
+    std::string dpop_nonce_key;  // derived from sealing_key: every replica's nonces (RFC 9449 §8)
     std::string dummy_password_hash;  // argon2id of a fixed string: unknown names cost a verify too
     // RFC 7591 initial access token (hash), from serve --initial-access-token-file; empty: none.
     std::string initial_access_token_hash;
@@ -220,13 +222,20 @@ boost::asio::awaitable<bool> allow_sign_in(idp_state& st, const ts::server_reque
 boost::asio::awaitable<http_response> device_authorization(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> device_page(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> device_code_grant(idp_state& st, const flows::server::form& params,
-                                                        const flows::server::client_record& client);
+                                                        const flows::server::client_record& client,
+                                                        std::string jkt);
 // Refresh tokens (refresh.cpp). `family_id`: the grant (a code's grant_id, so that replaying
-// the code revokes them); empty: a new family.
+// the code revokes them); empty: a new family. `jkt`: the DPoP key it is bound to (RFC 9449
+// §5, public clients: refresh_binding); empty: none.
 boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
                                                           const std::string& user_id, const std::string& scope,
                                                           std::string family_id = {},
-                                                          std::string organization_id = {});
+                                                          std::string organization_id = {}, std::string jkt = {});
+// The key a client's refresh token is bound to: a public client's DPoP key (a confidential
+// client's tokens are already bound to its authentication, RFC 9449 §5).
+inline std::string refresh_binding(const flows::server::client_record& c, const std::string& jkt) {
+    return c.is_public() ? jkt : std::string{};
+}
 boost::asio::awaitable<http_response> revocation_endpoint(idp_state& st, const ts::server_request& req);
 // RFC 7662 introspection for authenticated (confidential) clients (introspect.cpp).
 boost::asio::awaitable<http_response> introspection_endpoint(idp_state& st, const ts::server_request& req);
@@ -239,16 +248,37 @@ std::optional<boost::json::object> access_token_info(const idp_state& st, std::s
 // access_token_info, and nullopt as well when the token's grant (`gid`) has been revoked.
 boost::asio::awaitable<result<std::optional<boost::json::object>>> live_access_token(idp_state& st,
                                                                                     std::string token);
+// DPoP (dpop.cpp, RFC 9449). The token endpoint's proof: none (no DPoP header), or verified
+// with a current nonce of ours and a jti not seen before; else the answer (400
+// invalid_dpop_proof, or use_dpop_nonce with a DPoP-Nonce header: the §8 challenge).
+struct dpop_checked {
+    std::optional<flows::server::verified_dpop> proof;
+    std::optional<http_response> error;
+};
+boost::asio::awaitable<dpop_checked> token_request_dpop(idp_state& st, const ts::server_request& req);
+void add_dpop_nonce(const idp_state& st, http_response& r);  // a fresh DPoP-Nonce header
+// A resource request's access token ("Bearer" or "DPoP" scheme): live, and used as its
+// binding says (§7.1: a bound token with the DPoP scheme and a proof by its key whose `ath`
+// is its hash, the proof's jti not seen before; a bearer token with Bearer). `absent`: no
+// such Authorization header (the caller answers as RFC 6750 §3.1 says); `error`: the 401.
+struct resource_access {
+    std::optional<boost::json::object> info;  // access_token_info, cnf included
+    bool absent = false;
+    std::optional<http_response> error;
+};
+boost::asio::awaitable<resource_access> resource_access_token(idp_state& st, const ts::server_request& req);
 // RFC 7591/7592 registration of machines (registration.cpp): /oauth2/register[/ID].
 boost::asio::awaitable<http_response> registration_endpoint(idp_state& st, const ts::server_request& req);
 // OIDC userinfo for a bearer access token with openid scope (introspect.cpp).
 boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const flows::server::form& params,
-                                                          const flows::server::client_record& client);
+                                                          const flows::server::client_record& client,
+                                                          std::string jkt);
 // The authorization endpoint and the authorization_code grant (authorize.cpp).
 boost::asio::awaitable<http_response> authorize_endpoint(idp_state& st, const ts::server_request& req);
 boost::asio::awaitable<http_response> authorization_code_grant(idp_state& st, const flows::server::form& params,
-                                                               const flows::server::client_record& client);
+                                                               const flows::server::client_record& client,
+                                                               std::string jkt);
 // The organization a grant carries into its tokens: the claims org_id, org_role (and
 // org_slug in userinfo). Empty id: none.
 struct org_claim {
@@ -259,10 +289,12 @@ struct org_claim {
 boost::asio::awaitable<result<org_claim>> grant_org(idp_state& st, std::string user_id, std::string organization_id);
 // An access token JWT; `role` (the user's platform role) becomes its `role` claim when set;
 // `grant_id`: the grant (a code's grant_id, the refresh family) whose revocation ends it;
-// `org`: the org_id / org_role claims when set.
+// `org`: the org_id / org_role claims when set; `jkt`: the DPoP key it is bound to (RFC 9449
+// §6: its cnf claim), empty: a bearer token.
 result<std::string> issue_access_token(idp_state& st, const std::string& subject, const std::string& client_id,
                                        const std::string& scope, const std::string& role = {},
-                                       const std::string& grant_id = {}, const org_claim& org = {});
+                                       const std::string& grant_id = {}, const org_claim& org = {},
+                                       const std::string& jkt = {});
 // The user a user grant (code, device, refresh) issues tokens for, loaded once for the
 // access token's role and the ID token's claims. nullopt: the user is gone or banned (answer
 // invalid_grant). Errors: storage (busy, failed).
@@ -275,7 +307,8 @@ error_code add_id_token(idp_state& st, boost::json::object& body, const flows::s
 // The password grant, for clients allowed it (password_grant.cpp).
 boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::server_request& req,
                                                      const flows::server::form& params,
-                                                     const flows::server::client_record& client);
+                                                     const flows::server::client_record& client,
+                                                     std::string jkt);
 // The authenticated client of a token-endpoint-style request, or the error response.
 struct authenticated {
     std::optional<flows::server::client_record> client;

@@ -36,7 +36,8 @@ std::optional<json::object> access_token_info(const idp_state& st, std::string_v
     auto exp = c.if_contains("exp");
     if (!exp || !exp->is_int64() || exp->as_int64() <= unix_now()) return std::nullopt;
     json::object o{{"active", true}, {"token_type", "access_token"}};
-    for (const char* k : {"iss", "sub", "client_id", "scope", "exp", "iat", "jti", "aud", "gid", "role", "org_id", "org_role"})
+    for (const char* k : {"iss", "sub", "client_id", "scope", "exp", "iat", "jti", "aud", "gid", "role", "org_id",
+                          "org_role", "cnf"})
         if (auto v = c.if_contains(k)) o[k] = *v;
     return o;
 }
@@ -74,18 +75,17 @@ http_response invalid_token(std::string_view description) {
 }  // namespace
 
 boost::asio::awaitable<http_response> userinfo_endpoint(idp_state& st, const ts::server_request& req) {
-    const std::string auth = req.header("Authorization");
-    if (auth.size() <= 7 || (auth.rfind("Bearer ", 0) != 0 && auth.rfind("bearer ", 0) != 0)) {
+    auto access = co_await resource_access_token(st, req);
+    if (access.absent) {
         // RFC 6750 §3.1: no error code when the request carried no token.
         auto r = json_response(401, R"({"error":"invalid_request","error_description":"a bearer access token is required"})");
         r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        r.headers.emplace_back("WWW-Authenticate", "DPoP algs=\"ES256 RS256\"");  // RFC 9449 §7.1
         r.headers.emplace_back("Cache-Control", "no-store");
         co_return r;
     }
-    auto live = co_await live_access_token(st, auth.substr(7));
-    if (!live) co_return storage_error(live.error());
-    auto& info = *live;
-    if (!info) co_return invalid_token("the access token is invalid or expired");
+    if (access.error) co_return std::move(*access.error);
+    auto& info = access.info;
     const auto* sub = info->if_contains("sub");
     const auto* scope = info->if_contains("scope");
     const std::string granted = scope && scope->is_string() ? std::string(scope->as_string()) : "";

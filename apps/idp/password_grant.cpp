@@ -15,7 +15,8 @@ namespace latchkey::idp {
 namespace fs = latchkey::flows::server;
 
 boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::server_request& req,
-                                                     const fs::form& params, const fs::client_record& client) {
+                                                     const fs::form& params, const fs::client_record& client,
+                                                     std::string jkt) {
     if (!client.allows_grant("password"))
         co_return oauth_error(oauth_errc::unauthorized_client, "this client may not use the password grant");
     const auto username = params.get("username");
@@ -39,11 +40,11 @@ boost::asio::awaitable<http_response> password_grant(idp_state& st, const ts::se
     if (fs::ban_in_force(u, unix_now())) co_return oauth_error(oauth_errc::invalid_grant, "this account is banned");
     note_sign_in(st, req, login_method::password_grant, true, u.id, u.username);
     const std::string grant = random_urlsafe(16);
-    auto access = issue_access_token(st, u.id, client.client_id, *scope, u.role, grant);
+    auto access = issue_access_token(st, u.id, client.client_id, *scope, u.role, grant, {}, jkt);
     if (!access) co_return oauth_error(oauth_errc::server_error, "");
-    auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, *scope)).as_object();
+    auto body = boost::json::parse(fs::token_response_body(*access, st.config.access_token_ttl, *scope, {}, !jkt.empty())).as_object();
     if (fs::wants_refresh_token(client, *scope)) {
-        auto minted = co_await mint_refresh_token(st, client.client_id, u.id, *scope, grant);
+        auto minted = co_await mint_refresh_token(st, client.client_id, u.id, *scope, grant, {}, refresh_binding(client, jkt));
         if (!minted) co_return storage_error(minted.error());
         body["refresh_token"] = minted->reveal();
     }

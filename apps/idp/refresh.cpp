@@ -19,22 +19,31 @@ namespace fs = latchkey::flows::server;
 
 boost::asio::awaitable<result<secret>> mint_refresh_token(idp_state& st, const std::string& client_id,
                                                           const std::string& user_id, const std::string& scope,
-                                                          std::string family_id, std::string organization_id) {
+                                                          std::string family_id, std::string organization_id,
+                                                          std::string jkt) {
     secret raw = fs::make_opaque_token();
     if (family_id.empty()) family_id = random_urlsafe(16);
     fs::refresh_record r{fs::hash_token(raw.reveal()), std::move(family_id), client_id, user_id, scope,
-                         unix_now() + st.config.refresh_token_ttl, 0, 0, std::move(organization_id)};
+                         unix_now() + st.config.refresh_token_ttl, 0, 0, std::move(organization_id), std::move(jkt)};
     if (auto ec = co_await st.store.put_refresh(std::move(r))) co_return ec;
     co_return raw;
 }
 
 boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const fs::form& params,
-                                                          const fs::client_record& client) {
+                                                          const fs::client_record& client, std::string jkt) {
     if (!client.allows_grant("refresh_token"))
         co_return oauth_error(oauth_errc::unauthorized_client, "this client may not use refresh tokens");
     const auto presented = params.get("refresh_token");
     if (!presented) co_return oauth_error(oauth_errc::invalid_request, "refresh_token is missing");
     const auto now = unix_now();
+    // RFC 9449 §5: a bound refresh token needs a proof by its key. The binding never changes,
+    // so it is read before the rotation: a refused attempt does not spend the token.
+    std::string lookup = fs::hash_token(*presented);
+    auto bound = co_await st.store.find_refresh(std::move(lookup));
+    if (!bound && bound.error() != fs::server_errc::not_found) co_return storage_error(bound.error());
+    if (bound && !bound->jkt.empty() && bound->jkt != jkt)
+        co_return oauth_error(jkt.empty() ? oauth_errc::invalid_dpop_proof : oauth_errc::invalid_grant,
+                              "the refresh token is bound to a DPoP key: send a proof signed by that key");
     secret next_raw = fs::make_opaque_token();
     fs::refresh_record next{fs::hash_token(next_raw.reveal()), {}, client.client_id, {}, {},
                             now + st.config.refresh_token_ttl, 0, 0};
@@ -64,9 +73,9 @@ boost::asio::awaitable<http_response> refresh_token_grant(idp_state& st, const f
     if (!*user) co_return oauth_error(oauth_errc::invalid_grant, "the user no longer exists or is banned");
     auto org = co_await grant_org(st, old.user_id, old.organization_id);
     if (!org) co_return storage_error(org.error());
-    auto token = issue_access_token(st, old.user_id, client.client_id, scope, (*user)->role, old.family_id, *org);
+    auto token = issue_access_token(st, old.user_id, client.client_id, scope, (*user)->role, old.family_id, *org, jkt);
     if (!token) co_return oauth_error(oauth_errc::server_error, "");
-    auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, scope, next_raw.reveal()))
+    auto body = boost::json::parse(fs::token_response_body(*token, st.config.access_token_ttl, scope, next_raw.reveal(), !jkt.empty()))
                     .as_object();
     if (auto ec = add_id_token(st, body, **user, client.client_id, "", scope, *org)) co_return storage_error(ec);
     co_return token_response(body);

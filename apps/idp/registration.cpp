@@ -66,32 +66,41 @@ struct registrant {
     bool initial_token = false;
 };
 
-// The bearer of a registration: a user's live access token or the initial access token.
-boost::asio::awaitable<std::optional<registrant>> find_registrant(idp_state& st, const std::string& token) {
-    if (!st.initial_access_token_hash.empty() && fs::token_matches_hash(token, st.initial_access_token_hash))
-        co_return registrant{"", "", true};
-    auto live = co_await live_access_token(st, token);
-    if (!live || !*live) co_return std::nullopt;
-    auto& info = *live;
-    const auto* sub = info->if_contains("sub");
-    const auto* scope = info->if_contains("scope");
-    if (!sub || !sub->is_string()) co_return std::nullopt;
+// The bearer of a registration: the initial access token, or a user's live access token
+// (with its DPoP proof when it is bound: resource_access_token); else the 401 to answer.
+struct registrant_found {
+    std::optional<registrant> who;
+    std::optional<http_response> error;
+};
+boost::asio::awaitable<registrant_found> find_registrant(idp_state& st, const ts::server_request& req) {
+    const std::string token = bearer(req);
+    if (!token.empty() && !st.initial_access_token_hash.empty() &&
+        fs::token_matches_hash(token, st.initial_access_token_hash))
+        co_return registrant_found{registrant{"", "", true}, {}};
+    auto access = co_await resource_access_token(st, req);
+    if (access.absent) co_return registrant_found{{}, invalid_token("a user's access token or an initial access token is required")};
+    if (access.error) co_return registrant_found{{}, std::move(*access.error)};
+    const auto* sub = access.info->if_contains("sub");
+    const auto* scope = access.info->if_contains("scope");
+    if (!sub || !sub->is_string()) co_return registrant_found{{}, invalid_token("the access token is not a user's")};
     std::string id(sub->as_string());
     auto user = co_await st.store.find_user_by_id(std::move(id));
-    if (!user) co_return std::nullopt;  // a client's own token (client_credentials) registers nothing
-    co_return registrant{user->id, scope && scope->is_string() ? std::string(scope->as_string()) : "", false};
+    // A client's own token (client_credentials) registers nothing.
+    if (!user) co_return registrant_found{{}, invalid_token("the access token is invalid, expired or not a user's")};
+    const std::string granted = scope && scope->is_string() ? std::string(scope->as_string()) : "";
+    co_return registrant_found{registrant{user->id, granted, false}, {}};
 }
 
 std::string client_uri(const idp_state& st, const std::string& id) { return st.config.issuer + "/oauth2/register/" + id; }
 
 boost::asio::awaitable<http_response> register_machine(idp_state& st, const ts::server_request& req) {
-    const std::string token = bearer(req);
-    if (token.empty()) co_return invalid_token("a user's access token or an initial access token is required");
-    auto who = co_await find_registrant(st, token);
-    if (!who) {
-        note_event(st, &req, {.event = "client_register", .ok = false, .reason = "bad_token"});
-        co_return invalid_token("the access token is invalid, expired or not a user's");
+    auto found = co_await find_registrant(st, req);
+    if (!found.who) {
+        if (!bearer(req).empty() || req.header("Authorization").rfind("DPoP ", 0) == 0)
+            note_event(st, &req, {.event = "client_register", .ok = false, .reason = "bad_token"});
+        co_return std::move(*found.error);
     }
+    const auto& who = found.who;
     diagnostics diag;
     auto meta = fs::check_machine_registration(req.body, diag);
     if (!meta) co_return oauth_error(meta.error(), diag.client_message);
@@ -104,6 +113,7 @@ boost::asio::awaitable<http_response> register_machine(idp_state& st, const ts::
     c.scope = who->initial_token ? meta->scope : narrow_scope(meta->scope, who->granted_scope);
     c.created_at = unix_now();
     c.jwks = meta->jwks;
+    c.dpop_bound = meta->dpop_bound;
     c.registration_token_hash = fs::hash_token(management.reveal());
     c.owner = who->owner;
     fs::client_record stored = c;
@@ -149,6 +159,7 @@ boost::asio::awaitable<http_response> manage_machine(idp_state& st, const ts::se
     if (!meta->client_name.empty()) c.name = meta->client_name;
     c.grant_types = meta->grant_types;
     c.jwks = meta->jwks;
+    c.dpop_bound = meta->dpop_bound;
     c.registration_token_hash = fs::hash_token(management.reveal());
     fs::client_record updated = c;
     if (auto uec = co_await st.store.update_client(std::move(updated))) co_return storage_error(uec);

@@ -129,6 +129,7 @@ bool open_served(served_data& out, const serve_options& o, const store_location&
     state.ops = out.ops.get();
     state.hashing_capacity = hashing_capacity;
     state.sealing_key = std::move(*sealing_key);
+    state.dpop_nonce_key = flows::server::dpop_nonce_key(state.sealing_key);
     if (out.mail->enabled()) state.mail = out.mail.get();
     return true;
 }

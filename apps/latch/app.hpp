@@ -53,6 +53,7 @@ struct login_options {
     std::string username;             // --username (password grant; else LATCH_USERNAME)
     std::string audience;             // --audience: the `audience` request parameter
     std::string key_file;             // --key-file (else LATCH_MACHINE_KEY, else the local key)
+    bool dpop = false;                // --dpop: DPoP proofs even if the IdP does not advertise them
     bool timeout_given = false;       // --timeout was passed (silent logins default to 120 s)
     std::string callback_url;         // --callback-url URL, or "-": read it from stdin
 };
@@ -158,10 +159,13 @@ struct token_options {
     bool exchange = false;  // --exchange: RFC 8693 token exchange
     std::string audience;   // --audience
     std::vector<std::string> scopes;  // --scope, repeatable
+    std::vector<std::string> dpop_proof;  // --dpop-proof METHOD URL (dpop_proof.cpp)
+    std::string dpop_nonce;               // --nonce: a resource server's DPoP-Nonce
 };
 void register_token_modes(CLI::App& token, command_fn& selected);
 boost::asio::awaitable<int> run_token_gateway(app& a);
 boost::asio::awaitable<int> run_token_exchange(app& a, token_options o);
+boost::asio::awaitable<int> run_token_dpop_proof(app& a, token_options o);
 // Machine identity: RFC 7591/7592 registration (machine.cpp) and silent login with
 // private_key_jwt (machine_login.cpp).
 void register_machine_commands(CLI::App& cli, command_fn& selected);  // machine add/list/rm/rotate

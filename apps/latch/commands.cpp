@@ -2,6 +2,7 @@
 #include "app.hpp"
 #include "renewal_sources.hpp"
 
+#include <latchkey/core/jwt.hpp>
 #include <latchkey/transport/revoke.hpp>
 #include <latchkey/transport/token_source.hpp>
 
@@ -66,6 +67,18 @@ int report_refresh_off(const std::string& ctx, const stored_credentials& c) {
     return 1;
 }
 
+// A DPoP-bound token (RFC 9449): "DPoP-bound (jkt THUMBPRINT)", the key from its cnf claim
+// when it is a JWT; empty for a bearer token.
+std::string dpop_binding(const stored_credentials& c) {
+    if (c.tokens.token_type != "DPoP") return {};
+    std::string jkt = "unknown";
+    if (auto claims = decode_jwt_claims_unverified(c.tokens.access_token.reveal()))
+        if (const auto* cnf = claims->if_contains("cnf"); cnf && cnf->is_object())
+            if (const auto* j = cnf->as_object().if_contains("jkt"); j && j->is_string())
+                jkt = escape_untrusted(j->as_string(), 100);
+    return "DPoP-bound (jkt " + jkt + ")";
+}
+
 std::string not_logged_in(const std::string& ctx) {
     return "not logged in (context '" + ctx + "'); run `latch login`";
 }
@@ -93,6 +106,7 @@ void print_status_text(const stored_credentials& c, time_point now, bool valid) 
     std::printf("  refresh:  %s\n", c.tokens.refresh_token && !c.expired ? "yes" : "no");
     std::printf("  login:    %s\n", std::string(describe_method(c.method)).c_str());
     std::printf("  token:    %s\n", c.tokens.access_token.redacted().c_str());
+    if (auto b = dpop_binding(c); !b.empty()) std::printf("  binding:  %s\n", b.c_str());
     if (auto g = gateway_status_line(c, now); !g.empty()) std::printf("%s\n", g.c_str());
 }
 
@@ -124,6 +138,7 @@ void print_status_json(const std::string& ctx, const stored_credentials* c, bool
         o["status"] = c->expired ? "expired" : valid ? "active" : "access_token_expired";
         o["has_refresh_token"] = c->tokens.refresh_token.has_value();
         o["access_token"] = c->tokens.access_token.redacted();
+        o["token_type"] = c->tokens.token_type;
     }
     std::printf("%s\n", json::serialize(o).c_str());
 }

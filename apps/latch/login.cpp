@@ -243,6 +243,7 @@ void register_login(CLI::App& cli, command_fn& selected) {
     login->add_option("--username", lo->username, "User name for --password (else env LATCH_USERNAME, else asked); the password is never taken from the command line")->needs(pw);
     login->add_option("--audience", lo->audience, "The `audience` parameter some identity providers need (Auth0, Okta): sent on the authorization, device and token requests");
     login->add_option("--key-file", lo->key_file, "Machine private key PEM, mode 0600 (else env LATCH_MACHINE_KEY, else the key `latch machine add` stored)");
+    login->add_flag("--dpop", lo->dpop, "With --machine: bind the token to the machine's key with DPoP proofs (RFC 9449) even if the identity provider does not advertise DPoP (when it does, proofs are sent anyway)")->needs("--machine");
     login->callback([lo, login, &selected] {
         lo->timeout_given = login->count("--timeout") > 0;
         lo->machine = login->count("--machine") > 0;

@@ -31,13 +31,14 @@ std::string remembered_key_file(const config_file& cfg, const std::string& ctx) 
 // The silent login through the library, bounded by `limit`.
 asio::awaitable<result<transport::login_result>> async_machine(app& a, const client_config& c,
                                                                const machine_key& k,
-                                                               std::chrono::seconds limit,
+                                                               std::chrono::seconds limit, bool dpop,
                                                                diagnostics& diag) {
     transport::login_options lo;
     lo.way = transport::login_way::machine;
     lo.timeout = limit;
     lo.key = {k.key.get(), k.kid, k.source};
     lo.machine_home = a.store.home();
+    lo.dpop = dpop;
     terminal_user user{detect_terminal(true)};
     co_return co_await transport::async_login(a.client, c, std::move(lo), {user}, diag);
 }
@@ -88,7 +89,7 @@ asio::awaitable<int> run_machine_login(app& a, config_file cfg, const std::strin
     // Scopes only when asked for: the user-login defaults mean nothing to a machine.
     c.scopes = o.scopes;
     auto limit = o.timeout_given ? std::chrono::seconds{o.timeout_s} : default_timeout;
-    auto got = co_await async_machine(a, c, *key, limit, diag);
+    auto got = co_await async_machine(a, c, *key, limit, o.dpop, diag);
     if (!got) {
         if (got.error() == client_errc::cancelled) print_error("interrupted; nothing was stored");
         else print_error(describe(got.error(), diag));

@@ -100,8 +100,14 @@ void register_token_modes(CLI::App& token, command_fn& selected) {
     auto* aud = token.add_option("--audience", o->audience, "Audience of the exchanged token")->needs(ex);
     ex->needs(aud);
     token.add_option("--scope", o->scopes, "Scope of the exchanged token; repeatable")->needs(ex);
+    auto* dp = token.add_option("--dpop-proof", o->dpop_proof,
+                                "Print a DPoP proof (RFC 9449) for METHOD URL signed with the machine's key, for "
+                                "the DPoP-bound token `latch token` prints")
+                   ->expected(2)->type_name("METHOD URL")->excludes(gw)->excludes(ex);
+    token.add_option("--nonce", o->dpop_nonce, "The resource server's DPoP-Nonce, put in the proof")->needs(dp);
     token.callback([o, &selected] {
-        if (o->gateway) selected = [](app& a) { return run_token_gateway(a); };
+        if (!o->dpop_proof.empty()) selected = [o](app& a) { return run_token_dpop_proof(a, *o); };
+        else if (o->gateway) selected = [](app& a) { return run_token_gateway(a); };
         else if (o->exchange) selected = [o](app& a) { return run_token_exchange(a, *o); };
         else selected = [](app& a) { return run_token(a); };
     });

@@ -8,7 +8,7 @@ namespace latchkey {
 namespace {
 
 struct oauth_name { oauth_errc code; const char* name; };
-constexpr std::array<oauth_name, 22> oauth_names{{
+constexpr std::array<oauth_name, 24> oauth_names{{
     {oauth_errc::invalid_request, "invalid_request"},
     {oauth_errc::invalid_client, "invalid_client"},
     {oauth_errc::invalid_grant, "invalid_grant"},
@@ -31,6 +31,8 @@ constexpr std::array<oauth_name, 22> oauth_names{{
     {oauth_errc::interaction_required, "interaction_required"},
     {oauth_errc::invalid_redirect_uri, "invalid_redirect_uri"},
     {oauth_errc::invalid_client_metadata, "invalid_client_metadata"},
+    {oauth_errc::invalid_dpop_proof, "invalid_dpop_proof"},
+    {oauth_errc::use_dpop_nonce, "use_dpop_nonce"},
 }};
 
 class oauth_category_impl final : public boost::system::error_category {

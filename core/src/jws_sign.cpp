@@ -37,12 +37,16 @@ std::optional<std::string> sign_bytes(EVP_PKEY* key, key_kind kind, std::string_
 }  // namespace
 
 result<std::string> sign_jwt(EVP_PKEY* key, std::string_view kid, const json::object& claims) {
-    auto kind = kind_of(key);
-    if (kind == key_kind::unsupported) return client_errc::key_error;
     json::object header;
-    header["alg"] = jws_alg_for(kind);
     header["typ"] = "JWT";
     if (!kid.empty()) header["kid"] = kid;
+    return sign_jws(key, std::move(header), claims);
+}
+
+result<std::string> sign_jws(EVP_PKEY* key, json::object header, const json::object& claims) {
+    auto kind = kind_of(key);
+    if (kind == key_kind::unsupported) return client_errc::key_error;
+    header["alg"] = jws_alg_for(kind);
     std::string input = base64url_encode(json::serialize(header)) + "." +
                         base64url_encode(json::serialize(claims));
     auto sig = sign_bytes(key, kind, input);

@@ -98,6 +98,7 @@ result<provider_metadata> parse_provider_metadata(const http_response& resp,
     read_string(o, "jwks_uri", m.jwks_uri);
     read_list(o, "grant_types_supported", m.grant_types_supported);
     read_list(o, "code_challenge_methods_supported", m.code_challenge_methods_supported);
+    read_list(o, "dpop_signing_alg_values_supported", m.dpop_signing_alg_values_supported);
     if (auto it = o.find("authorization_response_iss_parameter_supported");
         it != o.end() && it->value().is_bool())
         m.authorization_response_iss_parameter_supported = it->value().as_bool();

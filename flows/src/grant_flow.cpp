@@ -41,6 +41,7 @@ action grant_flow::next(const event& ev) {
         p_.auth.apply(fields, headers);
         auto req = make_form_post(p_.token_endpoint, fields);
         req.headers.insert(req.headers.end(), headers.begin(), headers.end());
+        req.headers.insert(req.headers.end(), p_.headers.begin(), p_.headers.end());
         state_ = state::requesting;
         return send_request{std::move(req)};
     }

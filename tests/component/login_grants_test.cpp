@@ -3,6 +3,7 @@
 #include "login_support.hpp"
 
 #include <latchkey/core/jwk.hpp>
+#include <latchkey/core/jwt.hpp>
 #include <latchkey/core/pkey.hpp>
 #include <latchkey/transport/http_client.hpp>
 
@@ -129,4 +130,55 @@ TEST_CASE("login: machine login gives up at its time bound", "[component][login]
     REQUIRE_FALSE(got);
     CHECK(got.error() == client_errc::timeout);
     CHECK(diag.client_message.rfind("silent login timed out after 15 s", 0) == 0);
+}
+
+// RFC 9449 §8: the IdP answers the first proof with the nonce challenge; latch retries once
+// with a new assertion and a proof carrying that nonce, and remembers it for the issuer.
+TEST_CASE("login: machine answers the DPoP nonce challenge once", "[component][login][dpop]") {
+    for (const bool challenged_twice : {false, true}) {
+        rig r;
+        auto key = generate_key(key_type::ec_p256);
+        REQUIRE(key);
+        transport::login_options o;
+        o.way = login_way::machine;
+        o.key = {key->get(), "kid", "the test key"};
+        o.timeout = std::chrono::seconds{120};
+        o.dpop = true;  // the rig's discovery does not advertise DPoP
+        r.cfg.scopes.clear();
+        int token_posts = 0;
+        r.http.fallback = [&](const http_request& q) {
+            if (q.url != issuer + "/token") return r.route(q);
+            ++token_posts;
+            if (token_posts == 1 || challenged_twice) {
+                auto reply = test::json_reply(400, R"({"error":"use_dpop_nonce"})");
+                reply.response.headers.emplace_back("DPoP-Nonce", "n-" + std::to_string(token_posts));
+                return reply;
+            }
+            return test::json_reply(200, R"({"access_token":"at","token_type":"DPoP","expires_in":300})");
+        };
+        transport::real_clock clock(r.io.get_executor());
+        transport::client_services client(r.http, clock);
+        diagnostics diag;
+        auto got = test::run_to_end(r.io, transport::async_login(client, r.cfg, o, {r.user}, diag));
+        CHECK(token_posts == 2);  // never a third
+        CHECK(client.dpop_nonces[issuer] == (challenged_twice ? "n-2" : "n-1"));  // the latest one
+        std::vector<const http_request*> posts;
+        for (const auto& q : r.http.requests)
+            if (q.url == issuer + "/token") posts.push_back(&q);
+        REQUIRE(posts.size() == 2);
+        auto first = decode_jwt_claims_unverified(header(*posts[0], "DPoP"));
+        auto second = decode_jwt_claims_unverified(header(*posts[1], "DPoP"));
+        REQUIRE((first && second));
+        CHECK_FALSE(first->contains("nonce"));
+        CHECK(second->at("nonce").as_string() == "n-1");
+        CHECK(second->at("htu").as_string() == issuer + "/token");
+        CHECK(posts[0]->body != posts[1]->body);  // a new client assertion
+        if (challenged_twice) {
+            REQUIRE_FALSE(got);
+            CHECK(got.error() == oauth_errc::use_dpop_nonce);
+        } else {
+            REQUIRE(got);
+            CHECK(got->tokens.token_type == "DPoP");
+        }
+    }
 }

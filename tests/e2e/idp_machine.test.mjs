@@ -66,7 +66,9 @@ describe('latch-idp: machines (RFC 7591/7592, private_key_jwt) with latch', { sk
     const login = await latch(['login', '--machine'], { home: ciHome, env: silentEnv(id, key) });
     assert.equal(login.code, 0, login.stderr);
     assert.match(login.stderr, new RegExp(`Logged in to ${idp.issuer} as ${id} \\(context 'default', machine key\\)`));
-    const [req] = tokenRequests(id);
+    // latch-idp offers DPoP, so latch's first request gets the nonce challenge (400
+    // use_dpop_nonce, tests/e2e/idp_dpop.test.mjs) and the retry the token.
+    const req = tokenRequests(id).find((e) => e.status === 200);
     assert.equal(req.status, 200);
     assert.equal(req.client_auth, 'assertion');
     assert.equal(req.params.client_secret, undefined);

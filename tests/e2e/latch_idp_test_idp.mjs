@@ -95,6 +95,7 @@ function startEntry(state, req, url, body) {
     entry.params = req.method === 'POST' ? formToObject(text) : formToObject(url.search.slice(1));
   }
   entry.grant_type = entry.params.grant_type;
+  if (req.headers.dpop !== undefined) entry.dpop = req.headers.dpop;  // RFC 9449 proof
   const basic = basicClientId(req.headers.authorization);
   entry.client_id = entry.params.client_id ?? basic;
   entry.client_auth = basic !== undefined ? 'basic' : (entry.params.client_secret !== undefined ? 'post'
@@ -121,6 +122,8 @@ function finishEntry(entry, status, headers, body) {
     entry.issued = ['access_token', 'refresh_token', 'id_token'].filter((k) => json[k]);
     entry.scope = json.scope;
   }
+  if (headers['dpop-nonce']) entry.dpop_nonce = headers['dpop-nonce'];
+  if (entry.route === 'token' && status === 200 && json) entry.token_type = json.token_type;
   if (typeof json?.error === 'string') {
     entry.error = json.error;
     entry.error_description = json.error_description;

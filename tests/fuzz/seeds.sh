@@ -62,4 +62,6 @@ seed callback 'http://127.0.0.1:8765/callback?code=abc&state=xyz&iss=https%3A%2F
 seed callback 'https://app.example.com/login#id_token=eyJ.eyJ.sig&state=s'
 seed callback '  <http://127.0.0.1/cb?error=access_denied&error_description=no%1b%5b31m&state=s>  '
 seed callback '?code=1&state=2'
+seed dpop 'eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwiY3J2IjoiUC0yNTYiLCJ4IjoiZjgzT0ozRDJ4RjFCZzh2dWI5dExlMWdITXpWNzZlOFR1czl1UEh2UlZFVSIsInkiOiJ4X0ZFelJ1OW0zNkhMTl90dWU2NTlMTnBYVzZwQ3lTdGlrWWpLSVdJNWEwIn19.eyJqdGkiOiJqIiwiaHRtIjoiUE9TVCIsImh0dSI6Imh0dHBzOi8vaWRwLmV4YW1wbGUvb2F1dGgyL3Rva2VuIiwiaWF0IjoxNzkwMDAwMDAwfQ.AAAA'
+seed dpop 'eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6Im5vbmUifQ.e30.'
 echo "wrote $n seeds under $out"

@@ -9,6 +9,7 @@
 #include <latchkey/core/machine_store.hpp>
 #include <latchkey/core/registration.hpp>
 #include <latchkey/flows/grant_flow.hpp>
+#include <latchkey/transport/dpop.hpp>
 #include <latchkey/transport/drive.hpp>
 #include <latchkey/transport/race.hpp>
 
@@ -182,6 +183,33 @@ namespace latchkey::transport::detail {
 
 namespace {
 
+// The machine's token request: a fresh assertion, and a DPoP proof when `dpop`.
+result<flows::grant_params> machine_grant_params(client_services& client, const client_config& c,
+                                                 const login_options& o, const std::string& token_endpoint,
+                                                 bool dpop, diagnostics& diag) {
+    auto assertion = make_client_assertion(o.key.key, o.key.kid, c.client_id, token_endpoint, client.clock.now());
+    if (!assertion) {
+        diag.client_message = "cannot sign a client assertion with " + o.key.source;
+        return assertion.error();
+    }
+    flows::grant_params gp;
+    gp.token_endpoint = token_endpoint;
+    gp.grant_type = "client_credentials";
+    if (!c.scopes.empty()) gp.fields.emplace_back("scope", c.scope_string());
+    gp.auth.how = flows::client_auth::method::private_key_jwt;
+    gp.auth.client_id = c.client_id;
+    gp.auth.client_assertion = std::move(*assertion);
+    if (dpop) {
+        auto proof = make_dpop_proof_for(client, c.issuer, o.key.key, "POST", token_endpoint);
+        if (!proof) {
+            diag.client_message = "cannot sign a DPoP proof with " + o.key.source;
+            return proof.error();
+        }
+        gp.headers.emplace_back("DPoP", std::move(*proof));
+    }
+    return gp;
+}
+
 asio::awaitable<error_code> async_machine_grant(client_services& client, const client_config& c,
                                                 const login_options& o, flow_outcome& out,
                                                 diagnostics& diag) {
@@ -191,22 +219,22 @@ asio::awaitable<error_code> async_machine_grant(client_services& client, const c
         diag.client_message = "the identity provider at " + c.issuer + " does not advertise a token endpoint";
         co_return client_errc::endpoint_missing;
     }
-    auto assertion = make_client_assertion(o.key.key, o.key.kid, c.client_id,
-                                           meta->token_endpoint, client.clock.now());
-    if (!assertion) {
-        diag.client_message = "cannot sign a client assertion with " + o.key.source;
-        co_return assertion.error();
+    const bool dpop = dpop_wanted(*meta, o.key.key, o.dpop);
+    std::string& nonce = client.dpop_nonces[c.issuer];
+    result<token_set> tokens = client_errc::cancelled;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto gp = machine_grant_params(client, c, o, meta->token_endpoint, dpop, diag);
+        if (!gp) co_return gp.error();
+        flows::grant_flow flow{std::move(*gp)};
+        silent_user user;
+        dpop_nonce_recorder http(client.http, nonce);
+        const std::string sent_nonce = nonce;
+        tokens = co_await async_drive(flow, ports{http, client.clock, user}, diag);
+        // RFC 9449 §8: the IdP wants a proof with its nonce; nothing was granted, so one more
+        // request (a new assertion and proof) with the nonce it just gave is safe.
+        if (tokens || !dpop || tokens.error() != oauth_errc::use_dpop_nonce || nonce == sent_nonce) break;
+        diag.clear();
     }
-    flows::grant_params gp;
-    gp.token_endpoint = meta->token_endpoint;
-    gp.grant_type = "client_credentials";
-    if (!c.scopes.empty()) gp.fields.emplace_back("scope", c.scope_string());
-    gp.auth.how = flows::client_auth::method::private_key_jwt;
-    gp.auth.client_id = c.client_id;
-    gp.auth.client_assertion = std::move(*assertion);
-    flows::grant_flow flow{std::move(gp)};
-    silent_user user;
-    auto tokens = co_await async_drive(flow, ports{client.http, client.clock, user}, diag);
     if (!tokens) {
         if (tokens.error() == oauth_errc::invalid_client)
             co_await async_explain_invalid_client(client, c, o.key, o.machine_home, diag);

@@ -1,6 +1,7 @@
 // Renewal strategies (refresh, client secret, private_key_jwt); see renewal.hpp.
 #include <latchkey/transport/renewal.hpp>
 
+#include <latchkey/core/dpop.hpp>
 #include <latchkey/core/jws_sign.hpp>
 #include <latchkey/flows/refresh_flow.hpp>
 #include <latchkey/transport/drive.hpp>
@@ -42,6 +43,17 @@ result<flows::client_auth> assertion_auth(const client_auth_sources& sources,
     auth.client_id = c.client_id;
     auth.client_assertion = std::move(*assertion);
     return auth;
+}
+
+// A DPoP proof for the machine's renewal POST (RFC 9449 §5), with the IdP's nonce.
+result<std::string> renewal_proof(const client_auth_sources& sources, const renewal_request& r,
+                                  const std::string& token_endpoint, time_point now, diagnostics& diag) {
+    auto key = sources.machine_key(r.current, diag);
+    if (!key) return key.error();
+    const auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    auto proof = make_dpop_proof(key->key.get(), {"POST", token_endpoint, iat, r.dpop_nonce, ""});
+    if (!proof) diag.client_message = "cannot sign a DPoP proof with " + key->source;
+    return proof;
 }
 
 }  // namespace
@@ -94,6 +106,11 @@ result<std::unique_ptr<flows::flow>> make_renewal_flow(const client_auth_sources
     const std::string& scope = r.scope.empty() ? r.current.tokens.scope : r.scope;
     if (!scope.empty()) g.fields.emplace_back("scope", scope);
     g.auth = std::move(*auth);
+    if (r.dpop && r.current.method == login_method::machine && sources.machine_key) {
+        auto proof = renewal_proof(sources, r, g.token_endpoint, now, diag);
+        if (!proof) return proof.error();
+        g.headers.emplace_back("DPoP", std::move(*proof));
+    }
     return std::unique_ptr<flows::flow>(new flows::grant_flow(std::move(g)));
 }
 

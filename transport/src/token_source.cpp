@@ -5,6 +5,7 @@
 #include <latchkey/core/provider.hpp>
 #include <latchkey/transport/async_lock.hpp>
 #include <latchkey/transport/client_services.hpp>
+#include <latchkey/transport/dpop.hpp>
 #include <latchkey/transport/drive.hpp>
 #include <latchkey/transport/id_token.hpp>
 #include <latchkey/transport/renewal.hpp>
@@ -234,7 +235,10 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
         diag.client_message = no_refresh_token_message;
         co_return client_errc::session_expired;
     }
-    auto flow = make_renewal_flow(s.opts.auth, {meta->token_endpoint, current, s.opts.scope},
+    // A machine's DPoP-bound token is renewed bound (RFC 9449), the nonce challenge answered once.
+    const bool dpop = current.method == login_method::machine && current.tokens.token_type == "DPoP";
+    std::string nonce;
+    auto flow = make_renewal_flow(s.opts.auth, {meta->token_endpoint, current, s.opts.scope, dpop, nonce},
                                   s.clock.now(), diag);
     if (!flow) co_return flow.error();  // no secret or key: nothing sent, store untouched
     // Prove the result can be stored before the IdP rotates anything (full disk: nothing sent).
@@ -246,7 +250,16 @@ asio::awaitable<result<token_set>> async_refresh_locked(state& s, bool force,
     }
     no_user user;
     ++s.refreshes;
-    auto renewed = co_await async_drive(**flow, ports{s.http, s.clock, user}, diag);
+    dpop_nonce_recorder http(s.http, nonce);
+    auto renewed = co_await async_drive(**flow, ports{http, s.clock, user}, diag);
+    if (!renewed && dpop && renewed.error() == oauth_errc::use_dpop_nonce && !nonce.empty()) {
+        // §8: nothing was granted; once more with a new assertion and a proof with the nonce.
+        diag.clear();
+        flow = make_renewal_flow(s.opts.auth, {meta->token_endpoint, current, s.opts.scope, dpop, nonce},
+                                 s.clock.now(), diag);
+        if (!flow) co_return flow.error();
+        renewed = co_await async_drive(**flow, ports{http, s.clock, user}, diag);
+    }
     if (!renewed) {
         if (renewed.error() == oauth_errc::invalid_grant &&
             renewal_for(current.method) == renewal_kind::refresh)

@@ -71,6 +71,10 @@ result<machine_registration> check_machine_registration(std::string_view text, d
         if (!s->is_string() || s->as_string().size() > 1000) return refuse(diag, "scope must be a string");
         out.scope = s->as_string();
     }
+    if (const auto* d = body.if_contains("dpop_bound_access_tokens")) {  // RFC 9449 §5.2
+        if (!d->is_bool()) return refuse(diag, "dpop_bound_access_tokens must be a boolean");
+        out.dpop_bound = d->as_bool();
+    }
     auto jwks = checked_jwks(body, diag);
     if (!jwks) return jwks.error();
     out.jwks = std::move(*jwks);
@@ -92,6 +96,7 @@ json::object registration_answer(const client_record& client, std::string_view c
     auto jwks = json::parse(client.jwks, ec);
     if (!ec) o["jwks"] = std::move(jwks);
     o["scope"] = client.scope;
+    if (client.dpop_bound) o["dpop_bound_access_tokens"] = true;
     o["registration_client_uri"] = client_uri;
     if (!registration_token.empty()) o["registration_access_token"] = registration_token;
     return o;

@@ -59,14 +59,15 @@ json::object access_token_claims(const access_token_params& p) {
         c["org_id"] = p.organization_id;
         c["org_role"] = p.organization_role;
     }
+    if (!p.jkt.empty()) c["cnf"] = json::object{{"jkt", p.jkt}};
     return c;
 }
 
 std::string token_response_body(std::string_view access_token, std::int64_t expires_in, std::string_view scope,
-                                std::string_view refresh_token) {
+                                std::string_view refresh_token, bool dpop) {
     json::object o;
     o["access_token"] = access_token;
-    o["token_type"] = "Bearer";
+    o["token_type"] = dpop ? "DPoP" : "Bearer";
     o["expires_in"] = expires_in;
     if (!scope.empty()) o["scope"] = scope;
     if (!refresh_token.empty()) o["refresh_token"] = refresh_token;
@@ -110,6 +111,7 @@ std::string discovery_document(std::string_view issuer, const std::vector<std::s
     o["token_endpoint_auth_methods_supported"] =
         json::array{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"};
     o["token_endpoint_auth_signing_alg_values_supported"] = json::array{"ES256", "RS256", "EdDSA"};
+    o["dpop_signing_alg_values_supported"] = json::array{"ES256", "RS256"};  // RFC 9449 §5.1
     o["registration_endpoint"] = base + "/oauth2/register";  // RFC 7591, machines (private_key_jwt)
     o["response_types_supported"] = json::array{"code"};
     o["subject_types_supported"] = json::array{"public"};

@@ -230,6 +230,12 @@ CREATE TABLE rate_limits (
 );
 CREATE INDEX rate_limits_window ON rate_limits(window_start);
 )sql"},
+    // DPoP (RFC 9449): clients registered with dpop_bound_access_tokens (§5.2), and the key a
+    // public client's refresh token is bound to (§5, its RFC 7638 thumbprint; '' = none).
+    {12, R"sql(
+ALTER TABLE clients ADD COLUMN dpop_bound INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace

@@ -12,12 +12,12 @@ namespace {
 
 constexpr const char* client_columns =
     "client_id, name, auth_method, secret_hash, redirect_uris, grant_types, scope, created_at, skip_consent, "
-    "post_logout_redirect_uris, jwks, registration_token_hash, owner";
+    "post_logout_redirect_uris, jwks, registration_token_hash, owner, dpop_bound";
 
 client_record client_from(const stmt& s) {
     return {s.text(0), s.text(1),        s.text(2),          s.text(3),      split_words(s.text(4)),
             split_words(s.text(5)), s.text(6), s.int64(7), s.int64(8) != 0, split_words(s.text(9)),
-            s.text(10),       s.text(11), s.text(12)};
+            s.text(10),       s.text(11), s.text(12), s.int64(13) != 0};
 }
 
 // DELETE ... : not_found when nothing matched.
@@ -47,19 +47,20 @@ error_code step_error(int rc) {
 
 error_code put_client(sqlite_db& db, const client_record& c) {
     auto s = db.prepare(std::string("INSERT INTO clients (") + client_columns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
     s.bind(1, c.client_id).bind(2, c.name).bind(3, c.auth_method).bind(4, c.secret_hash);
     s.bind(5, join_words(c.redirect_uris)).bind(6, join_words(c.grant_types)).bind(7, c.scope).bind(8, c.created_at);
     s.bind(9, std::int64_t{c.skip_consent ? 1 : 0}).bind(10, join_words(c.post_logout_redirect_uris));
     s.bind(11, c.jwks).bind(12, c.registration_token_hash).bind(13, c.owner);
+    s.bind(14, std::int64_t{c.dpop_bound ? 1 : 0});
     return step_error(s.step());
 }
 
 error_code update_client(sqlite_db& db, const client_record& c) {
     auto s = db.prepare("UPDATE clients SET name = ?2, grant_types = ?3, scope = ?4, jwks = ?5, "
-                        "registration_token_hash = ?6 WHERE client_id = ?1");
+                        "registration_token_hash = ?6, dpop_bound = ?7 WHERE client_id = ?1");
     s.bind(1, c.client_id).bind(2, c.name).bind(3, join_words(c.grant_types)).bind(4, c.scope).bind(5, c.jwks);
-    s.bind(6, c.registration_token_hash);
+    s.bind(6, c.registration_token_hash).bind(7, std::int64_t{c.dpop_bound ? 1 : 0});
     if (auto ec = step_error(s.step())) return ec;
     return sqlite3_changes(db.handle()) == 1 ? error_code{} : make_error_code(server_errc::not_found);
 }

@@ -68,13 +68,13 @@ result<bool> delete_session(sqlite_db& db, const std::string& token_hash, const 
 
 result<refresh_record> find_refresh(sqlite_db& db, const std::string& token_hash) {
     auto s = db.prepare("SELECT token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at, "
-                        "organization_id FROM refresh_tokens WHERE token_hash = ?1");
+                        "organization_id, jkt FROM refresh_tokens WHERE token_hash = ?1");
     s.bind(1, token_hash);
     const int rc = s.step();
     if (rc == SQLITE_DONE) return make_error_code(server_errc::not_found);
     if (rc != SQLITE_ROW) return step_error(rc);
     return refresh_record{s.text(0),  s.text(1),  s.text(2),  s.text(3), s.text(4),
-                          s.int64(5), s.int64(6), s.int64(7), s.text(8)};
+                          s.int64(5), s.int64(6), s.int64(7), s.text(8), s.text(9)};
 }
 
 }  // namespace latchkey::transport::server::detail

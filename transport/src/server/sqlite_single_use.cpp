@@ -22,10 +22,10 @@ code_record code_from(const stmt& s) {
 }
 
 constexpr const char* refresh_columns =
-    "token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at, organization_id";
+    "token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at, organization_id, jkt";
 
 refresh_record refresh_from(const stmt& s) {
-    return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6), s.int64(7), s.text(8)};
+    return {s.text(0), s.text(1), s.text(2), s.text(3), s.text(4), s.int64(5), s.int64(6), s.int64(7), s.text(8), s.text(9)};
 }
 
 // The grant's access tokens too: they carry it as `gid`, and live_access_token looks here.
@@ -86,9 +86,9 @@ result<code_consume_result> consume_code(sqlite_db& db, const std::string& code_
 
 error_code put_refresh(sqlite_db& db, const refresh_record& r) {
     auto s = db.prepare(std::string("INSERT INTO refresh_tokens (") + refresh_columns +
-                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     s.bind(1, r.token_hash).bind(2, r.family_id).bind(3, r.client_id).bind(4, r.user_id).bind(5, r.scope);
-    s.bind(6, r.expires_at).bind(7, r.rotated_at).bind(8, r.revoked_at).bind(9, r.organization_id);
+    s.bind(6, r.expires_at).bind(7, r.rotated_at).bind(8, r.revoked_at).bind(9, r.organization_id).bind(10, r.jkt);
     return step_error(s.step());
 }
 
@@ -116,6 +116,7 @@ result<refresh_rotate_result> rotate_refresh(sqlite_db& db, const std::string& o
         n.user_id = out.old_token.user_id;
         n.scope = out.old_token.scope;
         n.organization_id = out.old_token.organization_id;
+        n.jkt = out.old_token.jkt;  // the binding stays with the family (RFC 9449 §5)
         n.rotated_at = n.revoked_at = 0;
         if (auto ec = put_refresh(db, n)) return ec;
     } else {

@@ -53,6 +53,9 @@ enum class oauth_errc {
     // RFC 7591 §3.2.2
     invalid_redirect_uri,
     invalid_client_metadata,
+    // RFC 9449 §12.2 (DPoP)
+    invalid_dpop_proof,
+    use_dpop_nonce,
     // anything else a server sends
     unknown_oauth_error,
 };

@@ -20,6 +20,10 @@ namespace latchkey {
 // public-only key.
 result<std::string> sign_jwt(EVP_PKEY* key, std::string_view kid, const boost::json::object& claims);
 
+// A compact JWS over serialize(claims) with `header` as given plus its "alg" (from the key,
+// as above). For JWTs with another typ, e.g. DPoP proofs (core/dpop.hpp).
+result<std::string> sign_jws(EVP_PKEY* key, boost::json::object header, const boost::json::object& claims);
+
 // RFC 7523 §3 client assertion: iss = sub = client_id, aud = audience (the token
 // endpoint), iat = now, exp = now + lifetime, jti = 16 fresh random bytes (every call
 // differs: providers refuse a replayed jti). Kept in a secret: it authenticates us

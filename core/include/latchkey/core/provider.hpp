@@ -22,6 +22,7 @@ struct provider_metadata {
     std::vector<std::string> grant_types_supported;
     std::vector<std::string> code_challenge_methods_supported;
     bool authorization_response_iss_parameter_supported = false;  // RFC 9207
+    std::vector<std::string> dpop_signing_alg_values_supported;    // RFC 9449 §5.1
 };
 
 // The client side: who we are at the IdP and what we ask for.

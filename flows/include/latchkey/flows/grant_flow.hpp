@@ -32,6 +32,8 @@ struct grant_params {
     std::string grant_type;
     std::vector<std::pair<std::string, std::string>> fields;  // grant-specific, e.g. username
     client_auth auth;
+    // Extra request headers, e.g. a DPoP proof (RFC 9449 §5).
+    std::vector<std::pair<std::string, std::string>> headers;
     // For token exchange: the issued token is returned as the access token.
 };
 

@@ -52,6 +52,10 @@ public:
     clock_port& clock;
     discovery_cache discovery;
     jwks_cache jwks;
+    // The latest DPoP-Nonce each issuer's token endpoint gave (RFC 9449 §8), by issuer: the
+    // next proof carries it, so the nonce challenge costs one round trip per client, not per
+    // request.
+    std::map<std::string, std::string> dpop_nonces;
 
     // discovery.async_get(http, c, diag).
     boost::asio::awaitable<result<provider_metadata>> async_discover(const client_config& c,

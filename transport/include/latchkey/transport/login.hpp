@@ -102,6 +102,9 @@ struct login_options {
     std::string audience;
     signing_key_ref key;                      // machine
     std::filesystem::path machine_home;   // machine: the store home, to explain invalid_client
+    // machine: send DPoP proofs (RFC 9449) even when the IdP does not advertise
+    // dpop_signing_alg_values_supported (it does: proofs are sent anyway).
+    bool dpop = false;
 };
 
 struct login_result {

@@ -69,6 +69,10 @@ struct renewal_request {
     std::string token_endpoint;
     stored_credentials current;  // what is renewed (a refresh needs its refresh token)
     std::string scope;           // refresh `scope`; empty omits it (a grant re-asks the stored scope)
+    // A machine's DPoP-bound token (RFC 9449): the grant carries a proof by the machine's key
+    // with `dpop_nonce`, the IdP's latest DPoP-Nonce (empty: none yet).
+    bool dpop = false;
+    std::string dpop_nonce = {};
 };
 
 // The flow that renews r.current (one POST), its client authentication made now; errors

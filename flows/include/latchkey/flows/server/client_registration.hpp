@@ -20,6 +20,7 @@ struct machine_registration {
     std::vector<std::string> grant_types;     // client_credentials only (the default)
     std::string jwks;                         // 1-4 public keys (EC P-256, RSA >= 2048, Ed25519), serialized
     std::string scope;                        // as asked; the caller narrows it
+    bool dpop_bound = false;                  // dpop_bound_access_tokens (RFC 9449 §5.2)
 };
 
 // RFC 7591 §2 metadata of a machine. Refused (invalid_client_metadata, with the reason in
@@ -31,7 +32,8 @@ result<machine_registration> check_machine_registration(std::string_view body, d
 
 // The RFC 7591 §3.2.1 / RFC 7592 §3 answer for `client`: client_id, client_id_issued_at,
 // client_name, grant_types, response_types [], token_endpoint_auth_method, jwks, scope,
-// registration_client_uri and, when given, the registration_access_token.
+// registration_client_uri, dpop_bound_access_tokens when set and, when given, the
+// registration_access_token.
 boost::json::object registration_answer(const client_record& client, std::string_view client_uri,
                                         std::string_view registration_token);
 

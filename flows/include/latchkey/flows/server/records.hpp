@@ -29,6 +29,9 @@ struct client_record {
     std::string jwks;
     std::string registration_token_hash;
     std::string owner;
+    // RFC 9449 §5.2 dpop_bound_access_tokens: the token endpoint refuses requests without a
+    // DPoP proof.
+    bool dpop_bound = false;
 
     bool is_public() const { return auth_method == "none"; }
     bool allows_grant(std::string_view g) const {
@@ -80,6 +83,9 @@ struct refresh_record {
     std::int64_t rotated_at = 0;  // 0: current
     std::int64_t revoked_at = 0;  // 0: not revoked
     std::string organization_id;  // of the grant (its tokens' org claims); kept on rotation
+    // A public client's token requested with a DPoP proof is bound to that key (RFC 9449 §5):
+    // its RFC 7638 thumbprint; refreshing it needs a proof by the same key. Empty: unbound.
+    std::string jkt = {};
 };
 
 // A device authorization (RFC 8628 §3.2), looked up by device code hash or user code.

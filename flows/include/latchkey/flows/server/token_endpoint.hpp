@@ -43,16 +43,20 @@ struct access_token_params {
     // The organization the grant was made under and the user's role in it (issue 14): the
     // claims org_id and org_role. Empty: none.
     std::string organization_id = {}, organization_role = {};
+    // The RFC 7638 thumbprint of the DPoP key the token is bound to: `cnf: {jkt}` (RFC 9449
+    // §6.1). Empty: a bearer token.
+    std::string jkt = {};
 };
 
 // RFC 9068 §2.2 claims: iss, sub, aud, exp, iat, jti, client_id, scope (when not empty);
-// and `role` (the user's platform role) when not empty.
+// and `role` (the user's platform role) when not empty; `cnf` when bound to a DPoP key.
 boost::json::object access_token_claims(const access_token_params& p);
 
 // {"access_token", "token_type": "Bearer", "expires_in", "scope", "refresh_token"} (RFC 6749
-// §5.1); refresh_token only when not empty.
+// §5.1); refresh_token only when not empty; token_type "DPoP" for a DPoP-bound token (RFC
+// 9449 §5).
 std::string token_response_body(std::string_view access_token, std::int64_t expires_in, std::string_view scope,
-                                std::string_view refresh_token = {});
+                                std::string_view refresh_token = {}, bool dpop = false);
 
 // Whether a grant gets a refresh token: the client may use the refresh_token grant and the
 // granted scope holds offline_access (OIDC Core §11).

@@ -105,7 +105,8 @@ public:
     virtual boost::asio::awaitable<result<records::client_record>> find_client(std::string id) = 0;
     virtual boost::asio::awaitable<result<std::vector<records::client_record>>> list_clients() = 0;
     virtual boost::asio::awaitable<error_code> delete_client(std::string id) = 0;
-    // RFC 7592 update: name, grant types, scope, jwks and registration token hash; not_found.
+    // RFC 7592 update: name, grant types, scope, jwks, registration token hash and dpop_bound;
+    // not_found.
     virtual boost::asio::awaitable<error_code> update_client(records::client_record c) = 0;
     // RFC 7523 §3 item 7: records a client assertion's jti (hashed with its client id) until
     // `expires_at`; false when it was already there (a replay). Expired entries are purged.
