@@ -132,6 +132,8 @@ asio::awaitable<bool> async_run_flow(multi_driver::state* s, worker_slot* w,
 }
 
 asio::awaitable<void> async_worker(multi_driver::state* s, worker_slot* w) {
+    // An aborted exchange is reported as operation_aborted, never thrown (STYLE.md).
+    co_await asio::this_coro::throw_if_cancelled(false);
     while (!s->stopping) {
         auto r = s->sched.take_ready();
         if (!r) break;
@@ -281,10 +283,9 @@ asio::awaitable<void> multi_driver::async_run() {
     co_await asio::this_coro::throw_if_cancelled(false);
     auto cs = co_await asio::this_coro::cancellation_state;
     auto outer = cs.slot();
-    if (outer.is_connected()) outer.emplace<stop_on_cancel>(stop_on_cancel{s});
-    // Waits with no slot of its own, so the handler above stays installed.
     const asio::cancellation_slot none;
     for (;;) {
+        if (cs.cancelled() != asio::cancellation_type::none) s->stop_all();
         if (!s->stopping) {
             s->sched.fire_due(s->clock.now());
             s->spawn_workers();
@@ -296,6 +297,10 @@ asio::awaitable<void> multi_driver::async_run() {
             if (s->pending_alarms == 0) break;
         }
         s->wake_timer.expires_at(asio::steady_timer::time_point::max());
+        // Our cancellation reaches stop_all(), not the wait: the wait has no slot of its
+        // own, and the handler is installed anew each time (an awaitable clears its
+        // child slot whenever an operation completes).
+        if (outer.is_connected()) outer.emplace<stop_on_cancel>(stop_on_cancel{s});
         (void)co_await s->wake_timer.async_wait(
             asio::bind_cancellation_slot(none, asio::as_tuple(asio::use_awaitable)));
     }
