@@ -32,6 +32,9 @@ endif()
 
 if(NOT LATCH_STATIC_CLI OR LATCH_SANITIZE)
   target_link_libraries(latch-cli PRIVATE fmt::fmt)
+  if(NOT LATCH_SANITIZE)  # the front needs no libssl/libcrypto at run time
+    target_link_options(latch PRIVATE LINKER:--as-needed)
+  endif()
   return()
 endif()
 
