@@ -3,7 +3,8 @@
 # port, runs every scenario bounded in time with latch-bench, wrk and openid-client side by
 # side, stops everything and prints one table (bench/README.md explains each column).
 #
-#   bash bench/run.sh            # full run: 3 repetitions, medians (< 10 min on 2 cores)
+#   bash bench/run.sh            # full run: 3 repetitions, medians, plus one 10^6-flow poll run
+#                                # (~15 min on 2 cores; the million flows alone ~4 min)
 #   bash bench/run.sh --quick    # smoke run: 1 repetition, short runs, F = 1k and 10k
 #   bash bench/run.sh --serve    # only the canned server, until Ctrl-C (for profiling)
 #   bash bench/run.sh --only poll   # one scenario: refresh, poll, token-cli or embed (with --quick too)
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --only)
       case "${2:-}" in refresh|poll|token-cli|embed) only=$2; shift ;;
         *) echo "bench/run.sh: --only takes refresh, poll, token-cli or embed" >&2; exit 2 ;; esac ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
