@@ -22,8 +22,14 @@ struct poll_options {
     int max_connections = 64;    // the shared per-origin pool bound
     double spread = 5.0;         // flow starts spread over this many seconds (the poll interval)
     // The server's K: it answers authorization_pending to the first K polls of a code, then
-    // a token. Only bounds the steady phase (every flow still waiting); -1: unknown.
+    // a token. Only bounds the steady phase (every flow still waiting); -1: unknown
+    // (the steady phase then runs to the end: an always-pending endpoint).
     int pending_polls = -1;
+    // multi: transport::multi_driver (one timer loop, flows in a table); coro: one
+    // async_drive coroutine per flow.
+    std::string driver = "multi";
+    std::string device_path = "/device";        // the device authorization endpoint
+    std::string token_path = "/device-token";   // the token endpoint the flows poll
 };
 
 struct embed_options {

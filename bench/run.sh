@@ -3,7 +3,8 @@
 # port, runs every scenario bounded in time with latch-bench, wrk and openid-client side by
 # side, stops everything and prints one table (bench/README.md explains each column).
 #
-#   bash bench/run.sh            # full run: 3 repetitions, medians (< 10 min on 2 cores)
+#   bash bench/run.sh            # full run: 3 repetitions, medians, plus one 10^6-flow poll run
+#                                # (~15 min on 2 cores; the million flows alone ~4 min)
 #   bash bench/run.sh --quick    # smoke run: 1 repetition, short runs, F = 1k and 10k
 #   bash bench/run.sh --serve    # only the canned server, until Ctrl-C (for profiling)
 #   bash bench/run.sh --only poll   # one scenario: refresh, poll, token-cli or embed (with --quick too)
@@ -28,7 +29,7 @@ while [ $# -gt 0 ]; do
     --only)
       case "${2:-}" in refresh|poll|token-cli|embed) only=$2; shift ;;
         *) echo "bench/run.sh: --only takes refresh, poll, token-cli or embed" >&2; exit 2 ;; esac ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -43,6 +44,10 @@ fi
 embed_c=32        # wrk's keep-alive connections to the embedding server
 conns_list=(1 64)
 poll_interval=5   # what the canned device endpoint tells the client (RFC 8628 default)
+# The million-flow run (multi driver, full run only): 10^6 flows started over one long
+# interval, polling an always-pending endpoint, ending at their own timeout; the steady
+# phase is the second interval (every flow has its code and polls once in it).
+long_flows=1000000; long_interval=60; long_s=130
 # K: the device token endpoint answers authorization_pending to the first K polls of a code,
 # then the token. Flows start over one interval and poll every interval, so the first ones
 # get their token K + 1 intervals in, the last one interval later, before their timeout
@@ -148,6 +153,17 @@ http {
       add_header Cache-Control no-store always;
       return 200 '{"device_code":"\$request_id","user_code":"BNCH-MARK","verification_uri":"$base/activate","verification_uri_complete":"$base/activate?user_code=BNCH-MARK","expires_in":1800,"interval":$poll_interval}';
     }
+    # The million-flow run: the same device code response with a long interval, and a
+    # token endpoint that always answers authorization_pending (canned: no counter, so
+    # nginx stays cheap per poll and keeps no state per code).
+    location = /device-long {
+      add_header Cache-Control no-store always;
+      return 200 '{"device_code":"\$request_id","user_code":"BNCH-MARK","verification_uri":"$base/activate","verification_uri_complete":"$base/activate?user_code=BNCH-MARK","expires_in":1800,"interval":$long_interval}';
+    }
+    location = /device-token-pending {
+      add_header Cache-Control no-store always;
+      return 400 '{"error":"authorization_pending"}';
+    }
     # RFC 8628 §3.5: authorization_pending to the first \$poll_k polls of a device code,
     # then the token response (njs: bench/poll_counter.js).
     location = /device-token {
@@ -225,16 +241,41 @@ runs refresh && for rep in $(seq "$reps"); do
 done
 
 # ---- poll ---------------------------------------------------------------------------
-runs poll && for rep in $(seq "$reps"); do
-  for f in "${flows_list[@]}"; do
-    if timed timeout $((poll_s + 40)) "$bench_bin" poll --base "$base" --flows "$f" \
-         --seconds "$poll_s" --spread "$poll_interval" --max-connections 64 \
-         --pending-polls "$poll_k"; then
-      record "$(tail -1 "$work/stdout")" "$(jq -nc --argjson r "$rep" '{rep:$r}')"
-    else fail_run "latch-bench poll F=$f"; fi
-    log "poll F=$f rep $rep done"
+# nginx pinned to CPU 0 and latch-bench to CPU 1 (issue 16: lateness depends on how much
+# of the client's core the server takes). The multiplexed driver (multi) runs at every F;
+# the coroutine-per-flow driver (coro) at the largest F only, as the comparison row.
+pin_nginx() {  # pin_nginx CPUS: the master and its worker
+  local p
+  for p in "$nginx_pid" $(pgrep -P "$nginx_pid" || true); do taskset -pc "$1" "$p" > /dev/null 2>&1 || true; done
+}
+client_cpu=(); [ "$(nproc)" -ge 2 ] && command -v taskset > /dev/null && client_cpu=(taskset -c 1)
+if runs poll; then
+  if [ ${#client_cpu[@]} -gt 0 ]; then pin_nginx 0; fi
+  for rep in $(seq "$reps"); do
+    for f in "${flows_list[@]}"; do
+      for drv in multi coro; do
+        [ $drv = coro ] && [ "$f" != "${flows_list[${#flows_list[@]}-1]}" ] && continue
+        if timed timeout $((poll_s + poll_interval + 40)) "${client_cpu[@]}" "$bench_bin" poll \
+             --base "$base" --flows "$f" --seconds "$poll_s" --spread "$poll_interval" \
+             --max-connections 64 --pending-polls "$poll_k" --driver $drv; then
+          record "$(tail -1 "$work/stdout")" "$(jq -nc --argjson r "$rep" '{rep:$r}')"
+        else fail_run "latch-bench poll F=$f $drv"; fi
+        log "poll F=$f $drv rep $rep done"
+      done
+    done
   done
-done
+  # The million-flow run, once (full run only): RSS and lateness of 10^6 waiting flows.
+  if [ $quick = 0 ]; then
+    if timed timeout $((long_s + long_interval + 60)) "${client_cpu[@]}" "$bench_bin" poll \
+         --base "$base" --flows $long_flows --seconds $long_s --spread $long_interval \
+         --max-connections 64 --pending-polls 1 --driver multi --device-path /device-long \
+         --token-path /device-token-pending; then
+      record "$(tail -1 "$work/stdout")" '{"rep":1,"long":true}'
+    else fail_run "latch-bench poll F=$long_flows (always pending)"; fi
+    log "poll F=$long_flows done"
+  fi
+  if [ ${#client_cpu[@]} -gt 0 ]; then pin_nginx "0-$(( $(nproc) - 1 ))"; fi
+fi
 
 # ---- token-cli ----------------------------------------------------------------------
 if runs token-cli; then

@@ -27,6 +27,9 @@ endforeach()
 if(TARGET latch)
   # OPTIONAL: an SDK-only build (ninja latchkey) installs without the CLI.
   install(TARGETS latch RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli OPTIONAL)
+  # The whole CLI, which the front `latch` execs (apps/latch/front/main.cpp).
+  install(TARGETS latch-cli RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/latchkey
+          COMPONENT cli OPTIONAL)
 endif()
 
 install(EXPORT latchkeyTargets

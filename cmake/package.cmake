@@ -41,14 +41,18 @@ if(TARGET latch)
   # After install(TARGETS latch) in install.cmake: strip the installed copy (not the build
   # tree's, which gdb and the tests use) and add the docker credential helper's name.
   set(_latch_installed "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}")
+  set(_latch_cli_installed
+      "\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBEXECDIR}/latchkey/latch-cli")
   if(LATCH_INSTALL_STRIP AND CMAKE_STRIP)
-    install(CODE "
-      if(EXISTS \"${_latch_installed}/latch\")
-        execute_process(COMMAND \"${CMAKE_STRIP}\" \"${_latch_installed}/latch\" RESULT_VARIABLE _rc)
-        if(_rc)
-          message(FATAL_ERROR \"stripping ${_latch_installed}/latch failed\")
-        endif()
-      endif()" COMPONENT cli)
+    foreach(_exe "${_latch_installed}/latch" "${_latch_cli_installed}")
+      install(CODE "
+        if(EXISTS \"${_exe}\")
+          execute_process(COMMAND \"${CMAKE_STRIP}\" \"${_exe}\" RESULT_VARIABLE _rc)
+          if(_rc)
+            message(FATAL_ERROR \"stripping ${_exe} failed\")
+          endif()
+        endif()" COMPONENT cli)
+    endforeach()
   endif()
   install(CODE "
     if(EXISTS \"${_latch_installed}/latch\")

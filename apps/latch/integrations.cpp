@@ -65,10 +65,23 @@ asio::awaitable<std::optional<current_token>> async_current_token(app& a, int& e
     co_return t;
 }
 
+// The `latch` to write into other tools' configuration: the front (apps/latch/front), not
+// this latch-cli it execs, so their `latch token` calls take the fast path. In a build
+// tree the front is next to latch-cli; installed, LATCH_FRONT_FROM_CLI away from it.
 std::string self_path() {
     char buf[4096];
     auto n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("latch");
+    if (n <= 0) return "latch";
+    std::string self(buf, static_cast<std::size_t>(n));
+    const auto slash = self.rfind('/');
+    if (slash == std::string::npos || self.substr(slash + 1) != "latch-cli") return self;
+    const std::string dir = self.substr(0, slash);
+#ifndef LATCH_FRONT_FROM_CLI
+#define LATCH_FRONT_FROM_CLI "../../bin/latch"
+#endif
+    for (const auto& front : {dir + "/latch", dir + "/" + std::string(LATCH_FRONT_FROM_CLI)})
+        if (::access(front.c_str(), X_OK) == 0) return front;
+    return self;
 }
 
 int run_program(const std::vector<std::string>& argv) {

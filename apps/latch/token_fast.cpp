@@ -10,7 +10,7 @@
 #include "token_fast.hpp"
 
 #include <latchkey/core/store.hpp>
-#include <latchkey/transport/token_source.hpp>
+#include <latchkey/core/token_set.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -79,7 +79,9 @@ bool print_cached_token(int argc, char** argv) {
     auto creds = store.load(context, diag);
     if (!creds || !*creds || (*creds)->expired) return false;
     const token_set& t = (*creds)->tokens;
-    const auto margin = cli_refresh_window + transport::token_source_options{}.clock_skew;
+    // token_source_options' default skew, spelled in core: this file includes no Asio
+    // header, so the fast path's code pulls neither Asio nor OpenSSL in (issue 16, P3).
+    const auto margin = cli_refresh_window + default_clock_skew;
     if (!t.valid_at(sys_clock::now(), margin))
         return false;
     // As run_token prints it (commands.cpp): the one place a whole secret is printed.

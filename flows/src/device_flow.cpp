@@ -148,7 +148,11 @@ std::variant<code_reply, failed> parse_code_reply(const http_response& resp,
 
 }  // namespace
 
-device_flow::device_flow(device_params p) : p_(std::move(p)), interval_(p_.default_interval) {
+device_flow::device_flow(device_params p)
+    : device_flow(std::make_shared<const device_params>(std::move(p))) {}
+
+device_flow::device_flow(std::shared_ptr<const device_params> p)
+    : p_(std::move(p)), interval_(p_->default_interval) {
     if (interval_ <= std::chrono::seconds{0}) interval_ = std::chrono::seconds{5};
 }
 
@@ -191,17 +195,17 @@ action device_flow::finish(action a) {
 
 // RFC 8628 §3.1: client_id, optional scope, plus whatever the IdP wants (e.g. audience).
 action device_flow::on_started(time_point) {
-    std::vector<std::pair<std::string, std::string>> fields{{"client_id", p_.client_id}};
-    if (!p_.scope.empty()) fields.emplace_back("scope", p_.scope);
-    fields.insert(fields.end(), p_.extra_params.begin(), p_.extra_params.end());
+    std::vector<std::pair<std::string, std::string>> fields{{"client_id", p_->client_id}};
+    if (!p_->scope.empty()) fields.emplace_back("scope", p_->scope);
+    fields.insert(fields.end(), p_->extra_params.begin(), p_->extra_params.end());
     state_ = state::requesting_code;
-    return send_request{make_form_post(p_.device_authorization_endpoint, fields)};
+    return send_request{make_form_post(p_->device_authorization_endpoint, fields)};
 }
 
 // Nothing has been granted yet, but a second request would show the user a different
 // code, so a transport failure here simply ends the flow with a clear message.
 action device_flow::on_code_reply(const http_reply& r) {
-    const std::string& url = p_.device_authorization_endpoint;
+    const std::string& url = p_->device_authorization_endpoint;
     if (r.ec)
         return make_failed(r.ec, "device authorization request to " + url + " failed: " +
                                      r.ec.message());
@@ -212,20 +216,21 @@ action device_flow::on_code_reply(const http_reply& r) {
 
     // The login ends at whichever comes first: the code's lifetime or our --timeout, both
     // counted from the reply's arrival (the event's `now`; the machine never reads a clock).
-    const time_point timeout_at = r.now + p_.timeout;
+    const time_point timeout_at = r.now + p_->timeout;
     deadline_is_code_expiry_ = c.expires_in && r.now + *c.expires_in <= timeout_at;
     deadline_ = deadline_is_code_expiry_ ? r.now + *c.expires_in : timeout_at;
     device_code_ = std::move(c.device_code);
 
-    prompt_ = show_user{};
-    prompt_.what = show_user::kind::device_code;
-    prompt_.verification_uri = std::move(c.uri);
-    prompt_.verification_uri_complete = std::move(c.uri_complete);
-    prompt_.user_code = std::move(c.user_code);
-    prompt_.expires_at = deadline_;
-    if (c.expires_in) prompt_.code_expires_at = r.now + *c.expires_in;
+    // The prompt is handed over, not kept: a waiting flow holds no copy of it.
+    show_user prompt;
+    prompt.what = show_user::kind::device_code;
+    prompt.verification_uri = std::move(c.uri);
+    prompt.verification_uri_complete = std::move(c.uri_complete);
+    prompt.user_code = std::move(c.user_code);
+    prompt.expires_at = deadline_;
+    if (c.expires_in) prompt.code_expires_at = r.now + *c.expires_in;
     state_ = state::showing;
-    return prompt_;
+    return prompt;
 }
 
 action device_flow::on_shown(time_point now) { return schedule_poll(now); }
@@ -255,7 +260,7 @@ action device_flow::expire() {
         return make_failed(oauth_errc::expired_token,
                            "the device code expired before it was approved");
     return make_failed(client_errc::timeout,
-                       "login timed out after " + std::to_string(p_.timeout.count()) + " s");
+                       "login timed out after " + std::to_string(p_->timeout.count()) + " s");
 }
 
 // RFC 8628 §3.4. A poll is not idempotent in transport's sense (it may return tokens), so
@@ -265,9 +270,9 @@ action device_flow::on_timer(time_point now) {
     ++polls_;
     state_ = state::polling;
     return send_request{make_form_post(
-        p_.token_endpoint, {{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
-                            {"device_code", device_code_},
-                            {"client_id", p_.client_id}})};
+        p_->token_endpoint, {{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+                             {"device_code", device_code_},
+                             {"client_id", p_->client_id}})};
 }
 
 // RFC 8628 §3.5.
@@ -276,8 +281,8 @@ action device_flow::on_poll_reply(const http_reply& r) {
         // Polling again is what RFC 8628 does anyway. If the lost answer carried tokens,
         // the IdP treats the next poll as a replay (IDP-NOTES.md): it answers invalid_grant
         // and we fail; it never hands out a second set of tokens.
-        if (++transport_errors_ >= p_.max_transport_errors)
-            return make_failed(r.ec, "token endpoint " + p_.token_endpoint + " failed " +
+        if (++transport_errors_ >= p_->max_transport_errors)
+            return make_failed(r.ec, "token endpoint " + p_->token_endpoint + " failed " +
                                          std::to_string(transport_errors_) +
                                          " times in a row: " + r.ec.message());
         return schedule_poll(r.now);
@@ -304,15 +309,15 @@ action device_flow::on_poll_reply(const http_reply& r) {
     if (ec == oauth_errc::access_denied)
         return make_failed(ec, "the identity provider denied the login", std::move(d));
     if (ec.category() == oauth_category())
-        return make_failed(ec, "token endpoint " + p_.token_endpoint +
+        return make_failed(ec, "token endpoint " + p_->token_endpoint +
                                    " refused the device code (" + status_summary(r.response) + ")",
                            std::move(d));
     if (ec == client_errc::bad_http_status)
-        return make_failed(ec, "token endpoint " + p_.token_endpoint + " answered " +
+        return make_failed(ec, "token endpoint " + p_->token_endpoint + " answered " +
                                    status_summary(r.response), std::move(d));
     // The message is built before `d` is handed over: in one call expression the moved-from
     // diagnostics may be constructed first (unspecified order), leaving "...: " and nothing.
-    std::string message = "token endpoint " + p_.token_endpoint + ": " + d.client_message;
+    std::string message = "token endpoint " + p_->token_endpoint + ": " + d.client_message;
     return make_failed(ec, std::move(message), std::move(d));
 }
 

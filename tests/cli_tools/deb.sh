@@ -32,6 +32,10 @@ bin=$root/usr/bin/latch
 version=$("$bin" --version)
 [[ $version == "latch "* ]] || fail "latch --version printed '$version'"
 readelf -S "$bin" | grep -qE "\.(symtab|debug_info)" && fail "the packaged latch is not stripped"
+# The front execs the whole CLI from libexec (apps/latch/front/main.cpp).
+cli=$root/usr/libexec/latchkey/latch-cli
+[ -x "$cli" ] || fail "no usr/libexec/latchkey/latch-cli in the package"
+[ -x "$cli" ] && readelf -S "$cli" | grep -qE "\.(symtab|debug_info)" && fail "the packaged latch-cli is not stripped"
 echo "size: build tree $(stat -c %s "$build/latch") bytes, packaged $(stat -c %s "$bin") bytes, .deb $(stat -c %s "$deb") bytes"
 
 page=$root/usr/share/man/man1/latch.1

@@ -1,6 +1,8 @@
 #include "support/fakes.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -78,6 +80,55 @@ asio::awaitable<error_code> fake_clock::async_wait_until(time_point deadline) {
     co_await asio::post(ex_, asio::use_awaitable);
     if (cancel_requested(cs)) co_return asio::error::operation_aborted;
     co_return error_code{};
+}
+
+struct sim_clock::waiter {
+    asio::steady_timer timer;
+    bool fired = false;
+};
+
+asio::awaitable<error_code> sim_clock::async_wait_until(time_point deadline) {
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cancel_requested(cs)) co_return asio::error::operation_aborted;
+    if (deadline <= now_) {
+        co_await asio::post(ex_, asio::use_awaitable);
+        co_return cancel_requested(cs) ? error_code{asio::error::operation_aborted} : error_code{};
+    }
+    waiter w{asio::steady_timer(ex_, asio::steady_timer::time_point::max())};
+    auto it = waiters_.emplace(deadline, &w);
+    (void)co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!w.fired) {
+        waiters_.erase(it);  // cancelled: advance() did not take it
+        co_return asio::error::operation_aborted;
+    }
+    if (cancel_requested(cs)) co_return asio::error::operation_aborted;
+    co_return error_code{};
+}
+
+bool sim_clock::advance() {
+    if (waiters_.empty()) return false;
+    const time_point t = waiters_.begin()->first;
+    if (t > now_) now_ = t;
+    while (!waiters_.empty() && waiters_.begin()->first <= now_) {
+        waiter* w = waiters_.begin()->second;
+        waiters_.erase(waiters_.begin());
+        w->fired = true;
+        w->timer.cancel();
+    }
+    return true;
+}
+
+bool run_sim(asio::io_context& io, sim_clock& clock, int max_steps) {
+    for (int i = 0; i < max_steps; ++i) {
+        io.restart();
+        io.poll();
+        if (!clock.advance()) {
+            io.restart();
+            io.poll();
+            return true;
+        }
+    }
+    return false;
 }
 
 void fake_user::show(const flows::show_user& what) {

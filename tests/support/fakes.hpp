@@ -9,9 +9,11 @@
 #include <latchkey/transport/ports.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <deque>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -85,6 +87,35 @@ private:
     boost::asio::any_io_executor ex_;
     time_point now_;
 };
+
+// A clock_port on virtual time for drivers that wait and exchange at the same time (the
+// multiplexed driver): a wait does not move time; `advance()` does, to the earliest
+// pending deadline, completing that wait (and any other at the same instant). A test
+// runs `run_sim(io, clock)`: ready handlers first, then the next deadline, so replies
+// come back at the virtual instant their request left. Cancellation (any type the
+// coroutine's filter lets through) ends a wait with operation_aborted.
+class sim_clock final : public transport::clock_port {
+public:
+    sim_clock(boost::asio::any_io_executor ex, time_point start)
+        : ex_(std::move(ex)), now_(start) {}
+
+    time_point now() const override { return now_; }
+    boost::asio::awaitable<error_code> async_wait_until(time_point deadline) override;
+
+    bool advance();  // false when nothing waits
+    std::size_t waiting() const { return waiters_.size(); }
+
+    struct waiter;
+
+private:
+    boost::asio::any_io_executor ex_;
+    time_point now_;
+    std::multimap<time_point, waiter*> waiters_;
+};
+
+// Runs `io` on virtual time until nothing is ready and nothing waits on `clock` (bounded
+// by `max_steps` advances). Returns false if the bound was hit.
+bool run_sim(boost::asio::io_context& io, sim_clock& clock, int max_steps = 1'000'000);
 
 // A user_port that records what it was asked to show.
 class fake_user final : public transport::user_port {

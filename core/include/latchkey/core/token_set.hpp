@@ -16,6 +16,10 @@ using sys_clock = std::chrono::system_clock;
 using time_point = sys_clock::time_point;
 using std::chrono::seconds;
 
+// An access token counts as expired this long before its expires_at (clock skew between
+// us and the IdP); transport::token_source_options::clock_skew defaults to it.
+inline constexpr seconds default_clock_skew{30};
+
 struct token_set {
     secret access_token;
     std::optional<secret> refresh_token;

@@ -14,6 +14,8 @@
 #include <latchkey/flows/flow.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,9 +32,13 @@ struct device_params {
     int max_transport_errors = 5;                      // consecutive, then fail
 };
 
+// The machine keeps the parameters by shared pointer, so many flows of one issuer (a
+// multiplexed driver: transport/multi_drive.hpp) share one copy; what a waiting flow owns
+// itself is its device code, deadline, interval and counters (~100 bytes).
 class device_flow final : public flow {
 public:
     explicit device_flow(device_params p);
+    explicit device_flow(std::shared_ptr<const device_params> p);
     action next(const event& ev) override;
 
     // Observable for tests and status output.
@@ -41,7 +47,9 @@ public:
 
 private:
     // expiring: the next poll would cross the deadline, so we wait for the deadline itself.
-    enum class state { initial, requesting_code, showing, waiting, expiring, polling, finished };
+    enum class state : std::uint8_t {
+        initial, requesting_code, showing, waiting, expiring, polling, finished
+    };
 
     action on_started(time_point now);
     action on_code_reply(const http_reply& r);
@@ -52,15 +60,14 @@ private:
     action expire();
     action finish(action a);
 
-    device_params p_;
-    state state_ = state::initial;
+    std::shared_ptr<const device_params> p_;
     std::string device_code_;
     time_point deadline_{};
-    bool deadline_is_code_expiry_ = false;
     std::chrono::seconds interval_{5};
     int polls_ = 0;
     int transport_errors_ = 0;
-    show_user prompt_;
+    state state_ = state::initial;
+    bool deadline_is_code_expiry_ = false;
 };
 
 }  // namespace latchkey::flows

@@ -94,7 +94,7 @@ namespace latchkey::transport {
 
 struct token_source_options {
     std::chrono::seconds refresh_window{60};  // CLI: 300 s
-    std::chrono::seconds clock_skew{30};
+    std::chrono::seconds clock_skew{default_clock_skew};
     bool auto_refresh = true;                   // false: --no-auto-refresh
     std::chrono::milliseconds lock_wait{30'000};
     bool use_valid_token_on_failure = true;     // see the header comment
