@@ -113,3 +113,51 @@ TEST_CASE("store: roles, bans revoke sessions and refresh tokens, unban, paged u
         co_return true;
     }());
 }
+
+TEST_CASE("store: update_user replaces name, email and password hash; a taken user name changes nothing",
+          "[component][server][store][roles]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
+    test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
+    asio::io_context io;
+    auto opened = db.open();
+    auto& st = *opened;
+    constexpr std::int64_t t0 = 1'000'000;
+    const std::string u1 = "u1";
+    test::run_to_end(io, [&]() -> asio::awaitable<bool> {
+        records::user_record ann{"u1", "ann", "h1", t0, "Ann", "ann@example.com"};
+        records::user_record bob{"u2", "bob", "h2", t0 + 1, "Bob", "bob@example.com"};
+        for (auto* u : {&ann, &bob}) {
+            auto e = co_await st.put_user(*u);
+            REQUIRE_FALSE(e);
+        }
+        records::user_record changed{"u1", "ann2", "h3", 0, "Ann B", "ann.b@example.com"};
+        auto e = co_await st.update_user(changed);
+        REQUIRE_FALSE(e);
+        {
+            auto found = co_await st.find_user_by_id(u1);
+            REQUIRE(found.has_value());
+            CHECK(found->username == "ann2");
+            CHECK(found->name == "Ann B");
+            CHECK(found->email == "ann.b@example.com");
+            CHECK(found->password_hash == "h3");
+            CHECK(found->created_at == t0);  // not replaced
+        }
+        records::user_record clash{"u1", "bob", "h4", 0, "X", "x@example.com"};
+        e = co_await st.update_user(clash);
+        CHECK(e == server_errc::already_exists);
+        {
+            auto kept = co_await st.find_user_by_id(u1);
+            REQUIRE(kept.has_value());
+            CHECK(kept->username == "ann2");
+            CHECK(kept->password_hash == "h3");
+        }
+        records::user_record ghost{"nobody", "ghost", "h", 0};
+        e = co_await st.update_user(ghost);
+        CHECK(e == server_errc::not_found);
+        co_return true;
+    }());
+    CHECK(db.scalar("SELECT COUNT(*) FROM users") == "2");
+}

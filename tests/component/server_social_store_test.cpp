@@ -1,13 +1,15 @@
-// latch-idp social login on SQLite (migration 9): providers added, replaced by name, listed and
+// latch-idp social login (migration 9) on both adapters (support/store_backends.hpp): providers added, replaced by name, listed and
 // removed; an account linked with a new user in one transaction, found again by (provider,
 // upstream sub) with its user; a second link of the same account or a taken user name writes
 // nothing; users found by email (or by a user name that is the email), the oldest first.
 #include "support/lifecycle_run.hpp"
+#include "support/store_backends.hpp"
 #include "support/test_cert.hpp"
 
 #include <latchkey/flows/server/server_error.hpp>
-#include <latchkey/transport/server/sqlite_store.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <catch2/catch.hpp>
@@ -18,13 +20,15 @@ using namespace latchkey::transport::server;
 using latchkey::flows::server::server_errc;
 namespace records = latchkey::flows::server;
 
-TEST_CASE("SQLite store: social providers and linked accounts", "[component][server][store][social]") {
+TEST_CASE("store: social providers and linked accounts", "[component][server][store][social]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
     test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
     asio::io_context io;
-    diagnostics diag;
-    auto opened = open_sqlite_store((dir.path() / "idp.db").string(), diag);
-    REQUIRE(opened.has_value());
-    auto& st = **opened;
+    auto opened = db.open();
+    auto& st = *opened;
     constexpr std::int64_t t0 = 1'000'000;
     // Named values only around co_await (GCC 12 destroys some co_await temporaries twice).
     const std::string google = "google", sub = "g-123", other_sub = "g-456", nobody = "nobody";
@@ -119,4 +123,36 @@ TEST_CASE("SQLite store: social providers and linked accounts", "[component][ser
         CHECK_FALSE(e);
         co_return true;
     }());
+}
+
+namespace {
+
+asio::awaitable<void> link_once(store& st, int i, int& linked, int& refused) {
+    const std::string id = "u" + std::to_string(100 + i);
+    records::account_record a{"a" + std::to_string(i), id, "google", "g-race", "https://accounts.example", 1};
+    std::optional<records::user_record> user = records::user_record{id, "google:race-" + std::to_string(i), "", 1};
+    auto e = co_await st.link_account(a, user);
+    if (!e) ++linked;
+    else if (e == server_errc::already_exists) ++refused;
+}
+
+}  // namespace
+
+TEST_CASE("store: 16 concurrent first sign-ins of one upstream account from two stores link one user",
+          "[component][server][store][social]") {
+    const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
+    INFO("backend: " << backend);
+    test::temp_dir dir;
+    const test::store_db db(backend, dir.path());
+    if (!db.available()) return;
+    asio::io_context io;
+    auto a = db.open();
+    auto b = db.open();
+    int linked = 0, refused = 0;
+    for (int i = 0; i < 16; ++i) asio::co_spawn(io, link_once(i % 2 ? *b : *a, i, linked, refused), asio::detached);
+    io.run();
+    CHECK(linked == 1);
+    CHECK(refused == 15);
+    CHECK(db.scalar("SELECT COUNT(*) FROM users") == "1");
+    CHECK(db.scalar("SELECT COUNT(*) FROM account") == "1");
 }

@@ -6,7 +6,7 @@ import https from 'node:https';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { makeTempDir } from './lib.mjs';
-import { ON_PG, databaseFor, pgQuery } from './pg_lib.mjs';
+import { ON_PG, databaseFor, pgQuery, psql } from './pg_lib.mjs';
 
 export const IDP_BIN = process.env.LATCH_IDP_BIN
   ?? (process.env.LATCH_BUILD_DIR ? join(process.env.LATCH_BUILD_DIR, 'latch-idp') : undefined);
@@ -75,6 +75,14 @@ export function dbQuery(data, sql) {
 export function dbScalar(data, sql) {
   const rows = dbQuery(data, sql);
   return rows.length ? Object.values(rows[0])[0] : undefined;
+}
+
+// Runs a writing statement on latch-idp's database in `data` (a test's fault or clock
+// injection) while the server may be running: sqlite3 waits for the lock, bounded; psql.
+export function dbExec(data, sql) {
+  if (ON_PG) return void psql(databaseFor(data), sql);
+  const r = spawnSync('sqlite3', ['-cmd', '.timeout 5000', join(data, 'idp.db'), sql], { encoding: 'utf8', timeout: 15_000 });
+  if (r.status !== 0) throw new Error(`sqlite3 ${sql}: ${r.error?.message ?? r.stderr}`);
 }
 
 // A browser's cookie jar for Node's fetch: keeps what Set-Cookie gives (and drops what it

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createAuthClient } from 'better-auth/client';
 import { organizationClient } from 'better-auth/client/plugins';
 import { cleanupTempDirs, makeTempDir } from './lib.mjs';
-import { cookieFetch, dbQuery, dbScalar, idpAdmin, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
+import { cookieFetch, dbExec, dbQuery, dbScalar, idpAdmin, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -172,10 +172,7 @@ describe('latch-idp: Better Auth organization plugin with organizationClient()',
     assert.equal(late.error.status, 400);
 
     const inv3 = (await owner.auth.organization.inviteMember({ email: 'dan@example.com', role: 'member', organizationId: org.id })).data;
-    const sq = `UPDATE invitations SET expires_at = 1 WHERE id = '${inv3.id}'`;
-    // The server may be running: sqlite3 waits for the lock (bounded by its timeout).
-    const { spawnSync } = await import('node:child_process');
-    assert.equal(spawnSync('sqlite3', ['-cmd', '.timeout 5000', join(idp.data, 'idp.db'), sq], { timeout: 15_000 }).status, 0);
+    dbExec(idp.data, `UPDATE invitations SET expires_at = 1 WHERE id = '${inv3.id}'`);
     const expired = await dan.auth.organization.acceptInvitation({ invitationId: inv3.id });
     assert.equal(expired.error.status, 400);
     assert.equal(expired.error.code, 'INVITATION_EXPIRED');

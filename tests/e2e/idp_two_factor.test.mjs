@@ -2,18 +2,17 @@
 // (`createAuthClient` + `twoFactorClient`), codes computed by Debian's `oathtool`: enrolment,
 // sign-in with the second factor, a replayed code refused, a backup code working once, trusted
 // devices, lockout, and 32 concurrent submissions of one code / one backup code -> exactly 1
-// session. What the database holds is read with `sqlite3`: no TOTP key, no backup code in clear.
+// session. What the database holds is read (sqlite3 or psql): no TOTP key, no backup code in clear.
 // Each client talks from its own loopback address (127.0.x.y), as separate machines would, so
 // the per-IP sign-in limit (30/min) applies per client as in production.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { createAuthClient } from 'better-auth/client';
 import { twoFactorClient } from 'better-auth/client/plugins';
 import { cleanupTempDirs } from './lib.mjs';
-import { SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
+import { dbQuery, SKIP_WITHOUT_IDP, startLatchIdp } from './idp_lib.mjs';
 
 const PASSWORD = 'correct horse battery staple';
 const HAVE_TOOLS = spawnSync('oathtool', ['--version']).status === 0 && spawnSync('sqlite3', ['--version']).status === 0;
@@ -29,10 +28,10 @@ function oathtool(base32, offsetSeconds = 0) {
 
 // Seconds left in the current 30 s step; tests that need two codes in distinct steps use
 // +30 s for the second one (accepted: the window is ±1 step).
+// The rows of a query as sqlite3 prints them (columns joined by |, one row a line), on
+// either database (idp_lib.mjs dbQuery).
 function sql(dataDir, query) {
-  const r = spawnSync('sqlite3', ['-readonly', join(dataDir, 'idp.db'), query], { encoding: 'utf8', timeout: 10_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim();
+  return dbQuery(dataDir, query).map((row) => Object.values(row).join('|')).join('\n');
 }
 
 // fetch over node:http from `localAddress`, with a browser's cookie jar and Origin.

@@ -8,15 +8,16 @@ using flows::server::server_errc;
 
 namespace {
 
-#define LATCH_SESSION_COLUMNS "s.token_hash, s.user_id, s.ip, s.user_agent, s.created_at, s.updated_at, s.expires_at"
+#define LATCH_SESSION_COLUMNS \
+    "s.token_hash, s.user_id, s.ip, s.user_agent, s.created_at, s.updated_at, s.expires_at, s.active_organization_id"
 
 session_record session_from(const pg_row& r) {
-    return {r.text(0), r.text(1), r.text(2), r.text(3), r.int64(4), r.int64(5), r.int64(6)};
+    return {r.text(0), r.text(1), r.text(2), r.text(3), r.int64(4), r.int64(5), r.int64(6), r.text(7)};
 }
 
 constexpr const char* put_session_sql =
-    "INSERT INTO sessions (token_hash, user_id, ip, user_agent, created_at, updated_at, expires_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    "INSERT INTO sessions (token_hash, user_id, ip, user_agent, created_at, updated_at, expires_at, "
+    "active_organization_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 constexpr const char* find_session_sql =
     "SELECT " LATCH_SESSION_COLUMNS " FROM sessions s WHERE s.token_hash = $1 AND s.expires_at > $2";
 // The snapshot both parts see is the same: `hit` returns the row as it was, and the last
@@ -35,7 +36,8 @@ constexpr const char* delete_session_sql = "DELETE FROM sessions WHERE token_has
 }  // namespace
 
 asio::awaitable<error_code> pg_store::put_session(session_record s) {
-    pg_params p(s.token_hash, s.user_id, s.ip, s.user_agent, s.created_at, s.updated_at, s.expires_at);
+    pg_params p(s.token_hash, s.user_id, s.ip, s.user_agent, s.created_at, s.updated_at, s.expires_at,
+                s.active_organization_id);
     return exec(put_session_sql, std::move(p));
 }
 
@@ -52,8 +54,8 @@ asio::awaitable<result<session_use_result>> pg_store::use_session(std::string ha
     const pg_row r{*rows, 0};
     session_use_result out;
     out.session = session_from(r);
-    out.user = pg_user_from(r, 7);
-    if (r.int64(17) > 0) {
+    out.user = pg_user_from(r, 8);
+    if (r.int64(18) > 0) {
         out.session.updated_at = now;
         out.session.expires_at = now + ttl;
         out.extended = true;

@@ -14,20 +14,22 @@ using flows::server::server_errc;
 
 namespace {
 
-#define LATCH_CODE_COLUMNS \
-    "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, expires_at, consumed_at"
-#define LATCH_REFRESH_COLUMNS "token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at"
+#define LATCH_CODE_COLUMNS                                                                                   \
+    "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, expires_at, consumed_at, " \
+    "organization_id"
+#define LATCH_REFRESH_COLUMNS \
+    "token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at, organization_id"
 
 code_record code_from(const pg_row& r) {
     return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4),
-            r.text(5), r.text(6), r.text(7), r.int64(8), r.int64(9)};
+            r.text(5), r.text(6), r.text(7), r.int64(8), r.int64(9), r.text(10)};
 }
 refresh_record refresh_from(const pg_row& r) {
-    return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.int64(5), r.int64(6), r.int64(7)};
+    return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.int64(5), r.int64(6), r.int64(7), r.text(8)};
 }
 
 constexpr const char* put_code_sql =
-    "INSERT INTO auth_codes (" LATCH_CODE_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    "INSERT INTO auth_codes (" LATCH_CODE_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 constexpr const char* consume_code_sql =
     "UPDATE auth_codes SET consumed_at = $2 WHERE code_hash = $1 AND consumed_at = 0 AND expires_at > $2 "
     "RETURNING " LATCH_CODE_COLUMNS;
@@ -38,13 +40,14 @@ constexpr const char* revoke_family_sql =
     "INSERT INTO revoked_grants (grant_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
 constexpr const char* put_refresh_sql =
-    "INSERT INTO refresh_tokens (" LATCH_REFRESH_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-// Only the client it was issued to may rotate it (RFC 6749 §6); the successor keeps the family.
+    "INSERT INTO refresh_tokens (" LATCH_REFRESH_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+// Only the client it was issued to may rotate it (RFC 6749 §6); the successor keeps the family
+// (and its user, scope and organization).
 constexpr const char* rotate_refresh_sql =
     "WITH old AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1 AND client_id = $3 AND "
     "rotated_at = 0 AND revoked_at = 0 AND expires_at > $2 RETURNING " LATCH_REFRESH_COLUMNS "), "
     "nxt AS (INSERT INTO refresh_tokens (" LATCH_REFRESH_COLUMNS ") SELECT $4, family_id, client_id, user_id, "
-    "scope, $5::bigint, 0, 0 FROM old) SELECT " LATCH_REFRESH_COLUMNS " FROM old";
+    "scope, $5::bigint, 0, 0, organization_id FROM old) SELECT " LATCH_REFRESH_COLUMNS " FROM old";
 constexpr const char* find_own_refresh_sql =
     "SELECT " LATCH_REFRESH_COLUMNS " FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2";
 constexpr const char* find_refresh_sql = "SELECT " LATCH_REFRESH_COLUMNS " FROM refresh_tokens WHERE token_hash = $1";
@@ -60,7 +63,7 @@ constexpr const char* grant_revoked_sql = "SELECT 1 FROM revoked_grants WHERE gr
 
 asio::awaitable<error_code> pg_store::put_code(code_record c) {
     pg_params p(c.code_hash, c.grant_id, c.client_id, c.user_id, c.redirect_uri, c.scope, c.nonce, c.code_challenge,
-                c.expires_at, c.consumed_at);
+                c.expires_at, c.consumed_at, c.organization_id);
     return exec(put_code_sql, std::move(p));
 }
 
@@ -87,7 +90,8 @@ asio::awaitable<result<code_consume_result>> pg_store::consume_code(std::string 
 }
 
 asio::awaitable<error_code> pg_store::put_refresh(refresh_record r) {
-    pg_params p(r.token_hash, r.family_id, r.client_id, r.user_id, r.scope, r.expires_at, r.rotated_at, r.revoked_at);
+    pg_params p(r.token_hash, r.family_id, r.client_id, r.user_id, r.scope, r.expires_at, r.rotated_at, r.revoked_at,
+                r.organization_id);
     return exec(put_refresh_sql, std::move(p));
 }
 
@@ -141,25 +145,25 @@ namespace {
 
 #define LATCH_DEVICE_COLUMNS                                                                                       \
     "device_code_hash, user_code, client_id, scope, status, user_id, requester_ip, requester_ua, created_at, "     \
-    "expires_at, poll_interval, last_poll_at"
+    "expires_at, poll_interval, last_poll_at, organization_id"
 
 device_record device_from(const pg_row& r) {
     return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4),   r.text(5),
-            r.text(6), r.text(7), r.int64(8), r.int64(9), r.int64(10), r.int64(11)};
+            r.text(6), r.text(7), r.int64(8), r.int64(9), r.int64(10), r.int64(11), r.text(12)};
 }
 
-// Inserted only while fewer than $13 are pending (a soft bound: replicas inserting at the
+// Inserted only while fewer than $14 are pending (a soft bound: replicas inserting at the
 // same instant may pass it by one each). No row inserted: busy.
 constexpr const char* put_device_sql =
     "INSERT INTO device_codes (" LATCH_DEVICE_COLUMNS ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, "
-    "$10::bigint, $11::bigint, $12::bigint WHERE (SELECT COUNT(*) FROM device_codes WHERE status = 'pending' AND "
-    "expires_at > $9::bigint) < $13::bigint";
+    "$10::bigint, $11::bigint, $12::bigint, $13 WHERE (SELECT COUNT(*) FROM device_codes WHERE status = 'pending' "
+    "AND expires_at > $9::bigint) < $14::bigint";
 constexpr const char* find_pending_device_sql = "SELECT " LATCH_DEVICE_COLUMNS
                                                 " FROM device_codes WHERE user_code = $1 AND status = 'pending' AND "
                                                 "expires_at > $2";
 constexpr const char* answer_device_sql =
-    "UPDATE device_codes SET status = $3, user_id = $4 WHERE user_code = $1 AND status = 'pending' AND "
-    "expires_at > $2 RETURNING " LATCH_DEVICE_COLUMNS;
+    "UPDATE device_codes SET status = $3, user_id = $4, organization_id = $5 WHERE user_code = $1 AND "
+    "status = 'pending' AND expires_at > $2 RETURNING " LATCH_DEVICE_COLUMNS;
 constexpr const char* lock_device_sql =
     "SELECT " LATCH_DEVICE_COLUMNS " FROM device_codes WHERE device_code_hash = $1 FOR UPDATE";
 constexpr const char* update_device_sql =
@@ -169,7 +173,7 @@ constexpr const char* update_device_sql =
 
 asio::awaitable<error_code> pg_store::put_device(device_record d, std::int64_t max_pending) {
     pg_params p(d.device_code_hash, d.user_code, d.client_id, d.scope, d.status, d.user_id, d.requester_ip,
-                d.requester_ua, d.created_at, d.expires_at, d.interval, d.last_poll_at, max_pending);
+                d.requester_ua, d.created_at, d.expires_at, d.interval, d.last_poll_at, d.organization_id, max_pending);
     auto n = co_await changed(put_device_sql, std::move(p));
     if (!n) co_return n.error();
     co_return *n == 1 ? error_code{} : make_error_code(server_errc::busy);
@@ -180,10 +184,9 @@ asio::awaitable<result<device_record>> pg_store::find_pending_device(std::string
 }
 
 asio::awaitable<result<device_record>> pg_store::answer_device(std::string code, std::string user_id, bool approve,
-                                                               std::int64_t now,
-                                                         std::string /*organization_id: ported in pg_pending*/) {
+                                                               std::int64_t now, std::string organization_id) {
     const char* status = approve ? "approved" : "denied";
-    return one<device_record>(answer_device_sql, pg_params(code, now, status, user_id), device_from);
+    return one<device_record>(answer_device_sql, pg_params(code, now, status, user_id, organization_id), device_from);
 }
 
 // Polls of one device code are serialised by the row lock, so exactly one redeems and a

@@ -1,7 +1,8 @@
 // The PostgreSQL adapter (pg_store.hpp): opening and migrating, the helpers every operation
 // uses (pg_store_impl.hpp says how to add one), clients, users, signing keys, consent and
 // the shared rate-limit counters. Sessions: pg_sessions.cpp; single-use steps and device
-// codes: pg_single_use.cpp; two-factor: pg_two_factor.cpp.
+// codes: pg_single_use.cpp; two-factor: pg_two_factor.cpp; social login: pg_social.cpp;
+// organizations and invitations: pg_orgs.cpp.
 #include "pg_store_impl.hpp"
 #include "record_text.hpp"
 #include "schema.hpp"
@@ -134,6 +135,11 @@ asio::awaitable<error_code> pg_store::rollback(pg_conn& c) {
     co_return ec;
 }
 
+asio::awaitable<error_code> pg_store::roll_back_with(pg_conn& c, error_code outcome) {
+    (void)co_await rollback(c);  // failing, it marks `c` broken: dropped, so rolled back by the server
+    co_return outcome;
+}
+
 // ---- clients
 
 namespace {
@@ -189,6 +195,15 @@ asio::awaitable<result<bool>> pg_store::remember_jti(std::string hash, std::int6
 
 // ---- users
 
+const char* const pg_put_user_sql =
+    "INSERT INTO users (id, username, password_hash, created_at, name, email, role, banned, ban_reason, ban_expires) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+pg_params pg_user_params(const user_record& u) {
+    return pg_params(u.id, u.username, u.password_hash, u.created_at, u.name, u.email, u.role, u.banned, u.ban_reason,
+                     u.ban_expires);
+}
+
 user_record pg_user_from(const pg_row& r, int f) {
     return {r.text(f),     r.text(f + 1), r.text(f + 2), r.int64(f + 3), r.text(f + 4),
             r.text(f + 5), r.text(f + 6), r.flag(f + 7), r.text(f + 8),  r.int64(f + 9)};
@@ -196,8 +211,6 @@ user_record pg_user_from(const pg_row& r, int f) {
 
 namespace {
 
-constexpr const char* put_user_sql = "INSERT INTO users (id, username, password_hash, created_at, name, email, role, "
-                                     "banned, ban_reason, ban_expires) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 constexpr const char* find_user_sql = "SELECT " LATCH_PG_USER_COLUMNS " FROM users u WHERE u.username = $1";
 constexpr const char* find_user_by_id_sql = "SELECT " LATCH_PG_USER_COLUMNS " FROM users u WHERE u.id = $1";
 constexpr const char* list_users_sql = "SELECT " LATCH_PG_USER_COLUMNS " FROM users u ORDER BY u.username";
@@ -205,6 +218,8 @@ constexpr const char* page_users_sql =
     "SELECT " LATCH_PG_USER_COLUMNS " FROM users u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2";
 constexpr const char* count_users_sql = "SELECT COUNT(*) FROM users";
 constexpr const char* delete_user_sql = "DELETE FROM users WHERE username = $1";
+constexpr const char* update_user_sql =
+    "UPDATE users SET username = $2, name = $3, email = $4, password_hash = $5 WHERE id = $1";
 constexpr const char* set_role_sql = "UPDATE users SET role = $2 WHERE id = $1";
 constexpr const char* unban_sql = "UPDATE users SET banned = 0, ban_reason = '', ban_expires = 0 WHERE id = $1";
 constexpr const char* delete_user_sessions_sql = "DELETE FROM sessions WHERE user_id = $1";
@@ -219,9 +234,7 @@ constexpr const char* ban_sql =
 }  // namespace
 
 asio::awaitable<error_code> pg_store::put_user(user_record u) {
-    pg_params p(u.id, u.username, u.password_hash, u.created_at, u.name, u.email, u.role, u.banned, u.ban_reason,
-                u.ban_expires);
-    return exec(put_user_sql, std::move(p));
+    return exec(pg_put_user_sql, pg_user_params(u));
 }
 asio::awaitable<result<user_record>> pg_store::find_user(std::string name) {
     return one<user_record>(find_user_sql, pg_params(name), pg_user_at0);
@@ -234,6 +247,9 @@ asio::awaitable<result<std::vector<user_record>>> pg_store::list_users() {
 }
 asio::awaitable<error_code> pg_store::delete_user(std::string name) {
     return changed_one(delete_user_sql, pg_params(name));
+}
+asio::awaitable<error_code> pg_store::update_user(user_record u) {
+    return changed_one(update_user_sql, pg_params(u.id, u.username, u.name, u.email, u.password_hash));
 }
 asio::awaitable<error_code> pg_store::set_user_role(std::string id, std::string role) {
     return changed_one(set_role_sql, pg_params(id, role));

@@ -107,8 +107,9 @@ public:
 
     asio::awaitable<result<std::int64_t>> count_attempt(std::string key, std::int64_t window_start) override;
 
-    // ---- ported from the SQLite adapter after the merge (pg_pending.cpp)
     asio::awaitable<error_code> update_user(user_record u) override;
+
+    // ---- social login (pg_social.cpp) and organizations (pg_orgs.cpp)
     asio::awaitable<error_code> put_social_provider(social_provider_record p) override;
     asio::awaitable<result<std::vector<social_provider_record>>> list_social_providers() override;
     asio::awaitable<error_code> delete_social_provider(std::string name) override;
@@ -146,6 +147,8 @@ private:
     asio::awaitable<error_code> begin(pg_conn& c);
     asio::awaitable<error_code> commit(pg_conn& c);
     asio::awaitable<error_code> rollback(pg_conn& c);
+    // ROLLBACK on `c`, then `outcome` (a transaction that decided to write nothing).
+    asio::awaitable<error_code> roll_back_with(pg_conn& c, error_code outcome);
     // Replaces the user's backup codes (inside the caller's transaction).
     asio::awaitable<error_code> put_backup_codes(pg_conn& c, const std::string& user_id,
                                                  const std::vector<std::string>& hashes);
@@ -180,6 +183,9 @@ inline result<bool> bool_failure(error_code ec) {
     "u.id, u.username, u.password_hash, u.created_at, u.name, u.email, u.role, u.banned, u.ban_reason, u.ban_expires"
 user_record pg_user_from(const pg_row& r, int first);
 inline user_record pg_user_at0(const pg_row& r) { return pg_user_from(r, 0); }
+// Inserts a user: the statement and its parameters (put_user, and link_account's new user).
+extern const char* const pg_put_user_sql;
+pg_params pg_user_params(const user_record& u);
 
 // The migrations (schema.hpp) on a blocking connection, under an advisory lock.
 bool pg_migrate(PGconn* c, diagnostics& diag);
