@@ -18,14 +18,15 @@ namespace {
     "code_hash, grant_id, client_id, user_id, redirect_uri, scope, nonce, code_challenge, expires_at, consumed_at, " \
     "organization_id"
 #define LATCH_REFRESH_COLUMNS \
-    "token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at, organization_id"
+    "token_hash, family_id, client_id, user_id, scope, expires_at, rotated_at, revoked_at, organization_id, jkt"
 
 code_record code_from(const pg_row& r) {
     return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4),
             r.text(5), r.text(6), r.text(7), r.int64(8), r.int64(9), r.text(10)};
 }
 refresh_record refresh_from(const pg_row& r) {
-    return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.int64(5), r.int64(6), r.int64(7), r.text(8)};
+    return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.int64(5), r.int64(6), r.int64(7), r.text(8),
+            r.text(9)};
 }
 
 constexpr const char* put_code_sql =
@@ -40,14 +41,14 @@ constexpr const char* revoke_family_sql =
     "INSERT INTO revoked_grants (grant_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
 constexpr const char* put_refresh_sql =
-    "INSERT INTO refresh_tokens (" LATCH_REFRESH_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    "INSERT INTO refresh_tokens (" LATCH_REFRESH_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 // Only the client it was issued to may rotate it (RFC 6749 §6); the successor keeps the family
 // (and its user, scope and organization).
 constexpr const char* rotate_refresh_sql =
     "WITH old AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1 AND client_id = $3 AND "
     "rotated_at = 0 AND revoked_at = 0 AND expires_at > $2 RETURNING " LATCH_REFRESH_COLUMNS "), "
     "nxt AS (INSERT INTO refresh_tokens (" LATCH_REFRESH_COLUMNS ") SELECT $4, family_id, client_id, user_id, "
-    "scope, $5::bigint, 0, 0, organization_id FROM old) SELECT " LATCH_REFRESH_COLUMNS " FROM old";
+    "scope, $5::bigint, 0, 0, organization_id, jkt FROM old) SELECT " LATCH_REFRESH_COLUMNS " FROM old";
 constexpr const char* find_own_refresh_sql =
     "SELECT " LATCH_REFRESH_COLUMNS " FROM refresh_tokens WHERE token_hash = $1 AND client_id = $2";
 constexpr const char* find_refresh_sql = "SELECT " LATCH_REFRESH_COLUMNS " FROM refresh_tokens WHERE token_hash = $1";
@@ -91,7 +92,7 @@ asio::awaitable<result<code_consume_result>> pg_store::consume_code(std::string 
 
 asio::awaitable<error_code> pg_store::put_refresh(refresh_record r) {
     pg_params p(r.token_hash, r.family_id, r.client_id, r.user_id, r.scope, r.expires_at, r.rotated_at, r.revoked_at,
-                r.organization_id);
+                r.organization_id, r.jkt);
     return exec(put_refresh_sql, std::move(p));
 }
 

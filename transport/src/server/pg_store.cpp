@@ -146,20 +146,21 @@ namespace {
 
 #define LATCH_CLIENT_COLUMNS                                                                                       \
     "client_id, name, auth_method, secret_hash, redirect_uris, grant_types, scope, created_at, skip_consent, "     \
-    "post_logout_redirect_uris, jwks, registration_token_hash, owner"
+    "post_logout_redirect_uris, jwks, registration_token_hash, owner, dpop_bound"
 
 client_record client_from(const pg_row& r) {
     return {r.text(0),  r.text(1),  r.text(2),  r.text(3), split_words(r.text(4)), split_words(r.text(5)),
-            r.text(6),  r.int64(7), r.flag(8),  split_words(r.text(9)), r.text(10), r.text(11), r.text(12)};
+            r.text(6),  r.int64(7), r.flag(8),  split_words(r.text(9)), r.text(10), r.text(11), r.text(12),
+            r.flag(13)};
 }
 
 constexpr const char* put_client_sql = "INSERT INTO clients (" LATCH_CLIENT_COLUMNS
-                                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+                                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 constexpr const char* find_client_sql = "SELECT " LATCH_CLIENT_COLUMNS " FROM clients WHERE client_id = $1";
 constexpr const char* list_clients_sql = "SELECT " LATCH_CLIENT_COLUMNS " FROM clients ORDER BY client_id";
 constexpr const char* delete_client_sql = "DELETE FROM clients WHERE client_id = $1";
 constexpr const char* update_client_sql = "UPDATE clients SET name = $2, grant_types = $3, scope = $4, jwks = $5, "
-                                          "registration_token_hash = $6 WHERE client_id = $1";
+                                          "registration_token_hash = $6, dpop_bound = $7 WHERE client_id = $1";
 // The purge and the insert in one statement; a jti already there is a replay.
 constexpr const char* remember_jti_sql =
     "WITH purged AS (DELETE FROM assertion_jtis WHERE expires_at < $3) "
@@ -170,7 +171,7 @@ constexpr const char* remember_jti_sql =
 asio::awaitable<error_code> pg_store::put_client(client_record c) {
     pg_params p(c.client_id, c.name, c.auth_method, c.secret_hash, join_words(c.redirect_uris),
                 join_words(c.grant_types), c.scope, c.created_at, c.skip_consent,
-                join_words(c.post_logout_redirect_uris), c.jwks, c.registration_token_hash, c.owner);
+                join_words(c.post_logout_redirect_uris), c.jwks, c.registration_token_hash, c.owner, c.dpop_bound);
     return exec(put_client_sql, std::move(p));
 }
 asio::awaitable<result<client_record>> pg_store::find_client(std::string id) {
@@ -183,7 +184,8 @@ asio::awaitable<error_code> pg_store::delete_client(std::string id) {
     return changed_one(delete_client_sql, pg_params(id));
 }
 asio::awaitable<error_code> pg_store::update_client(client_record c) {
-    pg_params p(c.client_id, c.name, join_words(c.grant_types), c.scope, c.jwks, c.registration_token_hash);
+    pg_params p(c.client_id, c.name, join_words(c.grant_types), c.scope, c.jwks, c.registration_token_hash,
+                c.dpop_bound);
     return changed_one(update_client_sql, std::move(p));
 }
 asio::awaitable<result<bool>> pg_store::remember_jti(std::string hash, std::int64_t expires_at, std::int64_t now) {
