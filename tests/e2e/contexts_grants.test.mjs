@@ -36,9 +36,13 @@ function assertNowhere(needle, home, ...outputs) {
 // Starts latch and reads its command line from /proc while it runs.  spawn() returns
 // after the exec, and latch cannot finish before this test yields to the event loop
 // (the IdP runs in this process), so the read sees latch itself.
+// `latch` execs `latch-cli` for most commands: a read in the middle of that exec sees an
+// empty command line, so read again (bounded) until it shows one.
 function runAndReadCmdline(args, options) {
   const handle = runLatch(args, options);
-  const cmdline = readFileSync(`/proc/${handle.child.pid}/cmdline`, 'utf8');
+  let cmdline = '';
+  for (let i = 0; i < 10_000 && cmdline === ''; i += 1)
+    cmdline = readFileSync(`/proc/${handle.child.pid}/cmdline`, 'utf8');
   return { handle, cmdline };
 }
 
