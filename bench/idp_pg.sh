@@ -39,12 +39,12 @@ for backend in postgresql sqlite; do
   tokens=$(refresh_tokens "$url" 64)
   # Each repetition (and the warm-up) rotates the tokens the last one left: a fresh set each.
   WRK_LIB=$here/wrk_idp.lua WRK_REFRESH_TOKENS=$tokens WRK_CLIENT_ID=bench-cli \
-    "${prio[@]}" taskset -c 1 timeout 40 wrk -t1 -c16 -d2s -s "$here/wrk_refresh.lua" "$url/oauth2/token" > /dev/null \
+    "${prio[@]}" taskset -c 1 timeout 40 wrk -t1 -c16 -d2s -s "$here/wrk_idp_refresh.lua" "$url/oauth2/token" > /dev/null \
     || die "wrk warm-up refresh"
   for rep in $(seq "$reps"); do
     tokens=$(refresh_tokens "$url" 64)
     WRK_LIB=$here/wrk_idp.lua WRK_REFRESH_TOKENS=$tokens WRK_CLIENT_ID=bench-cli \
-      wrk_run_script "refresh-$backend" "$url/oauth2/token" "$pid" "$here/wrk_refresh.lua"
+      wrk_run_script "refresh-$backend" "$url/oauth2/token" "$pid" "$here/wrk_idp_refresh.lua"
   done
   log "refresh-$backend: $(jq -r --arg l "refresh-$backend" 'select(.label == $l) | "\(.req_per_s | floor) req/s p99 \(.p99_ms) ms non-2xx \(.non_2xx)"' "$results" | paste -sd';')"
   stop_pid "$pid"

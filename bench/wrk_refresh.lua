@@ -1,21 +1,17 @@
--- wrk script for bench/idp.sh --postgres: every request rotates a refresh token at the token
--- endpoint (grant_type=refresh_token); the token each answer returns is queued for a later
--- request, so no token is ever presented twice (a replay would revoke its family).
---   WRK_LIB: path of wrk_idp.lua (its done() prints the JSON line)
---   WRK_REFRESH_TOKENS: space-separated, more than wrk's connections; WRK_CLIENT_ID
-dofile(os.getenv("WRK_LIB"))
-local queue = {}
-for t in string.gmatch(os.getenv("WRK_REFRESH_TOKENS") or "", "%S+") do queue[#queue + 1] = t end
-local client = os.getenv("WRK_CLIENT_ID") or "bench-cli"
+-- wrk script for the `refresh` scenario: the same POST latch-bench sends (RFC 6749 §6),
+-- and one JSON line at the end for bench/run.sh (latencies in microseconds).
 wrk.method = "POST"
+wrk.body = "grant_type=refresh_token&refresh_token=bench-refresh-token-0123456789abcdef" ..
+           "&client_id=latch-bench"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Accept"] = "application/json"
+wrk.headers["User-Agent"] = "latchkey/0.1"
 
-request = function()
-  local t = table.remove(queue, 1) or "none-left"
-  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id=" .. client .. "&refresh_token=" .. t)
-end
-
-response = function(status, headers, body)
-  local t = string.match(body, '"refresh_token"%s*:%s*"([^"]+)"')
-  if t then queue[#queue + 1] = t end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"wrk_requests":%d,"duration_us":%d,"socket_errors":%d,"status_errors":%d,' ..
+    '"p50_us":%d,"p99_us":%d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99)))
 end
