@@ -19,8 +19,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::size_t min_password = 8, max_password = 128;
-
 // The caller's password is right (counted as a sign-in attempt); else the answer.
 boost::asio::awaitable<std::optional<http_response>> check_own_password(idp_state& st, const ts::server_request& req,
                                                                         const fs::user_record& user,
@@ -37,7 +35,7 @@ boost::asio::awaitable<std::optional<http_response>> check_own_password(idp_stat
     co_return std::nullopt;
 }
 
-// Ends the user's sessions except `keep_hash` (none kept when empty).
+// Ends the user's sessions except `keep_hash`.
 boost::asio::awaitable<error_code> end_sessions(idp_state& st, const fs::user_record& user, std::string keep_hash) {
     std::string owner = user.id;
     auto all = co_await st.store.list_sessions(std::move(owner), unix_now());
@@ -55,8 +53,7 @@ boost::asio::awaitable<error_code> end_sessions(idp_state& st, const fs::user_re
 boost::asio::awaitable<http_response> change_password(idp_state& st, const ts::server_request& req,
                                                       const ts::session_use_result& s, const json::object& body) {
     auto next = string_field(body, "newPassword").value_or("");
-    if (next.size() < min_password) co_return api_error(400, "PASSWORD_TOO_SHORT", "Password too short");
-    if (next.size() > max_password) co_return api_error(400, "PASSWORD_TOO_LONG", "Password too long");
+    if (auto refused = password_refusal(next)) co_return std::move(*refused);
     auto current = string_field(body, "currentPassword").value_or("");
     if (auto refused = co_await check_own_password(st, req, s.user, std::move(current))) co_return std::move(*refused);
     secret pw(std::move(next));
@@ -124,8 +121,13 @@ boost::asio::awaitable<http_response> account_api(idp_state& st, const ts::serve
         answer = co_await delete_self(st, req, me, body);
     } else {
         const bool all = path == "/revoke-sessions";
-        std::string keep = all ? std::string() : me.session.token_hash;
-        auto ec = co_await end_sessions(st, me.user, std::move(keep));
+        std::string keep = me.session.token_hash, owner = me.user.id;
+        // Every session: one statement; all but this one: each of the others.
+        error_code ec;
+        if (all)
+            ec = co_await st.store.delete_user_sessions(std::move(owner));
+        else
+            ec = co_await end_sessions(st, me.user, std::move(keep));
         if (ec) co_return api_failure(ec);
         note_event(st, &req, {.event = all ? "sessions_revoke" : "other_sessions_revoke", .user_id = me.user.id,
                               .username = me.user.username});

@@ -26,15 +26,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::size_t min_password = 8, max_password = 128;
-
 http_response user_not_found() { return api_error(404, "USER_NOT_FOUND", "User not found"); }
-
-std::optional<http_response> password_refusal(const std::string& pw) {
-    if (pw.size() < min_password) return api_error(400, "PASSWORD_TOO_SHORT", "Password too short");
-    if (pw.size() > max_password) return api_error(400, "PASSWORD_TOO_LONG", "Password too long");
-    return std::nullopt;
-}
 
 // The user `body`'s userId names; the error answer otherwise.
 struct target_user {

@@ -102,6 +102,13 @@ std::optional<http_response> refuse_post(const idp_state& st, const ts::server_r
     return std::nullopt;
 }
 
+std::optional<http_response> password_refusal(std::string_view password) {
+    constexpr std::size_t min_password = 8, max_password = 128;
+    if (password.size() < min_password) return api_error(400, "PASSWORD_TOO_SHORT", "Password too short");
+    if (password.size() > max_password) return api_error(400, "PASSWORD_TOO_LONG", "Password too long");
+    return std::nullopt;
+}
+
 // Answer with `body` and the user's new session cookie.
 http_response with_cookie(http_response r, std::string set_cookie) {
     if (!set_cookie.empty()) r.headers.emplace_back("Set-Cookie", std::move(set_cookie));
@@ -110,14 +117,11 @@ http_response with_cookie(http_response r, std::string set_cookie) {
 
 namespace {
 
-constexpr std::size_t min_password = 8, max_password = 128;
-
 boost::asio::awaitable<http_response> sign_up(idp_state& st, const ts::server_request& req, const json::object& body) {
     auto email = fs::canonical_email(string_field(body, "email").value_or(""));
     if (!email) co_return api_error(400, "INVALID_EMAIL", "Invalid email");
     auto password = string_field(body, "password").value_or("");
-    if (password.size() < min_password) co_return api_error(400, "PASSWORD_TOO_SHORT", "Password too short");
-    if (password.size() > max_password) co_return api_error(400, "PASSWORD_TOO_LONG", "Password too long");
+    if (auto refused = password_refusal(password)) co_return std::move(*refused);
     auto name = string_field(body, "name").value_or("");
     if (name.size() > 256) co_return api_error(400, "VALIDATION_ERROR", "name is too long");
     secret pw(std::move(password));

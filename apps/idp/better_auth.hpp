@@ -26,6 +26,8 @@ std::optional<boost::json::object> json_body(const ts::server_request& req);
 std::optional<std::string> string_field(const boost::json::object& o, std::string_view name);
 bool bool_field(const boost::json::object& o, std::string_view name, bool fallback);
 bool remember_me(const boost::json::object& o);
+// Better Auth's password length rule (8..128): the 400 answer, or nullopt when it fits.
+std::optional<http_response> password_refusal(std::string_view password);
 // A state-changing call's guards: Origin (CSRF), JSON body. nullopt: go on.
 std::optional<http_response> refuse_post(const idp_state& st, const ts::server_request& req);
 // `r` with a Set-Cookie header (none when `set_cookie` is empty).
