@@ -1,6 +1,7 @@
 #include <latchkey/core/token_set.hpp>
 #include <latchkey/core/untrusted.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -26,9 +27,10 @@ seconds token_set::refresh_margin(seconds window) const {
 
 namespace {
 
-std::optional<json::object> parse_object(std::string_view body) {
+std::optional<json::object> parse_object(std::string_view body,
+                                         json::storage_ptr sp = {}) {
     error_code ec;
-    json::value v = json::parse(body, ec);
+    json::value v = json::parse(body, ec, std::move(sp));
     if (ec || !v.is_object()) return std::nullopt;
     return std::move(v.as_object());
 }
@@ -66,25 +68,36 @@ std::optional<double> lifetime_seconds(const json::value& v) {
 
 }  // namespace
 
-error_code parse_oauth_error(const http_response& resp, diagnostics& diag) {
-    auto obj = parse_object(resp.body);
-    if (!obj) return {};
-    auto err = get_string(*obj, "error");
+namespace {
+// RFC 6749 §5.2 in an already parsed body.
+error_code oauth_error_in(const json::object& obj, diagnostics& diag) {
+    auto err = get_string(obj, "error");
     if (!err) return {};
     auto code = oauth_errc_from_string(*err);
     if (code == oauth_errc::unknown_oauth_error) diag.server_error = *err;
-    if (auto d = get_string(*obj, "error_description")) diag.server_message = *d;
+    if (auto d = get_string(obj, "error_description")) diag.server_message = *d;
     return code;
+}
+}  // namespace
+
+error_code parse_oauth_error(const http_response& resp, diagnostics& diag) {
+    auto obj = parse_object(resp.body);
+    return obj ? oauth_error_in(*obj, diag) : error_code{};
 }
 
 result<token_set> parse_token_response(const http_response& resp, time_point now,
                                        diagnostics& diag) {
-    if (auto ec = parse_oauth_error(resp, diag)) return ec;
+    // One parse (the error check and the tokens read the same object) into an arena on
+    // the stack: a token response is a handful of strings, and the tree is dropped here.
+    alignas(16) unsigned char arena[4096];
+    json::monotonic_resource mr(arena, sizeof arena);
+    auto obj = parse_object(resp.body, &mr);
+    if (obj)
+        if (auto ec = oauth_error_in(*obj, diag)) return ec;
     if (resp.status < 200 || resp.status >= 300) {
         diag.client_message = "token endpoint answered " + status_summary(resp);
         return client_errc::bad_http_status;
     }
-    auto obj = parse_object(resp.body);
     if (!obj) {
         diag.client_message = "token endpoint answered " + status_summary(resp) +
                               " with a body that is not a JSON object";

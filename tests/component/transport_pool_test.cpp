@@ -9,6 +9,8 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,6 +18,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <thread>
 
 namespace {
 namespace asio = boost::asio;
@@ -245,3 +249,69 @@ TEST_CASE("http cancel: a request whose caller is already cancelled never connec
 }
 
 }  // namespace
+
+// One timer keeps the deadlines of every exchange (deadline_watch): a connection that
+// answered once and then goes silent must still time out at its own request's deadline,
+// and the next request must not inherit anything from it.
+asio::awaitable<void> silent_after_one(fixture& f) {
+    auto first = co_await async_fetch(f.client, make_get(f.server.url("/a")));
+    REQUIRE_FALSE(first.ec);
+    REQUIRE(f.client.idle_connections() == 1);
+    // Later than the first request's deadline would have been, on the pooled connection.
+    asio::steady_timer pause(f.ioc, milliseconds(200));
+    co_await pause.async_wait(asio::use_awaitable);
+    f.server.push(reply::hang_up());
+    auto second = co_await async_fetch(f.client, make_get(f.server.url("/slow")));
+    CHECK(second.ec == client_errc::timeout);
+    CHECK(second.diag.client_message == "request to " + f.server.url("/slow") +
+                                            " timed out after 300 ms");
+    CHECK(second.elapsed >= milliseconds(290));
+    CHECK(f.server.requests().size() == 2);
+    CHECK(f.server.requests()[1].connection == 1);  // it went out on the kept-alive one
+    auto third = co_await async_fetch(f.client, make_get(f.server.url("/c")));
+    CHECK_FALSE(third.ec);
+    CHECK(third.response.status == 200);
+    CHECK(f.client.connections_opened() == 2);
+}
+
+TEST_CASE("http pool: a kept-alive connection that goes silent times out at its request's deadline",
+          "[transport]") {
+    transport::http_options o;
+    o.request_timeout = milliseconds(300);
+    fixture f(o);
+    test::run_test(f.ioc, silent_after_one(f));
+}
+
+asio::awaitable<void> one_request(transport::http_client& client, std::string url,
+                                  test::outcome& out) {
+    out = co_await async_fetch(client, make_get(std::move(url)));
+}
+
+TEST_CASE("http client: io_context::run returns once the last request is done (no deadline "
+          "timer left behind)",
+          "[transport]") {
+    // The server on its own io_context and thread, so the client's io_context has nothing
+    // but the client's work: run() must return when the request is done, not when its
+    // (one hour) deadline would pass.
+    asio::io_context server_ioc;
+    auto guard = asio::make_work_guard(server_ioc);
+    test::test_server server(server_ioc);
+    const std::string url = server.url("/a");
+    std::thread server_thread([&server_ioc] { server_ioc.run(); });
+    {
+        asio::io_context ioc;
+        transport::http_options o;
+        o.request_timeout = std::chrono::hours(1);
+        transport::http_client client(ioc.get_executor(), o);
+        test::outcome out;
+        asio::co_spawn(ioc, one_request(client, url, out), asio::detached);
+        ioc.run_for(std::chrono::seconds(20));
+        CHECK(ioc.stopped());  // ran out of work, rather than out of time
+        CHECK_FALSE(out.ec);
+        CHECK(out.response.status == 200);
+        CHECK(client.idle_connections() == 1);
+    }
+    guard.reset();
+    server_ioc.stop();
+    server_thread.join();
+}

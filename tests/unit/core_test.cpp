@@ -135,6 +135,16 @@ TEST_CASE("discovery documents are checked against the issuer", "[unit][core]") 
     CHECK(merged.device_authorization_endpoint == "https://idp.example/device/auth");
 }
 
+TEST_CASE("url_encode keeps RFC 3986 unreserved ASCII and escapes every other byte", "[unit][core]") {
+    CHECK(url_encode("") == "");
+    CHECK(url_encode("aZ09-._~") == "aZ09-._~");
+    CHECK(url_encode(" ") == "%20");
+    CHECK(url_encode("a b+c/d") == "a%20b%2Bc%2Fd");
+    CHECK(url_encode("%") == "%25");
+    CHECK(url_encode(std::string("\0\xff\xe9x", 4)) == "%00%FF%E9x");
+    CHECK(url_encode("\xc3\xa9t\xc3\xa9") == "%C3%A9t%C3%A9");
+}
+
 TEST_CASE("form encoding follows RFC 6749 Appendix B", "[unit][core]") {
     CHECK(form_encode({{"grant_type", "urn:ietf:params:oauth:grant-type:device_code"}, {"scope", "openid email"}}) ==
           "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&scope=openid%20email");

@@ -191,3 +191,22 @@ TEST_CASE("config file findings of fuzz_stores: escaped names, stable round trip
     REQUIRE(again.has_value());
     CHECK(to_json(*again) == written);
 }
+
+TEST_CASE("token characters: every byte value at every position of a word is judged alike",
+          "[unit][hardening][core]") {
+    // token_problem checks eight bytes at a time; a bad byte must be found wherever it
+    // sits (first word, middle, the tail that is not a whole word) and whatever its value.
+    for (std::size_t len : {1u, 7u, 8u, 9u, 16u, 23u}) {
+        for (std::size_t pos = 0; pos < len; ++pos) {
+            for (int b = 0; b < 256; ++b) {
+                std::string tok(len, 'A');
+                tok[pos] = static_cast<char>(b);
+                const bool visible = b > 0x20 && b < 0x7f;
+                INFO("len " << len << " pos " << pos << " byte " << b);
+                CHECK(token_problem(tok, token_kind::opaque).empty() == visible);
+            }
+        }
+    }
+    CHECK(token_problem(std::string(1165, '~'), token_kind::opaque).empty());
+    CHECK(token_problem(std::string("!") + std::string(40, 'z') + "\x7f", token_kind::opaque) != "");
+}

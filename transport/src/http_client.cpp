@@ -2,9 +2,12 @@
 //
 // One request: parse the URL, take an idle connection for the origin (or resolve, connect
 // and handshake a new one), write, read, then either return the connection to the pool
-// (server keeps it alive, nothing went wrong) or close it. A single deadline set with
-// tcp_stream::expires_at covers the whole exchange; the resolve has its own timer because
-// the resolver is not a tcp_stream.
+// (server keeps it alive, nothing went wrong) or close it. A single deadline covers the
+// whole request: tcp_stream::expires_at while connecting and in the TLS handshake (once
+// per connection), then the client's deadline_watch (one timer for every exchange in
+// flight) for the write and read; the resolve has its own timer because the resolver is
+// not a tcp_stream. A URL's parsed target and proxy route are kept (bounded) so a request
+// to a URL seen before is not parsed again.
 //
 // Retries: a pooled connection can die while idle. Before reuse we peek at the socket (a
 // FIN, RST or stray bytes mean dead: drop it, nothing was sent yet). If it still dies
@@ -41,9 +44,23 @@ struct http_client::impl {
     std::string trust_store;
     std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle;
     std::size_t opened = 0;
+    std::shared_ptr<detail::deadline_watch> watch;
+
+    // A URL's target after the plain-http rule and the proxy choice (both depend only on
+    // the URL and this client's options). Shared, so a request keeps its entry while the
+    // table is cleared under it.
+    struct prepared {
+        target t;
+        std::optional<detail::proxy_route> route;
+    };
+    static constexpr std::size_t max_prepared = 64;
+    std::unordered_map<std::string, std::shared_ptr<const prepared>> targets;
 
     impl(asio::any_io_executor e, http_options o)
-        : ex(std::move(e)), opts(std::move(o)), proxies(proxies_for(opts)) {}
+        : ex(std::move(e)), opts(std::move(o)),
+          watch(std::make_shared<detail::deadline_watch>(ex)), proxies(proxies_for(opts)) {}
+    ~impl() { watch->stop(); }
+    result<std::shared_ptr<const prepared>> prepare(const std::string& url, diagnostics& diag);
 
     static detail::proxy_config proxies_for(const http_options& o) {
         auto c = o.proxy_from_environment ? detail::proxy_config_from_env() : detail::proxy_config{};
@@ -203,6 +220,7 @@ asio::awaitable<std::unique_ptr<connection>> http_client::impl::async_open(
     auto cs = co_await asio::this_coro::cancellation_state;
     auto conn = std::make_unique<connection>();
     if (!t.tls) {
+        stream.expires_never();  // from here on the deadline_watch keeps the deadline
         conn->plain = std::make_unique<beast::tcp_stream>(std::move(stream));
         co_return conn;
     }
@@ -236,32 +254,47 @@ asio::awaitable<std::unique_ptr<connection>> http_client::impl::async_open(
                                           diag);
         co_return nullptr;
     }
+    conn->lowest().expires_never();  // from here on the deadline_watch keeps the deadline
     co_return conn;
+}
+
+result<std::shared_ptr<const http_client::impl::prepared>> http_client::impl::prepare(
+    const std::string& url, diagnostics& diag) {
+    if (auto it = targets.find(url); it != targets.end()) return it->second;
+    auto parsed = detail::parse_target(url, opts.allow_insecure_loopback, diag);
+    if (!parsed) return parsed.error();
+    auto p = std::make_shared<prepared>();
+    p->t = std::move(*parsed);
+    auto chosen = detail::choose_proxy(p->t, proxies, diag);
+    if (!chosen) return chosen.error();
+    p->route = std::move(*chosen);
+    if (p->route) {
+        // Pooled connections to the proxy are kept apart from direct ones.
+        p->t.origin = p->route->proxy.display + " " + p->t.origin;
+        if (!p->t.tls)  // RFC 9112 §3.2.2: absolute-form to a proxy
+            p->t.path = "http://" + p->t.host_header + p->t.path;
+    }
+    if (targets.size() >= max_prepared) targets.clear();
+    std::shared_ptr<const prepared> done = std::move(p);
+    targets.emplace(url, done);
+    return done;
 }
 
 asio::awaitable<http_response> http_client::impl::async_run(http_request req,
                                                             error_code& ec,
                                                             diagnostics& diag) {
-    auto parsed = detail::parse_target(req.url, opts.allow_insecure_loopback, diag);
-    if (!parsed) {
-        ec = parsed.error();
+    auto found = prepare(req.url, diag);
+    if (!found) {
+        ec = found.error();
         co_return http_response{};
     }
-    target t = std::move(*parsed);
-    auto chosen = detail::choose_proxy(t, proxies, diag);
-    if (!chosen) {
-        ec = chosen.error();
-        co_return http_response{};
-    }
-    const detail::proxy_route* route = *chosen ? &**chosen : nullptr;
+    const std::shared_ptr<const prepared> p = std::move(*found);
+    const target& t = p->t;
+    const detail::proxy_route* route = p->route ? &*p->route : nullptr;
     if (route) {
-        // Pooled connections to the proxy are kept apart from direct ones.
-        t.origin = route->proxy.display + " " + t.origin;
-        if (!t.tls) {  // RFC 9112 §3.2.2: absolute-form to a proxy, its credentials alongside
-            t.path = "http://" + t.host_header + t.path;
-            if (!route->authorization.empty())
-                req.headers.emplace_back("Proxy-Authorization", route->authorization);
-        }
+        // Plain http through a proxy carries the proxy's credentials (https: in the CONNECT).
+        if (!t.tls && !route->authorization.empty())
+            req.headers.emplace_back("Proxy-Authorization", route->authorization);
         trace_note("via the proxy " + route->proxy.display);
     }
     if (t.tls && tls_setup()) {
@@ -292,7 +325,7 @@ asio::awaitable<http_response> http_client::impl::async_exchange_with_retry(
     if (ec) co_return traced_failure(diag);
 
     detail::trace_lines(opts, '>', wire, {});
-    auto r = co_await detail::async_exchange(*conn, wire, deadline, opts);
+    auto r = co_await detail::async_exchange(*conn, wire, deadline, opts, watch);
     if (r.ec && reused && r.stale() && !cancelled(cs)) {
         conn->close();
         if (!idempotent) {
@@ -306,7 +339,7 @@ asio::awaitable<http_response> http_client::impl::async_exchange_with_retry(
         reused = false;
         conn = co_await async_open(t, route, deadline, ec, diag);
         if (ec) co_return traced_failure(diag);
-        r = co_await detail::async_exchange(*conn, wire, deadline, opts);
+        r = co_await detail::async_exchange(*conn, wire, deadline, opts, watch);
     }
     if (cancelled(cs) || r.ec == asio::error::operation_aborted) {
         conn->close();  // state undefined after a cancelled exchange: never reuse

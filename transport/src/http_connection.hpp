@@ -13,12 +13,14 @@
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -55,6 +57,59 @@ struct connection {
     bool idle_and_alive();
 };
 
+// One timer for the deadlines of every exchange in flight on a client, instead of a timer
+// armed and cancelled per read and write (tcp_stream::expires_at): that cost two timerfd
+// reprogrammings, a second epoll_wait and two cancelled-timer handlers per request
+// (bench/README.md, P1). Exchanges enter in deadline order (nearly always at the tail);
+// the timer is armed for the earliest and, when it fires, cancels the socket of every
+// exchange past its deadline (marked `fired`, so the exchange reports a timeout) and is
+// armed again for the next. A list that empties leaves the timer armed until a posted
+// check finds it still empty: the next request usually comes first (no re-arm), and an
+// io_context whose work is done still returns from run().
+class deadline_watch : public std::enable_shared_from_this<deadline_watch> {
+public:
+    struct node {
+        node* prev = nullptr;
+        node* next = nullptr;
+        steady_time deadline{};
+        asio::ip::tcp::socket* socket = nullptr;
+        bool fired = false;
+    };
+    // An exchange's membership: linked in the constructor, unlinked in the destructor.
+    // Lives in the exchange's coroutine frame (a stable address).
+    class scope {
+    public:
+        scope(std::shared_ptr<deadline_watch> w, asio::ip::tcp::socket& s, steady_time deadline);
+        ~scope();
+        scope(const scope&) = delete;
+        scope& operator=(const scope&) = delete;
+        bool fired() const noexcept { return node_.fired; }
+
+    private:
+        std::shared_ptr<deadline_watch> watch_;
+        node node_;
+    };
+
+    explicit deadline_watch(asio::any_io_executor ex) : timer_(std::move(ex)) {}
+    // The client is going away: no more firing (exchanges still linked unlink later).
+    void stop();
+
+private:
+    void link(node& n);
+    void unlink(node& n);
+    void arm(steady_time t);
+    void on_timer(std::uint64_t generation);
+
+    asio::steady_timer timer_;
+    node* head_ = nullptr;
+    node* tail_ = nullptr;
+    bool armed_ = false;
+    steady_time armed_at_{};
+    std::uint64_t generation_ = 0;
+    bool idle_check_posted_ = false;
+    bool stopped_ = false;
+};
+
 struct exchange_result {
     error_code ec;
     bool wrote = false;      // the whole request went out
@@ -74,9 +129,10 @@ error_code build_request(const http_request& req, const target& t, const http_op
                          std::string& wire, diagnostics& diag);
 
 // Writes `wire` and reads the response (body and header limits from `o`) before
-// `deadline`.
+// `deadline` (kept by `watch`: past it, ec is beast::error::timeout).
 asio::awaitable<exchange_result> async_exchange(connection& c, const std::string& wire,
-                                                steady_time deadline, const http_options& o);
+                                                steady_time deadline, const http_options& o,
+                                                const std::shared_ptr<deadline_watch>& watch);
 
 // Resolves t.host:t.port before `deadline`; IP literals skip the resolver. Plain http to
 // a name keeps only loopback addresses. Fails with connection_failed, timeout, or

@@ -2,13 +2,14 @@
 // liveness check of idle connections. Used by http_client.cpp.
 #include "http_connection.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/verb.hpp>
 
 #include <sys/socket.h>
 
@@ -18,7 +19,47 @@
 namespace latchkey::transport::detail {
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using response_parser = http::response_parser<http::string_body>;
+
+namespace {
+// The response parser: Beast's basic_parser filling an http_response directly.
+// (http::response_parser kept every header in a basic_fields list, one allocation per
+// header, which were then copied out: bench/README.md, P1.) Body and header limits and
+// keep-alive are basic_parser's own.
+class response_parser final : public http::basic_parser<false> {
+public:
+    http_response res;
+
+private:
+    void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                         error_code&) override {}
+    void on_response_impl(int code, beast::string_view, int, error_code&) override {
+        res.status = code;
+        res.headers.reserve(12);
+    }
+    void on_field_impl(http::field f, beast::string_view name, beast::string_view value,
+                       error_code&) override {
+        if (f == http::field::content_type && res.content_type.empty())
+            res.content_type.assign(value.data(), value.size());
+        res.headers.emplace_back(std::string(name.data(), name.size()),
+                                 std::string(value.data(), value.size()));
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+        // basic_parser has already refused a length over the body limit.
+        if (length) res.body.reserve(static_cast<std::size_t>(*length));
+    }
+    std::size_t on_body_impl(beast::string_view body, error_code&) override {
+        res.body.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code&) override {
+        res.body.append(body.data(), body.size());
+        return body.size();
+    }
+    void on_finish_impl(error_code&) override {}
+};
+}  // namespace
 
 void connection::close() {
     error_code ignored;
@@ -58,51 +99,48 @@ http::verb to_verb(http_method m) {
     return http::verb::get;
 }
 
-// Feeds the parser from the stream until a whole response is in (the loop Beast's
-// http::async_read runs, written out here: one plain async_read_some per stream type keeps
-// this TU's build time down, and we see exactly whether any byte came back).
-template <class Stream>
-asio::awaitable<error_code> async_read_response(Stream& s, beast::flat_buffer& b,
-                                                response_parser& p, bool& got_bytes) {
-    auto cs = co_await asio::this_coro::cancellation_state;
-    for (;;) {
-        if (b.size() != 0) {
-            error_code pec;
-            auto used = p.put(b.data(), pec);
-            b.consume(used);
-            if (pec && pec != http::error::need_more) co_return pec;
-            if (p.is_done()) co_return error_code{};
-            if (!pec && used != 0) continue;
+// Feeds the buffered bytes to the parser: true when it is finished (a whole response,
+// ec clear; or a parse error in ec), false when it needs more bytes.
+bool feed_parser(beast::flat_buffer& b, response_parser& p, error_code& ec) {
+    while (b.size() != 0) {
+        error_code pec;
+        auto used = p.put(b.data(), pec);
+        b.consume(used);
+        if (pec && pec != http::error::need_more) {
+            ec = pec;
+            return true;
         }
-        if (is_cancelled(cs)) co_return asio::error::operation_aborted;
-        auto [ec, n] = co_await s.async_read_some(b.prepare(16 * 1024), use_nothrow);
-        b.commit(n);
-        got_bytes = got_bytes || n != 0;
-        if (ec == asio::error::eof) {
-            if (!p.got_some() && b.size() == 0) co_return http::error::end_of_stream;
-            error_code eof_ec;
-            p.put_eof(eof_ec);  // completes a body that ends at EOF, else partial_message
-            co_return eof_ec;
+        if (p.is_done()) {
+            ec = {};
+            return true;
         }
-        if (ec) co_return ec;
+        if (pec || used == 0) break;
     }
+    return false;
 }
 
+// Writes the request and reads the response, feeding the parser from plain
+// async_read_some calls (the loop Beast's http::async_read runs, written out here: one
+// coroutine frame per exchange, and we see exactly whether any byte came back).
 template <class Stream>
-asio::awaitable<void> async_exchange_on(Stream& s, connection& c, const std::string& wire,
-                                        steady_time deadline, const http_options& o,
-                                        exchange_result& r) {
+asio::awaitable<exchange_result> async_exchange_on(Stream& s, connection& c,
+                                                   const std::string& wire,
+                                                   steady_time deadline,
+                                                   const http_options& o,
+                                                   const std::shared_ptr<deadline_watch>& watch) {
+    exchange_result r;
     auto cs = co_await asio::this_coro::cancellation_state;
     if (is_cancelled(cs)) {
         r.ec = asio::error::operation_aborted;
-        co_return;
+        co_return r;
     }
-    c.lowest().expires_at(deadline);
+    deadline_watch::scope timed(watch, c.lowest().socket(), deadline);
     auto [wec, written] = co_await asio::async_write(s, asio::buffer(wire), use_nothrow);
     (void)written;
+    if (timed.fired()) wec = beast::error::timeout;  // the watch cancelled the socket
     if (wec) {
         r.ec = wec;
-        co_return;
+        co_return r;
     }
     r.wrote = true;
     // RFC 9110 §15.2: skip interim 1xx responses (e.g. 103 Early Hints) before the final one.
@@ -112,16 +150,43 @@ asio::awaitable<void> async_exchange_on(Stream& s, connection& c, const std::str
         p->eager(true);
         p->body_limit(o.max_body_size);
         p->header_limit(static_cast<std::uint32_t>(o.max_header_size));
-        r.ec = co_await async_read_response(s, c.buffer, *p, r.got_bytes);
-        if (r.ec) co_return;
-    } while (p->get().result_int() / 100 == 1 && p->get().result_int() != 101);
+        for (;;) {
+            if (feed_parser(c.buffer, *p, r.ec)) break;
+            if (is_cancelled(cs)) {
+                r.ec = asio::error::operation_aborted;
+                break;
+            }
+            if (timed.fired()) {
+                r.ec = beast::error::timeout;
+                break;
+            }
+            auto [ec, n] = co_await s.async_read_some(c.buffer.prepare(16 * 1024), use_nothrow);
+            if (timed.fired()) {  // the watch cancelled the socket
+                r.ec = beast::error::timeout;
+                break;
+            }
+            c.buffer.commit(n);
+            r.got_bytes = r.got_bytes || n != 0;
+            if (ec == asio::error::eof) {
+                if (!p->got_some() && c.buffer.size() == 0) {
+                    r.ec = http::error::end_of_stream;
+                } else {
+                    error_code eof_ec;
+                    p->put_eof(eof_ec);  // completes a body that ends at EOF, else partial_message
+                    r.ec = eof_ec;
+                }
+                break;
+            }
+            if (ec) {
+                r.ec = ec;
+                break;
+            }
+        }
+        if (r.ec) co_return r;
+    } while (p->res.status / 100 == 1 && p->res.status != 101);
     r.keep_alive = p->keep_alive();
-    auto res = p->release();
-    r.response.status = static_cast<int>(res.result_int());
-    r.response.content_type = std::string(res[http::field::content_type]);
-    for (const auto& f : res)
-        r.response.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    r.response.body = std::move(res.body());
+    r.response = std::move(p->res);
+    co_return r;
 }
 
 // Shared by the resolve and its watchdog: the resolver cannot be cancelled once
@@ -140,7 +205,12 @@ struct resolve_state {
 
 error_code build_request(const http_request& req, const target& t, const http_options& o,
                          std::string& wire, diagnostics& diag) {
-    http::request<http::string_body> msg(to_verb(req.method), t.path, 11);
+    // Written straight into `wire` (no Beast message: its field table cost a map insert
+    // and two allocations per header, bench/README.md P1). Order: the caller's headers,
+    // then Host, User-Agent, Accept, Content-Type when the caller set none, and
+    // Content-Length (the caller's Content-Length/Transfer-Encoding are replaced by it).
+    bool has_host = false, has_agent = false, has_accept = false, has_type = false;
+    std::size_t headers_size = 0;
     for (const auto& [name, value] : req.headers) {
         if (name.empty() || !clean_header_text(name) || !clean_header_text(value) ||
             name.find_first_of(" :\t") != std::string::npos) {
@@ -148,34 +218,42 @@ error_code build_request(const http_request& req, const target& t, const http_op
                                   escape_untrusted(name, 40) + ") to " + t.display;
             return client_errc::bad_input;
         }
-        msg.insert(name, value);
+        headers_size += name.size() + value.size() + 4;
     }
-    if (msg.find(http::field::host) == msg.end()) msg.set(http::field::host, t.host_header);
-    if (msg.find(http::field::user_agent) == msg.end() && !o.user_agent.empty())
-        msg.set(http::field::user_agent, o.user_agent);
-    if (msg.find(http::field::accept) == msg.end())
-        msg.set(http::field::accept, "application/json");
-    if (req.method == http_method::post && !req.body.empty() &&
-        msg.find(http::field::content_type) == msg.end())
-        msg.set(http::field::content_type, "application/x-www-form-urlencoded");
-    msg.body() = req.body;
-    msg.prepare_payload();
-
+    const bool has_length = !req.body.empty() || req.method == http_method::post ||
+                            req.method == http_method::put;
     wire.clear();
-    wire.reserve(512 + req.body.size());
-    wire.append(msg.method_string()).append(" ").append(msg.target()).append(" HTTP/1.1\r\n");
-    for (const auto& f : msg)
-        wire.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+    wire.reserve(160 + t.path.size() + t.host_header.size() + o.user_agent.size() +
+                 headers_size + req.body.size());
+    wire.append(http::to_string(to_verb(req.method))).append(" ").append(t.path).append(" HTTP/1.1\r\n");
+    for (const auto& [name, value] : req.headers) {
+        if (beast::iequals(name, "content-length") || beast::iequals(name, "transfer-encoding"))
+            continue;
+        has_host = has_host || beast::iequals(name, "host");
+        has_agent = has_agent || beast::iequals(name, "user-agent");
+        has_accept = has_accept || beast::iequals(name, "accept");
+        has_type = has_type || beast::iequals(name, "content-type");
+        wire.append(name).append(": ").append(value).append("\r\n");
+    }
+    if (!has_host) wire.append("Host: ").append(t.host_header).append("\r\n");
+    if (!has_agent && !o.user_agent.empty())
+        wire.append("User-Agent: ").append(o.user_agent).append("\r\n");
+    if (!has_accept) wire.append("Accept: application/json\r\n");
+    if (req.method == http_method::post && !req.body.empty() && !has_type)
+        wire.append("Content-Type: application/x-www-form-urlencoded\r\n");
+    if (has_length) wire.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
     wire.append("\r\n").append(req.body);
     return {};
 }
 
 asio::awaitable<exchange_result> async_exchange(connection& c, const std::string& wire,
-                                                steady_time deadline, const http_options& o) {
-    exchange_result r;
-    if (c.secure) co_await async_exchange_on(*c.secure, c, wire, deadline, o, r);
-    else co_await async_exchange_on(*c.plain, c, wire, deadline, o, r);
-    co_return r;
+                                                steady_time deadline, const http_options& o,
+                                                const std::shared_ptr<deadline_watch>& watch) {
+    // Not a coroutine: hands back the awaitable of the stream's own exchange (one frame).
+    // Plain: straight on the socket (tcp_stream's per-operation layer has no work to do
+    // without an expiry). TLS: through the stream, whose expiry is never (async_open).
+    if (c.secure) return async_exchange_on(*c.secure, c, wire, deadline, o, watch);
+    return async_exchange_on(c.plain->socket(), c, wire, deadline, o, watch);
 }
 
 asio::awaitable<std::vector<tcp::endpoint>> async_resolve(asio::any_io_executor ex,
@@ -240,6 +318,73 @@ asio::awaitable<std::vector<tcp::endpoint>> async_resolve(asio::any_io_executor 
                               " has no " + (t.tls ? "" : "loopback ") + "address";
     }
     co_return out;
+}
+
+// ---- deadline_watch ---------------------------------------------------------------------
+
+deadline_watch::scope::scope(std::shared_ptr<deadline_watch> w, asio::ip::tcp::socket& s,
+                             steady_time deadline)
+    : watch_(std::move(w)) {
+    node_.deadline = deadline;
+    node_.socket = &s;
+    watch_->link(node_);
+}
+
+deadline_watch::scope::~scope() { watch_->unlink(node_); }
+
+void deadline_watch::stop() {
+    stopped_ = true;
+    armed_ = false;
+    ++generation_;
+    timer_.cancel();
+}
+
+void deadline_watch::link(node& n) {
+    node* after = tail_;  // deadlines nearly always grow: walk from the tail
+    while (after && after->deadline > n.deadline) after = after->prev;
+    n.prev = after;
+    n.next = after ? after->next : head_;
+    (n.next ? n.next->prev : tail_) = &n;
+    (after ? after->next : head_) = &n;
+    if (!stopped_ && (!armed_ || n.deadline < armed_at_)) arm(n.deadline);
+}
+
+void deadline_watch::unlink(node& n) {
+    (n.prev ? n.prev->next : head_) = n.next;
+    (n.next ? n.next->prev : tail_) = n.prev;
+    n.prev = n.next = nullptr;
+    if (head_ || !armed_ || idle_check_posted_ || stopped_) return;
+    idle_check_posted_ = true;
+    asio::post(timer_.get_executor(), [self = shared_from_this()] {
+        self->idle_check_posted_ = false;
+        if (self->head_ || !self->armed_ || self->stopped_) return;
+        self->armed_ = false;
+        ++self->generation_;
+        self->timer_.cancel();
+    });
+}
+
+void deadline_watch::arm(steady_time t) {
+    armed_ = true;
+    armed_at_ = t;
+    timer_.expires_at(t);  // cancels a wait armed for later; its handler sees an old generation
+    timer_.async_wait([self = shared_from_this(), g = ++generation_](const error_code&) {
+        self->on_timer(g);
+    });
+}
+
+void deadline_watch::on_timer(std::uint64_t generation) {
+    if (generation != generation_ || stopped_) return;
+    armed_ = false;
+    const auto now = steady_clock::now();
+    node* n = head_;
+    for (; n && n->deadline <= now; n = n->next) {
+        if (n->fired) continue;
+        n->fired = true;
+        error_code ignored;
+        n->socket->cancel(ignored);  // the exchange's pending read or write ends now
+    }
+    if (n) arm(n->deadline);
 }
 
 }  // namespace latchkey::transport::detail
