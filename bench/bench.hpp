@@ -30,6 +30,7 @@ struct poll_options {
     std::string driver = "multi";
     std::string device_path = "/device";        // the device authorization endpoint
     std::string token_path = "/device-token";   // the token endpoint the flows poll
+    long timer_slack_us = -1;  // multi: the driver's timer_slack (-1: its default)
 };
 
 struct embed_options {

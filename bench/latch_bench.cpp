@@ -4,6 +4,7 @@
 //   latch-bench refresh --url URL [--requests R] [--connections C] [--duration-max S]
 //   latch-bench poll --base URL [--flows F] [--seconds S] [--spread S] [--max-connections N]
 //                    [--pending-polls K] [--driver multi|coro] [--device-path P] [--token-path P]
+//                    [--timer-slack-us N]
 //   latch-bench embed --home DIR [--token] [--seconds S]   (a server for wrk; see embed_scenario.cpp)
 //   latch-bench write-creds --home DIR --issuer URL   (a valid cached token for `latch token`)
 //
@@ -27,6 +28,7 @@ void usage(std::FILE* to = stderr) {
                "       latch-bench poll --base URL [--flows F] [--seconds S] [--spread S]\n"
                "                        [--max-connections N] [--pending-polls K]\n"
                "                        [--driver multi|coro] [--device-path P] [--token-path P]\n"
+               "                        [--timer-slack-us N]\n"
                "       latch-bench embed --home DIR [--token] [--seconds S]\n"
                "       latch-bench write-creds --home DIR --issuer URL\n",
                to);
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
         if (auto* v = arg(argc, argv, "--driver")) o.driver = v;
         if (auto* v = arg(argc, argv, "--device-path")) o.device_path = v;
         if (auto* v = arg(argc, argv, "--token-path")) o.token_path = v;
+        if (auto* v = arg(argc, argv, "--timer-slack-us")) o.timer_slack_us = std::atol(v);
         if (o.driver != "multi" && o.driver != "coro") { usage(); return 2; }
         if (o.flows < 1 || o.seconds < 1 || o.max_connections < 1 || !(o.spread > 0)) {
             usage();

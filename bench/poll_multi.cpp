@@ -80,6 +80,7 @@ int run_poll_multi(const poll_options& o) {
     transport::multi_driver::options mo;
     mo.max_in_flight = static_cast<std::size_t>(o.max_connections);
     mo.run_until_stopped = true;  // flows are added over the spread
+    if (o.timer_slack_us >= 0) mo.timer_slack = std::chrono::microseconds(o.timer_slack_us);
     transport::multi_driver driver(io.get_executor(), http, clock, std::move(h), mo);
     st.driver = &driver;
 

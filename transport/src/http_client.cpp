@@ -101,11 +101,10 @@ struct http_client::impl {
                                                            const detail::proxy_route* route,
                                                            steady_time deadline,
                                                            error_code& ec, diagnostics& diag);
+    // The whole request in one coroutine frame (target, request bytes, connection, the
+    // exchange and its one retry): fewer nested frames per request (bench/README.md P1).
     asio::awaitable<http_response> async_run(http_request req, error_code& ec,
                                              diagnostics& diag);
-    asio::awaitable<http_response> async_exchange_with_retry(
-        const target& t, const detail::proxy_route* route, bool idempotent,
-        const std::string& wire, error_code& ec, diagnostics& diag);
 };
 
 namespace {
@@ -306,12 +305,8 @@ asio::awaitable<http_response> http_client::impl::async_run(http_request req,
         ec = bad;
         co_return http_response{};
     }
-    co_return co_await async_exchange_with_retry(t, route, req.idempotent, wire, ec, diag);
-}
+    const bool idempotent = req.idempotent;
 
-asio::awaitable<http_response> http_client::impl::async_exchange_with_retry(
-    const target& t, const detail::proxy_route* route, bool idempotent, const std::string& wire,
-    error_code& ec, diagnostics& diag) {
     const auto started = steady_clock::now();
     auto deadline = started + opts.request_timeout;
     auto cs = co_await asio::this_coro::cancellation_state;
@@ -351,9 +346,11 @@ asio::awaitable<http_response> http_client::impl::async_exchange_with_retry(
         ec = describe_exchange_failure(r, t, opts, diag);
         co_return traced_failure(diag);
     }
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started);
-    detail::trace_response(opts, r.response,
-                           std::to_string(ms.count()) + " ms" + (reused ? ", reused connection" : ""));
+    if (opts.trace) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - started);
+        detail::trace_response(opts, r.response,
+                               std::to_string(ms.count()) + " ms" + (reused ? ", reused connection" : ""));
+    }
     if (r.keep_alive && conn->buffer.size() == 0) give_back(t.origin, std::move(conn));
     else conn->close();
     co_return std::move(r.response);

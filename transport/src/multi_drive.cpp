@@ -195,8 +195,15 @@ void multi_driver::state::spawn_workers() {
 }
 
 // Keeps one alarm for the earliest deadline: a later one stays armed and the loop re-arms
-// when it fires; an earlier one replaces it (the old alarm is cancelled).
+// when it fires; an earlier one replaces it (the old alarm is cancelled). Deadlines are
+// rounded up to the timer_slack grid, so the polls due within one step share an alarm.
 void multi_driver::state::arm(time_point until) {
+    if (opt.timer_slack.count() > 0) {
+        const auto step = std::chrono::duration_cast<time_point::duration>(opt.timer_slack);
+        const auto off = until.time_since_epoch() % step;
+        if (off.count() > 0) until += step - off;
+        else if (off.count() < 0) until -= off;
+    }
     while (!alarms.empty() && alarms.front().finished) alarms.pop_front();
     if (stopping) return;
     if (!alarms.empty() && !alarms.back().finished && !alarms.back().cancelled) {

@@ -20,6 +20,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -32,6 +33,11 @@ public:
         // false: async_run returns once no flow is left; true: it waits for more add()s
         // until stop() or cancellation.
         bool run_until_stopped = false;
+        // Deadlines are served on a grid of this step: a flow due at t is woken at the
+        // first multiple of timer_slack at or after t (never before t: RFC 8628 §3.5's
+        // interval is a minimum), so one wake-up serves every poll due within the step
+        // instead of one wake-up per poll. 0 wakes at each deadline exactly.
+        std::chrono::microseconds timer_slack{1000};
     };
     // Called on the executor's thread; they must not block and may call add() and cancel().
     struct handlers {
