@@ -107,6 +107,12 @@ int poll_measure::finish(const transport::http_client& http) {
         steady_polls > 0 ? steady_cpu / steady_polls * 1e6 : 0.0, rss0_, peak_,
         static_cast<double>(peak_ - rss0_) * 1024.0 / o_.flows, p50, p99, mx, steady_s,
         o_.pending_polls, t_.token, t_.timed_out, t_.errors, http.connections_opened());
+    if (!t_.late20_per_s.empty()) {
+        std::string at;
+        for (std::size_t s = 0; s < t_.late20_per_s.size(); ++s)
+            if (t_.late20_per_s[s]) at += " " + std::to_string(s) + "s:" + std::to_string(t_.late20_per_s[s]);
+        std::fprintf(stderr, "latch-bench: polls over 20 ms late, per second of the run:%s\n", at.c_str());
+    }
     if (t_.errors)
         std::fprintf(stderr, "latch-bench: %d flows ended with an error; first: %s\n", t_.errors,
                      t_.first_error.c_str());

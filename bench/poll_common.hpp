@@ -21,12 +21,22 @@ struct poll_tally {
     int finished = 0, token = 0, timed_out = 0, errors = 0;
     std::string first_error;
     std::vector<double> lateness_ms;
+    // Polls more than 20 ms late, per second since the tally was made (printed to stderr:
+    // where in the run a lateness tail comes from).
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    std::vector<std::uint32_t> late20_per_s;
 
     // One flow ended: with its token (as planned), at its own timeout, or with an error.
     void ended(const error_code& ec, const diagnostics& diag);
     void late(double ms) {
         lateness_ms.push_back(ms);
         ++polls;
+        if (ms > 20.0) {
+            const auto s = static_cast<std::size_t>(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            if (late20_per_s.size() <= s) late20_per_s.resize(s + 1);
+            ++late20_per_s[s];
+        }
     }
 };
 
