@@ -260,7 +260,7 @@ if runs poll; then
              --max-connections 64 --pending-polls "$poll_k" --driver $drv; then
           record "$(tail -1 "$work/stdout")" "$(jq -nc --argjson r "$rep" '{rep:$r}')"
         else fail_run "latch-bench poll F=$f $drv"; fi
-        log "poll F=$f $drv rep $rep done"
+        log "poll F=$f $drv rep $rep done$(sed -n 's/^latch-bench: polls over 20 ms late, per second of the run:/; over 20 ms late at/p' "$work/stderr")"
       done
     done
   done
@@ -272,7 +272,7 @@ if runs poll; then
          --token-path /device-token-pending; then
       record "$(tail -1 "$work/stdout")" '{"rep":1,"long":true}'
     else fail_run "latch-bench poll F=$long_flows (always pending)"; fi
-    log "poll F=$long_flows done"
+    log "poll F=$long_flows done$(sed -n 's/^latch-bench: polls over 20 ms late, per second of the run:/; over 20 ms late at/p' "$work/stderr")"
   fi
   if [ ${#client_cpu[@]} -gt 0 ]; then pin_nginx "0-$(( $(nproc) - 1 ))"; fi
 fi
