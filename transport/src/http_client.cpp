@@ -44,6 +44,7 @@ struct http_client::impl {
     std::string trust_store;
     std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle;
     std::size_t opened = 0;
+    // Made by the first request: a client that never sends holds no I/O object.
     std::shared_ptr<detail::deadline_watch> watch;
 
     // A URL's target after the plain-http rule and the proxy choice (both depend only on
@@ -57,9 +58,10 @@ struct http_client::impl {
     std::unordered_map<std::string, std::shared_ptr<const prepared>> targets;
 
     impl(asio::any_io_executor e, http_options o)
-        : ex(std::move(e)), opts(std::move(o)),
-          watch(std::make_shared<detail::deadline_watch>(ex)), proxies(proxies_for(opts)) {}
-    ~impl() { watch->stop(); }
+        : ex(std::move(e)), opts(std::move(o)), proxies(proxies_for(opts)) {}
+    ~impl() {
+        if (watch) watch->stop();
+    }
     result<std::shared_ptr<const prepared>> prepare(const std::string& url, diagnostics& diag);
 
     static detail::proxy_config proxies_for(const http_options& o) {
@@ -306,6 +308,7 @@ asio::awaitable<http_response> http_client::impl::async_run(http_request req,
         co_return http_response{};
     }
     const bool idempotent = req.idempotent;
+    if (!watch) watch = std::make_shared<detail::deadline_watch>(ex);
 
     const auto started = steady_clock::now();
     auto deadline = started + opts.request_timeout;

@@ -30,6 +30,7 @@ public:
     http_response res;
 
 private:
+    bool seen_type = false;
     void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
                          error_code&) override {}
     void on_response_impl(int code, beast::string_view, int, error_code&) override {
@@ -38,8 +39,10 @@ private:
     }
     void on_field_impl(http::field f, beast::string_view name, beast::string_view value,
                        error_code&) override {
-        if (f == http::field::content_type && res.content_type.empty())
+        if (f == http::field::content_type && !seen_type) {  // the first one, as before
+            seen_type = true;
             res.content_type.assign(value.data(), value.size());
+        }
         res.headers.emplace_back(std::string(name.data(), name.size()),
                                  std::string(value.data(), value.size()));
     }
@@ -208,7 +211,9 @@ error_code build_request(const http_request& req, const target& t, const http_op
     // Written straight into `wire` (no Beast message: its field table cost a map insert
     // and two allocations per header, bench/README.md P1). Order: the caller's headers,
     // then Host, User-Agent, Accept, Content-Type when the caller set none, and
-    // Content-Length (the caller's Content-Length/Transfer-Encoding are replaced by it).
+    // Content-Length (for a body, POST or PUT). A caller's Content-Length and
+    // Transfer-Encoding are always dropped: the body is framed by our Content-Length only
+    // (Beast's prepare_payload kept a caller's Transfer-Encoding next to it).
     bool has_host = false, has_agent = false, has_accept = false, has_type = false;
     std::size_t headers_size = 0;
     for (const auto& [name, value] : req.headers) {
@@ -381,8 +386,12 @@ void deadline_watch::on_timer(std::uint64_t generation) {
     for (; n && n->deadline <= now; n = n->next) {
         if (n->fired) continue;
         n->fired = true;
+        // Shut down, then cancel: the pending read or write ends now, and so does any read
+        // or write a composed operation (async_write's loop, a TLS record read) starts
+        // after this handler (EOF / EPIPE), which a cancel alone would not reach.
         error_code ignored;
-        n->socket->cancel(ignored);  // the exchange's pending read or write ends now
+        n->socket->shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        n->socket->cancel(ignored);
     }
     if (n) arm(n->deadline);
 }

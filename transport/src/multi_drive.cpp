@@ -198,7 +198,8 @@ void multi_driver::state::spawn_workers() {
 // when it fires; an earlier one replaces it (the old alarm is cancelled). Deadlines are
 // rounded up to the timer_slack grid, so the polls due within one step share an alarm.
 void multi_driver::state::arm(time_point until) {
-    if (opt.timer_slack.count() > 0) {
+    if (opt.timer_slack.count() > 0 &&
+        until < time_point::max() - std::chrono::duration_cast<time_point::duration>(opt.timer_slack)) {
         const auto step = std::chrono::duration_cast<time_point::duration>(opt.timer_slack);
         const auto off = until.time_since_epoch() % step;
         if (off.count() > 0) until += step - off;

@@ -58,7 +58,9 @@ public:
     // found dead is replaced before sending; one that dies after the request went out is
     // retried only when req.idempotent. Through a proxy (http_options): bad_url for an
     // unusable proxy URL, connection_failed when the proxy refuses the CONNECT (a 407 says
-    // to put credentials in the proxy URL). The client must outlive the co_await.
+    // to put credentials in the proxy URL). The client must outlive the co_await, and be
+    // destroyed before its io_context (it holds pooled sockets and, once it has sent, one
+    // deadline timer).
     boost::asio::awaitable<http_response> async_send(http_request req, error_code& ec,
                                                      diagnostics& diag) override;
 
