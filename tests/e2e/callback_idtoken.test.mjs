@@ -166,7 +166,7 @@ describe('ID-token verification and callback URLs', { skip: SKIP_WITHOUT_LATCH }
     // Polling stops once the pasted URL has won. latch knows it has won only after it has
     // read the code exchange's answer (and checked the ID token), a few milliseconds after
     // the IdP logged it: a poll that fell due in that window may still go out (seen once
-    // in CI, 4 ms after). Nothing may follow it: the next poll would come an interval later.
+    // in CI). Nothing may follow it: the next poll would come an interval later.
     const after = devicePolls(idp, prompt.userCode).filter((p) => p.t > exchange.done);
     assert.ok(after.length <= 1 && after.every((p) => p.t - exchange.done < 500),
       `no device polls after the pasted URL won (at most one already due): ${JSON.stringify(after.map((p) => p.t - exchange.done))} ms after`);
