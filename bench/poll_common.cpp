@@ -48,6 +48,22 @@ void poll_tally::ended(const error_code& ec, const diagnostics& diag) {
         first_error = ec.message() + ": " + diag.to_string();
 }
 
+transport::http_options poll_http_options(const poll_options& o) {
+    transport::http_options ho;
+    ho.max_idle_per_origin = static_cast<std::size_t>(o.max_connections);
+    return ho;
+}
+
+flows::device_params poll_device_params(const poll_options& o) {
+    flows::device_params p;
+    p.device_authorization_endpoint = o.base + o.device_path;
+    p.token_endpoint = o.base + o.token_path;
+    p.client_id = "latch-bench";
+    p.timeout = std::chrono::seconds(static_cast<long>(o.seconds));
+    p.default_interval = std::chrono::seconds(1);
+    return p;
+}
+
 void reserve_lateness(poll_tally& t, const poll_options& o) {
     t.lateness_ms.resize(static_cast<std::size_t>(o.flows) *
                          static_cast<std::size_t>(o.seconds / o.spread + 3));

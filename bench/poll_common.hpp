@@ -5,6 +5,7 @@
 #include "bench.hpp"
 
 #include <latchkey/core/error.hpp>
+#include <latchkey/flows/device_flow.hpp>
 #include <latchkey/transport/http_client.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -68,6 +69,11 @@ private:
 // Room for every poll, touched now so that its pages count in the baseline RSS rather
 // than in the per-flow figure (a poll every `spread` seconds, plus slack).
 void reserve_lateness(poll_tally& t, const poll_options& o);
+
+// What both drivers share: the client's pool sized to --max-connections, and the device
+// flow's parameters (endpoints from --base and the paths, timeout --seconds).
+transport::http_options poll_http_options(const poll_options& o);
+flows::device_params poll_device_params(const poll_options& o);
 
 int run_poll_coro(const poll_options& o);
 int run_poll_multi(const poll_options& o);

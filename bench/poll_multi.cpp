@@ -58,19 +58,12 @@ asio::awaitable<void> async_start_flows(asio::io_context* io, multi_state* st, d
 
 int run_poll_multi(const poll_options& o) {
     asio::io_context io(1);
-    transport::http_options ho;
-    ho.max_idle_per_origin = static_cast<std::size_t>(o.max_connections);
-    transport::http_client http(io.get_executor(), ho);
+    transport::http_client http(io.get_executor(), poll_http_options(o));
     transport::real_clock clock(io.get_executor());
     poll_tally tally;
     reserve_lateness(tally, o);
 
-    auto params = std::make_shared<flows::device_params>();
-    params->device_authorization_endpoint = o.base + o.device_path;
-    params->token_endpoint = o.base + o.token_path;
-    params->client_id = "latch-bench";
-    params->timeout = std::chrono::seconds(static_cast<long>(o.seconds));
-    params->default_interval = std::chrono::seconds(1);
+    auto params = std::make_shared<const flows::device_params>(poll_device_params(o));
 
     multi_state st;
     st.params = std::move(params);

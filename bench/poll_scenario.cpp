@@ -114,9 +114,7 @@ asio::awaitable<void> one_flow(poll_state* st, const flows::device_params* param
 
 int run_poll_coro(const poll_options& o) {
     asio::io_context io(1);
-    transport::http_options ho;
-    ho.max_idle_per_origin = static_cast<std::size_t>(o.max_connections);
-    transport::http_client http(io.get_executor(), ho);
+    transport::http_client http(io.get_executor(), poll_http_options(o));
     transport::real_clock clock(io.get_executor());
     poll_state st;
     st.http = &http;
@@ -124,12 +122,7 @@ int run_poll_coro(const poll_options& o) {
     st.limit = o.max_connections;
     reserve_lateness(st.tally, o);
 
-    flows::device_params base;
-    base.device_authorization_endpoint = o.base + o.device_path;
-    base.token_endpoint = o.base + o.token_path;
-    base.client_id = "latch-bench";
-    base.timeout = std::chrono::seconds(static_cast<long>(o.seconds));
-    base.default_interval = std::chrono::seconds(1);
+    const flows::device_params base = poll_device_params(o);
 
     poll_measure measure(io, o, st.tally);
     // Starts are spread over one poll interval (--spread: the interval the canned endpoint

@@ -62,12 +62,9 @@ boost::asio::awaitable<http_response> get_user(idp_state& st, const ts::server_r
 // create-user {email, password, name, role?}: {user}.
 boost::asio::awaitable<http_response> create_user(idp_state& st, const ts::server_request& req,
                                                   const json::object& body, const fs::user_record& admin) {
-    auto email = fs::canonical_email(string_field(body, "email").value_or(""));
-    if (!email) co_return api_error(400, "INVALID_EMAIL", "Invalid email");
-    auto password = string_field(body, "password").value_or("");
-    if (auto refused = password_refusal(password)) co_return std::move(*refused);
-    auto name = string_field(body, "name").value_or("");
-    if (name.size() > 256) co_return api_error(400, "VALIDATION_ERROR", "name is too long");
+    auto fields = new_user_fields_of(body);
+    if (auto* refused = std::get_if<http_response>(&fields)) co_return std::move(*refused);
+    auto& f = std::get<new_user_fields>(fields);
     std::string role(fs::default_role);
     if (body.contains("role")) {
         auto r = admin_role_field(body);
@@ -76,10 +73,10 @@ boost::asio::awaitable<http_response> create_user(idp_state& st, const ts::serve
                                 "You are not allowed to set a non-existent role value");
         role = *r;
     }
-    secret pw(std::move(password));
+    secret pw(std::move(f.password));
     auto hash = co_await st.hasher.async_hash(std::move(pw));
     if (!hash) co_return api_failure(hash.error());
-    fs::user_record user{random_urlsafe(16), *email, std::move(*hash), unix_now(), std::move(name), *email};
+    fs::user_record user{random_urlsafe(16), f.email, std::move(*hash), unix_now(), std::move(f.name), f.email};
     user.role = role;
     if (auto ec = co_await st.store.put_user(user)) {
         if (ec == fs::server_errc::already_exists)

@@ -109,6 +109,16 @@ std::optional<http_response> password_refusal(std::string_view password) {
     return std::nullopt;
 }
 
+std::variant<new_user_fields, http_response> new_user_fields_of(const json::object& body) {
+    auto email = fs::canonical_email(string_field(body, "email").value_or(""));
+    if (!email) return api_error(400, "INVALID_EMAIL", "Invalid email");
+    new_user_fields f{std::move(*email), string_field(body, "password").value_or(""),
+                      string_field(body, "name").value_or("")};
+    if (auto refused = password_refusal(f.password)) return std::move(*refused);
+    if (f.name.size() > 256) return api_error(400, "VALIDATION_ERROR", "name is too long");
+    return f;
+}
+
 // Answer with `body` and the user's new session cookie.
 http_response with_cookie(http_response r, std::string set_cookie) {
     if (!set_cookie.empty()) r.headers.emplace_back("Set-Cookie", std::move(set_cookie));
@@ -118,24 +128,21 @@ http_response with_cookie(http_response r, std::string set_cookie) {
 namespace {
 
 boost::asio::awaitable<http_response> sign_up(idp_state& st, const ts::server_request& req, const json::object& body) {
-    auto email = fs::canonical_email(string_field(body, "email").value_or(""));
-    if (!email) co_return api_error(400, "INVALID_EMAIL", "Invalid email");
-    auto password = string_field(body, "password").value_or("");
-    if (auto refused = password_refusal(password)) co_return std::move(*refused);
-    auto name = string_field(body, "name").value_or("");
-    if (name.size() > 256) co_return api_error(400, "VALIDATION_ERROR", "name is too long");
-    secret pw(std::move(password));
+    auto fields = new_user_fields_of(body);
+    if (auto* refused = std::get_if<http_response>(&fields)) co_return std::move(*refused);
+    auto& f = std::get<new_user_fields>(fields);
+    secret pw(std::move(f.password));
     auto hash = co_await st.hasher.async_hash(std::move(pw));
     if (!hash) co_return api_failure(hash.error());
-    fs::user_record user{random_urlsafe(16), *email, std::move(*hash), unix_now(), std::move(name), *email};
+    fs::user_record user{random_urlsafe(16), f.email, std::move(*hash), unix_now(), std::move(f.name), f.email};
     if (auto ec = co_await st.store.put_user(user)) {
         if (ec == fs::server_errc::already_exists) {
-            note_event(st, &req, {.event = "sign_up", .ok = false, .username = *email, .reason = "already_exists"});
+            note_event(st, &req, {.event = "sign_up", .ok = false, .username = f.email, .reason = "already_exists"});
             co_return api_error(422, "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL", "User already exists. Use another email.");
         }
         co_return api_failure(ec);
     }
-    note_event(st, &req, {.event = "sign_up", .user_id = user.id, .username = *email});
+    note_event(st, &req, {.event = "sign_up", .user_id = user.id, .username = f.email});
     auto cookie = co_await start_session(st, req, user, remember_me(body));
     if (!cookie) co_return api_failure(cookie.error());
     co_return with_cookie(api_json(200, json::object{{"token", nullptr}, {"user", user_json(user)}}), *cookie);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace latchkey::idp {
@@ -28,6 +29,12 @@ bool bool_field(const boost::json::object& o, std::string_view name, bool fallba
 bool remember_me(const boost::json::object& o);
 // Better Auth's password length rule (8..128): the 400 answer, or nullopt when it fits.
 std::optional<http_response> password_refusal(std::string_view password);
+// The fields of a new account (sign-up, the admin's create-user): email (canonical),
+// password (the length rule), name (at most 256 bytes); or the 400 answer.
+struct new_user_fields {
+    std::string email, password, name;
+};
+std::variant<new_user_fields, http_response> new_user_fields_of(const boost::json::object& body);
 // A state-changing call's guards: Origin (CSRF), JSON body. nullopt: go on.
 std::optional<http_response> refuse_post(const idp_state& st, const ts::server_request& req);
 // `r` with a Set-Cookie header (none when `set_cookie` is empty).

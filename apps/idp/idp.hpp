@@ -192,6 +192,10 @@ boost::asio::awaitable<http_response> handle(idp_state& st, ts::server_request r
 boost::asio::awaitable<http_response> handle_ops(idp_state& st, ts::server_request req);
 
 // ---- operations (ops_endpoints.cpp)
+// A text/plain answer with Cache-Control: no-store and X-Content-Type-Options: nosniff.
+http_response plain_text(int status, std::string body);
+// 200 with Prometheus's text exposition content type.
+http_response prometheus_text(std::string body);
 http_response healthz();  // 200 "ok": the process answers
 // 200 when the signing key is loaded and the database answers a look-up within 1 s; else 503.
 boost::asio::awaitable<http_response> readyz(idp_state& st);

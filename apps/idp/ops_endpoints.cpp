@@ -26,15 +26,6 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
-http_response plain_text(int status, std::string body) {
-    http_response r;
-    r.status = status;
-    r.content_type = "text/plain; charset=utf-8";
-    r.body = std::move(body);
-    r.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
-    return r;
-}
-
 // A database probe that outlives the request when the database does not answer in time.
 struct db_probe {
     explicit db_probe(asio::any_io_executor ex) : timer(ex) {}
@@ -57,6 +48,21 @@ void write_audit(idp_state& st, fs::audit_event e) {
 
 }  // namespace
 
+http_response plain_text(int status, std::string body) {
+    http_response r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.body = std::move(body);
+    r.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
+    return r;
+}
+
+http_response prometheus_text(std::string body) {
+    auto r = plain_text(200, std::move(body));
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+}
+
 asio::awaitable<http_response> readyz(idp_state& st) {
     if (!st.keys.active) co_return plain_text(503, "signing keys not loaded\n");
     auto ex = co_await asio::this_coro::executor;
@@ -78,9 +84,7 @@ http_response metrics_page(const idp_state& st) {
     if (!st.ops) return plain_text(404, "not found\n");
     ops_gauges g{st.hasher.in_flight(), st.hashing_capacity, st.store.queued(),
                  st.server ? st.server->open_connections() : 0};
-    auto r = plain_text(200, render_metrics(st.ops->metrics, g));
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    return r;
+    return prometheus_text(render_metrics(st.ops->metrics, g));
 }
 
 asio::awaitable<http_response> ops_dispatch(idp_state& st, const ts::server_request& req) {

@@ -38,15 +38,6 @@ struct platform_table {
     unsigned port = 0;
 };
 
-http_response plain(int status, std::string body) {
-    http_response r;
-    r.status = status;
-    r.content_type = "text/plain; charset=utf-8";
-    r.body = std::move(body);
-    r.headers = {{"Cache-Control", "no-store"}, {"X-Content-Type-Options", "nosniff"}};
-    return r;
-}
-
 // Opens platform `p` and appends it to the table (reachable once finish_platform ran).
 bool open_platform(platform_table& t, const platform_info& p) {
     t.served.emplace_back();
@@ -118,7 +109,7 @@ void wait_for_hangup(boost::asio::signal_set& hup, platform_table& t) {
 
 boost::asio::awaitable<http_response> handle_platforms(platform_table& t, ts::server_request req) {
     auto match = fs::route_platform(req.target, req.header("Host"), t.entries);
-    if (!match) co_return plain(404, "not found\n");
+    if (!match) co_return plain_text(404, "not found\n");
     req.target = std::move(match->target);
     idp_state& st = *t.served[match->index].state;
     auto answer = handle(st, std::move(req));
@@ -132,9 +123,7 @@ boost::asio::awaitable<http_response> handle_platforms_ops(platform_table& t, ts
         std::size_t queued = 0;
         for (const auto& s : t.served) queued += s.store->queued();
         ops_gauges g{t.hasher.in_flight(), hashing_capacity, queued, t.server ? t.server->open_connections() : 0};
-        auto r = plain(200, render_metrics(t.metrics, g));
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        co_return r;
+        co_return prometheus_text(render_metrics(t.metrics, g));
     }
     if (path == "/readyz" && req.method == http_method::get) {
         for (std::size_t i = 0; i < t.served.size(); ++i) {
@@ -143,7 +132,7 @@ boost::asio::awaitable<http_response> handle_platforms_ops(platform_table& t, ts
             auto r = co_await std::move(ready);
             if (r.status != 200) co_return r;
         }
-        co_return plain(200, "ready\n");
+        co_return plain_text(200, "ready\n");
     }
     auto& first = *t.served.front().state;
     auto answer = ops_dispatch(first, req);  // /healthz, and the 404/405 answers

@@ -57,7 +57,7 @@ std::string url_problem(std::string_view url) {
     if (url.empty()) return "it is empty";
     if (url.size() > max_idp_url_length)
         return "it is longer than " + std::to_string(max_idp_url_length) + " characters";
-    if (!std::all_of(url.begin(), url.end(), [](char c) { return visible_ascii(c); }))
+    if (!all_visible_ascii(url))
         return "it contains spaces, control characters or non-ASCII bytes";
     auto u = boost::urls::parse_absolute_uri(url);
     if (!u) return "it is not an absolute URL";

@@ -113,6 +113,29 @@ TEST_CASE("SQLite store: the file is private, in WAL mode, migrated once", "[com
     CHECK(pragma(db, "PRAGMA integrity_check") == "ok");
 }
 
+TEST_CASE("SQLite store: a database a newer latch-idp migrated is refused, untouched",
+          "[component][server][store]") {
+    test::temp_dir dir;
+    { auto st = open_store(dir.path()); }
+    const auto db = dir.path() / "idp.db";
+    const std::string newest = pragma(db, "SELECT MAX(version) FROM schema_migrations");
+    const int future = std::stoi(newest) + 1;
+    {
+        sqlite3* h = nullptr;
+        REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+        const std::string sql = "INSERT INTO schema_migrations (version, applied_at) VALUES (" +
+                                std::to_string(future) + ", 0)";
+        REQUIRE(sqlite3_exec(h, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(h);
+    }
+    diagnostics diag;
+    auto again = open_sqlite_store(db.string(), diag);
+    CHECK_FALSE(again.has_value());
+    CHECK(diag.client_message == "the database was written by a newer latch-idp (schema " +
+                                     std::to_string(future) + ", this one knows up to " + newest + ")");
+    CHECK(pragma(db, "SELECT MAX(version) FROM schema_migrations") == std::to_string(future));
+}
+
 TEST_CASE("store: 32 concurrent redemptions of one code, exactly one wins", "[component][server][store]") {
     const std::string backend = GENERATE(as<std::string>{}, "sqlite", "postgresql");
     INFO("backend: " << backend);

@@ -48,10 +48,8 @@ bool apply_pending(PGconn* c, diagnostics& diag) {
     }
     const int current = std::atoi(PQgetvalue(v, 0, 0));
     PQclear(v);
-    const int newest = (migrations_end() - 1)->version;
-    if (current > newest) {
-        diag.client_message = "the database was written by a newer latch-idp (schema " + std::to_string(current) +
-                              ", this one knows up to " + std::to_string(newest) + ")";
+    if (auto why = newer_schema_problem(current); !why.empty()) {
+        diag.client_message = std::move(why);
         return false;
     }
     for (auto* m = migrations_begin(); m != migrations_end(); ++m) {

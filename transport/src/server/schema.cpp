@@ -243,4 +243,11 @@ ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT NOT NULL DEFAULT '';
 const migration* migrations_begin() { return std::begin(all); }
 const migration* migrations_end() { return std::end(all); }
 
+std::string newer_schema_problem(int current) {
+    const int newest = (migrations_end() - 1)->version;
+    if (current <= newest) return {};
+    return "the database was written by a newer latch-idp (schema " + std::to_string(current) +
+           ", this one knows up to " + std::to_string(newest) + ")";
+}
+
 }  // namespace latchkey::transport::server::detail

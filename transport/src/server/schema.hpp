@@ -4,6 +4,8 @@
 // `pg_sql`; the versions stay one contiguous sequence for both.
 #pragma once
 
+#include <string>
+
 namespace latchkey::transport::server::detail {
 
 struct migration {
@@ -14,5 +16,8 @@ struct migration {
 };
 const migration* migrations_begin();
 const migration* migrations_end();
+// Empty when this build can run a database at schema `current`; else why not (a newer
+// latch-idp wrote it), for both adapters to report alike.
+std::string newer_schema_problem(int current);
 
 }  // namespace latchkey::transport::server::detail

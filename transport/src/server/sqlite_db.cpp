@@ -135,10 +135,8 @@ bool sqlite_db::migrate(diagnostics& diag) {
     if (!tx.ok()) return false;
     const int current = schema_version();
     if (current < 0) return false;
-    const int newest = (migrations_end() - 1)->version;
-    if (current > newest) {
-        diag.client_message = "the database was written by a newer latch-idp (schema " + std::to_string(current) +
-                              ", this one knows up to " + std::to_string(newest) + ")";
+    if (auto why = newer_schema_problem(current); !why.empty()) {
+        diag.client_message = std::move(why);
         return false;
     }
     for (auto* m = migrations_begin(); m != migrations_end(); ++m) {
